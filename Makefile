@@ -1,0 +1,40 @@
+# Developer tasks for Convene. CI runs `make test` (see .ci/run).
+
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv run test system bench migrate clean
+
+# The stamp makes `venv` reinstall only when pyproject.toml changes.
+venv: $(VENV)/.installed
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -e '.[test]'
+	touch $@
+
+# Seeds demo data, then serves on $PORT (default 8000).
+run: venv
+	$(PY) -m rooms.demo
+	$(VENV)/bin/uvicorn realtime.app:create_app --factory --host 127.0.0.1 --port $${PORT:-8000}
+
+test: venv system
+	$(PY) -m pytest -q tests
+
+# Debian packages the tests need: redis-server, PostgreSQL server binaries, chromium.
+system:
+	bash scripts/setup-system.sh
+
+# `make bench FULL=1` runs the long version.
+bench: venv
+	$(PY) -m bench $(if $(FULL),--full,)
+
+migrate: venv
+	$(VENV)/bin/alembic upgrade head
+
+# Removes caches and test output; keeps .venv (rm -rf .venv to rebuild it) and var/ (local data).
+clean:
+	rm -rf .pytest_cache .hypothesis test-artifacts *.egg-info
+	find . \( -path ./$(VENV) -o -name node_modules \) -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -1,0 +1,84 @@
+"""What every JSON endpoint shares: reading a bounded, validated body, finding the caller, error replies."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from realtime.auth import authenticate, origin_allowed
+from realtime.services import Services
+from rooms.errors import BadRequest, ConveneError, Forbidden, Unauthenticated
+from rooms.models import Member
+
+Body = TypeVar("Body", bound=BaseModel)
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def services_of(request: Request) -> Services:
+    return request.app.state.services
+
+
+def json(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def error_response(error: ConveneError) -> JSONResponse:
+    headers = {"Retry-After": str(max(1, round(error.retry_after)))} if error.retry_after else None
+    return JSONResponse({"error": error.payload()}, status_code=error.http_status, headers=headers)
+
+
+async def read_body(request: Request, model: type[Body]) -> Body:
+    """The request's JSON body, size-limited and validated; a 400/422 names the first bad field."""
+    limit = services_of(request).settings.max_request_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BadRequest(f"request bodies are limited to {limit} bytes")
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise BadRequest(f"request bodies are limited to {limit} bytes")
+    try:
+        raw = orjson.loads(data or b"{}")
+    except orjson.JSONDecodeError:
+        error = BadRequest("the body is not valid JSON")
+        error.http_status = 400
+        raise error from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise BadRequest(first["msg"], field=field) from None
+
+
+async def current_member(request: Request) -> Member:
+    """The authenticated caller. Cookie-authenticated writes must come from our own pages (CSRF)."""
+    services = services_of(request)
+    member, how = await authenticate(request, services.cookies, services.accounts)
+    if member is None:
+        raise Unauthenticated("log in or send a bearer token")
+    if how == "cookie" and request.method in UNSAFE_METHODS:
+        require_same_origin(request)
+    return member
+
+
+def require_same_origin(request: Request) -> None:
+    settings = services_of(request).settings
+    if not origin_allowed(request, settings.allowed_origins):
+        raise Forbidden("cross-site request refused")
+    if request.headers.get("origin") is None and request.headers.get("sec-fetch-site") == "cross-site":
+        raise Forbidden("cross-site request refused")
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise BadRequest("must be a whole number", field=name)
+    return max(low, min(high, int(raw)))

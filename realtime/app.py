@@ -1,0 +1,62 @@
+"""create_app(settings): routes, middleware and the lifespan that builds and tears down the services."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from realtime import pages
+from realtime.api import auth, health, members, rooms
+from realtime.api.common import error_response
+from realtime.gateway import websocket_endpoint
+from realtime.security import SecurityHeaders
+from realtime.services import Services
+from realtime.settings import Settings
+from rooms.errors import ConveneError
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+async def _convene_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ConveneError)
+    return error_response(error)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        await services.start()
+        app.state.services = services
+        try:
+            yield
+        finally:
+            # uvicorn has already closed every socket with 1012 (service restart) by now.
+            await services.stop()
+
+    routes = [
+        *health.routes, *auth.routes, *members.routes, *rooms.routes, *pages.routes,
+        WebSocketRoute("/ws", websocket_endpoint),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=500)],
+        exception_handlers={ConveneError: _convene_error},
+        lifespan=lifespan,
+    )
+

@@ -1,0 +1,241 @@
+"""The /ws endpoint: handshake checks, the read loop, frame dispatch and the paced writer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from realtime import protocol as p
+from realtime.auth import authenticate, origin_allowed
+from realtime.connection import Connection, ConnectionState
+from realtime.ratelimit import TokenBucket
+from realtime.services import Services
+from rooms.errors import BadRequest, ConveneError, RateLimited
+from rooms.fanout import dumps
+from rooms.models import PresenceStatus
+
+log = logging.getLogger(__name__)
+
+FRAME_RATE, FRAME_BURST = 20.0, 60      # any frame, per connection
+MAX_STRIKES = 50                        # refusals for flooding before the connection is closed
+
+
+class Session:
+    """One accepted socket: its connection in the hub, its limits and its handlers."""
+
+    def __init__(self, websocket: WebSocket, services: Services, conn: Connection) -> None:
+        self.ws = websocket
+        self.services = services
+        self.conn = conn
+        settings = services.settings
+        self.frames = TokenBucket(FRAME_RATE, FRAME_BURST)
+        self.messages = TokenBucket(settings.message_rate, settings.message_burst)
+        self.typing_at: dict[int, float] = {}
+        self.strikes = 0
+        self.handlers = {
+            "subscribe": self.on_subscribe, "unsubscribe": self.on_unsubscribe, "send": self.on_send,
+            "edit": self.on_edit, "delete": self.on_delete, "history": self.on_history,
+            "typing": self.on_typing, "read": self.on_read, "presence": self.on_presence,
+            "who": self.on_who, "ping": self.on_ping,
+        }
+
+    def reply(self, frame: dict, ref: str | None) -> None:
+        if ref is not None:
+            frame["ref"] = ref
+        self.conn.push(dumps(frame))
+
+    async def handle(self, text: str) -> None:
+        if len(text) > self.services.settings.max_frame_bytes:
+            raise p.ProtocolError("frame_too_large",
+                                  f"frames are limited to {self.services.settings.max_frame_bytes} bytes")
+        wait = self.frames.take()
+        if wait is not None:
+            self.strikes += 1
+            raise RateLimited("too many frames", retry_after=wait)
+        self.strikes = max(0, self.strikes - 1)
+        frame = p.parse(text)
+        await self.handlers[frame.type](frame)
+
+    async def on_subscribe(self, frame: p.Subscribe) -> None:
+        if frame.room not in self.conn.subscriptions and \
+                len(self.conn.subscriptions) >= self.services.settings.max_subscriptions:
+            raise BadRequest("too many subscriptions on one connection", field="room")
+        room, _ = await self.services.rooms.readable(self.conn.member, frame.room)
+        live_from = await self.services.hub.subscribe(self.conn, room, frame.since)
+        self.reply({"type": "subscribed", "room": room.id, "last_seq": live_from}, frame.ref)
+
+    async def on_unsubscribe(self, frame: p.Unsubscribe) -> None:
+        await self.services.hub.unsubscribe(self.conn, frame.room)
+        self.reply({"type": "unsubscribed", "room": frame.room, "reason": "requested"}, frame.ref)
+
+    def _take_message_token(self) -> None:
+        wait = self.messages.take()
+        if wait is not None:
+            self.strikes += 1
+            raise RateLimited("you are sending too fast", retry_after=wait)
+
+    async def on_send(self, frame: p.Send) -> None:
+        self._take_message_token()
+        event, created = await self.services.chat.send(self.conn.member, frame.room, frame.client_id, frame.body)
+        self.reply({"type": "ack", "room": event.room_id, "client_id": event.client_id, "seq": event.seq,
+                    "ts": event.created_at.isoformat(), "duplicate": not created}, frame.ref)
+
+    async def on_edit(self, frame: p.Edit) -> None:
+        self._take_message_token()
+        event = await self.services.chat.edit(self.conn.member, frame.room, frame.target, frame.body)
+        self.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
+                    "ts": event.created_at.isoformat()}, frame.ref)
+
+    async def on_delete(self, frame: p.Delete) -> None:
+        self._take_message_token()
+        event = await self.services.chat.delete(self.conn.member, frame.room, frame.target)
+        self.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
+                    "ts": event.created_at.isoformat()}, frame.ref)
+
+    async def on_history(self, frame: p.History) -> None:
+        limit = min(frame.limit, self.services.settings.history_page_max)
+        page = await self.services.chat.history(self.conn.member, frame.room, frame.before, limit)
+        self.reply({"type": "history", "room": frame.room,
+                    "messages": [event.frame() for event in reversed(page.events)],
+                    "has_more": page.has_more}, frame.ref)
+
+    async def on_typing(self, frame: p.Typing) -> None:
+        now = time.monotonic()
+        interval = self.services.settings.typing_interval_s
+        if frame.active and now - self.typing_at.get(frame.room, -interval) < interval:
+            return   # throttled silently: typing is a hint, not a request
+        self.typing_at[frame.room] = now if frame.active else -interval
+        await self.services.chat.typing(self.conn.member, frame.room, frame.active)
+
+    async def on_read(self, frame: p.Read) -> None:
+        stored = await self.services.chat.mark_read(self.conn.member, frame.room, frame.seq)
+        self.reply({"type": "read", "room": frame.room, "seq": stored}, frame.ref)
+
+    async def on_presence(self, frame: p.SetPresence) -> None:
+        await self.services.presence.set_status(self.conn.member, self.conn.id, PresenceStatus(frame.status))
+        self.reply({"type": "presence.set", "status": frame.status}, frame.ref)
+
+    async def on_who(self, frame: p.Who) -> None:
+        members = await self.services.rooms.members(self.conn.member, frame.room)
+        statuses = await self.services.presence.in_room([m.id for m, _ in members])
+        present = [{**m.brief(), "status": statuses[m.id].value} for m, _ in members
+                   if statuses.get(m.id, PresenceStatus.OFFLINE) is not PresenceStatus.OFFLINE]
+        self.reply({"type": "who", "room": frame.room, "members": present}, frame.ref)
+
+    async def on_ping(self, frame: p.Ping) -> None:
+        self.reply({"type": "pong"}, frame.ref)
+
+
+async def websocket_endpoint(websocket: WebSocket) -> None:
+    services: Services = websocket.app.state.services
+    settings = services.settings
+    if not origin_allowed(websocket, settings.allowed_origins):
+        log.info("refused websocket from origin %s", websocket.headers.get("origin"))
+        await websocket.close(code=p.CLOSE_FORBIDDEN_ORIGIN)   # before accept: an HTTP 403
+        return
+    version = websocket.query_params.get("v", str(p.PROTOCOL_VERSION))
+    member, _ = await authenticate(websocket, services.cookies, services.accounts)
+    await websocket.accept()
+    if version != str(p.PROTOCOL_VERSION):
+        await _refuse(websocket, "unsupported_version",
+                      f"this server speaks protocol version {p.PROTOCOL_VERSION}", p.CLOSE_UNSUPPORTED_VERSION)
+        return
+    if member is None:
+        await _refuse(websocket, "unauthenticated", "log in or send a bearer token", p.CLOSE_UNAUTHENTICATED)
+        return
+
+    closing: list[int] = []
+
+    def on_overflow(conn: Connection) -> None:
+        closing.append(p.CLOSE_SLOW_CONSUMER)
+        writer.cancel()
+
+    conn = Connection(member=member, queue_size=settings.send_queue_frames, on_overflow=on_overflow)
+    session = Session(websocket, services, conn)
+    services.hub.register(conn)
+    writer = asyncio.create_task(_write(websocket, conn), name=f"ws-writer-{conn.id}")
+    reader = asyncio.create_task(_read(session), name=f"ws-reader-{conn.id}")
+    conn.push(dumps({"type": "hello", "protocol": p.PROTOCOL_VERSION, "connection": conn.id,
+                     "member": member.brief(),
+                     "limits": {"max_frame_bytes": settings.max_frame_bytes,
+                                "max_body_chars": settings.max_body_chars,
+                                "history_page_max": settings.history_page_max,
+                                "message_rate": settings.message_rate,
+                                "message_burst": settings.message_burst}}))
+    try:
+        await services.presence.connected(member, conn.id)
+    except Exception as error:
+        log.warning("presence unavailable for connection %s: %s", conn.id, error)
+    try:
+        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        conn.state = ConnectionState.CLOSED
+        for task in (reader, writer):
+            task.cancel()
+        await asyncio.gather(reader, writer, return_exceptions=True)
+        await services.hub.unregister(conn)
+        try:
+            await services.presence.disconnected(member, conn.id)
+        except Exception as error:
+            log.warning("presence unavailable at disconnect of %s: %s", conn.id, error)
+        if closing and websocket.client_state is WebSocketState.CONNECTED:
+            try:
+                await websocket.close(code=closing[0], reason="send queue overflow; reconnect and resume")
+            except Exception:
+                pass
+
+
+async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
+    await websocket.send_text(dumps({"type": "error", "code": code, "message": message}))
+    await websocket.close(code=close_code)
+
+
+async def _write(websocket: WebSocket, conn: Connection) -> None:
+    while True:
+        text = await conn.outbox.get()
+        await websocket.send_text(text)
+
+
+async def _read(session: Session) -> None:
+    websocket = session.ws
+    while True:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        text = message.get("text")
+        if text is None:
+            data = message.get("bytes") or b""
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                text = "\x00"   # fails JSON parsing below with a typed error
+        ref = None
+        try:
+            await session.handle(text)
+        except p.ProtocolError as error:
+            session.conn.push(dumps(p.error_frame(error, ref=error.ref)))
+        except ConveneError as error:
+            ref, room = _ref_and_room(text)
+            session.conn.push(dumps(p.error_frame(error, ref=ref, room=room)))
+        except Exception:
+            log.exception("connection %s (member %s): frame failed", session.conn.id, session.conn.member.id)
+            ref, room = _ref_and_room(text)
+            session.conn.push(dumps({"type": "error", "code": "internal", "retryable": True,
+                                     "message": "the server failed on this frame", **({"ref": ref} if ref else {})}))
+        if session.strikes > MAX_STRIKES:
+            await websocket.close(code=p.CLOSE_RATE_LIMITED, reason="rate limit exceeded")
+            return
+
+
+def _ref_and_room(text: str) -> tuple[str | None, int | None]:
+    try:
+        frame = p.parse(text)
+    except p.ProtocolError:
+        return None, None
+    return frame.ref, getattr(frame, "room", None)

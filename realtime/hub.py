@@ -1,0 +1,281 @@
+"""This process's live delivery: which sockets follow which rooms, fed from the broker, repaired from the store.
+
+Each room served here has one RoomFeed, an actor that owns the room's state in
+this process and handles its inputs one at a time, so delivery order never
+depends on task scheduling. A feed knows the highest sequence number it has
+delivered (its head). Events arriving from the broker are delivered when they
+are next in line, dropped when already delivered, and a jump ahead is filled
+from the store first. Each subscription keeps its own cursor, so a socket that
+resumes catches up from the store at its own pace and joins the live stream
+exactly where its replay ended: nothing missed, nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import orjson
+
+from realtime.broker.base import RESYNC, Broker
+from realtime.connection import Connection, Subscription
+from rooms.errors import StoreUnavailable
+from rooms.fanout import decode, dumps, room_channel, room_of_channel
+from rooms.models import Room, RoomKind, Visibility
+from rooms.store import Stores
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Sequenced:
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Ephemeral:
+    skip_member: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Check:
+    """Compare with the store and deliver anything missing (after a gap, RESYNC, or a lost publish)."""
+    store_head: int | None = None
+
+
+class RoomFeed:
+    def __init__(self, room: Room, head: int, hub: "Hub") -> None:
+        self.room_id = room.id
+        self.public = room.kind is RoomKind.ROOM and room.visibility is Visibility.PUBLIC
+        self.head = head
+        self.hub = hub
+        self.subscriptions: dict[str, Subscription] = {}
+        self.inbox: asyncio.Queue = asyncio.Queue(maxsize=hub.feed_queue_size)
+        self.needs_check = False
+        self.task = asyncio.create_task(self._run(), name=f"room-feed-{room.id}")
+
+    def offer(self, item: _Sequenced | _Ephemeral | _Check) -> None:
+        try:
+            self.inbox.put_nowait(item)
+        except asyncio.QueueFull:
+            # The store has every sequenced event: a later check delivers what was dropped here.
+            self.needs_check = True
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.inbox.get()
+            try:
+                if isinstance(item, _Sequenced):
+                    await self._on_sequenced(item)
+                elif isinstance(item, _Ephemeral):
+                    self._on_ephemeral(item)
+                else:
+                    await self._fill(item.store_head)
+            except StoreUnavailable:
+                self.needs_check = True
+                log.warning("room %s: store unavailable during repair; will retry", self.room_id)
+            except Exception:
+                log.exception("room %s: feed failed on %r", self.room_id, item)
+
+    async def _on_sequenced(self, item: _Sequenced) -> None:
+        if item.seq <= self.head:
+            return                      # already delivered (a duplicate publish or a repaired event)
+        if item.seq > self.head + 1:
+            await self._fill(item.seq - 1)
+            if self.head != item.seq - 1:
+                self.needs_check = True  # could not close the gap now; never deliver past a hole
+                return
+        self._deliver(item.seq, item.text)
+
+    async def _fill(self, upto: int | None) -> None:
+        """Delivers events after head from the store, up to `upto` (the store's head when None)."""
+        if upto is None:
+            upto = (await self.hub.stores.rooms.heads([self.room_id])).get(self.room_id, self.head)
+        while self.head < upto:
+            events = await self.hub.stores.messages.after(self.room_id, self.head,
+                                                          min(self.hub.replay_page, upto - self.head))
+            if not events:
+                break
+            for event in events:
+                self._deliver(event.seq, dumps(event.frame()))
+
+    def _deliver(self, seq: int, text: str) -> None:
+        for sub in list(self.subscriptions.values()):
+            if sub.live and sub.delivered == seq - 1:
+                if sub.conn.push(text):
+                    sub.delivered = seq
+        self.head = seq
+
+    def _on_ephemeral(self, item: _Ephemeral) -> None:
+        if not self.public and item.text.startswith('{"type":"member.left"'):
+            self._drop_member((orjson.loads(item.text).get("member") or {}).get("id"))
+        for sub in list(self.subscriptions.values()):
+            if sub.live and sub.conn.member.id != item.skip_member:
+                sub.conn.push_ephemeral(item.text)
+
+    def _drop_member(self, member_id: int | None) -> None:
+        """A member who left or was removed from a private room stops receiving it at once."""
+        for conn_id, sub in list(self.subscriptions.items()):
+            if sub.conn.member.id == member_id:
+                del self.subscriptions[conn_id]
+                sub.conn.subscriptions.pop(self.room_id, None)
+                sub.conn.push(dumps({"type": "unsubscribed", "room": self.room_id, "reason": "removed"}))
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+class Hub:
+    def __init__(self, stores: Stores, broker: Broker, *, replay_page: int = 500,
+                 repair_interval_s: float = 2.0, replay_wait_s: float = 30.0,
+                 feed_queue_size: int = 10_000) -> None:
+        self.stores = stores
+        self.broker = broker
+        self.replay_page = replay_page
+        self.repair_interval_s = repair_interval_s
+        self.replay_wait_s = replay_wait_s
+        self.feed_queue_size = feed_queue_size
+        self.feeds: dict[int, RoomFeed] = {}
+        self.connections: dict[str, Connection] = {}
+        self._feed_locks: dict[int, asyncio.Lock] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._consume(), name="hub-consume"),
+                       asyncio.create_task(self._check_periodically(), name="hub-check")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for feed in list(self.feeds.values()):
+            await feed.stop()
+        self.feeds.clear()
+
+    # Connections and subscriptions.
+
+    def register(self, conn: Connection) -> None:
+        self.connections[conn.id] = conn
+
+    async def unregister(self, conn: Connection) -> None:
+        self.connections.pop(conn.id, None)
+        for room_id in list(conn.subscriptions):
+            await self.unsubscribe(conn, room_id)
+
+    async def subscribe(self, conn: Connection, room: Room, since: int | None) -> int:
+        """Replays what the connection missed after `since`, then makes it live. Answers the
+        sequence number it is live from. Authorization is the caller's job."""
+        feed = await self._feed(room)
+        previous = conn.subscriptions.pop(room.id, None)
+        if previous is not None:
+            feed.subscriptions.pop(conn.id, None)
+        store_head = (await self.stores.rooms.heads([room.id]))[room.id]
+        start = store_head if since is None else min(since, store_head)
+        sub = Subscription(conn=conn, room_id=room.id, delivered=start)
+        conn.subscriptions[room.id] = sub
+        feed.subscriptions[conn.id] = sub
+        try:
+            while True:
+                # No await between this check and going live: the feed cannot deliver in between.
+                if sub.delivered >= feed.head:
+                    sub.live = True
+                    return sub.delivered
+                events = await self.stores.messages.after(room.id, sub.delivered, self.replay_page)
+                if not events:
+                    # The store has nothing newer yet the feed is ahead: cannot happen unless the
+                    # feed delivered from a newer store head; go live from there.
+                    sub.delivered = max(sub.delivered, feed.head)
+                    continue
+                for event in events:
+                    if conn.subscriptions.get(room.id) is not sub:
+                        return sub.delivered
+                    if not await conn.push_waiting(dumps(event.frame()), self.replay_wait_s):
+                        return sub.delivered
+                    sub.delivered = event.seq
+        except BaseException:
+            await self.unsubscribe(conn, room.id)
+            raise
+
+    async def unsubscribe(self, conn: Connection, room_id: int) -> bool:
+        sub = conn.subscriptions.pop(room_id, None)
+        feed = self.feeds.get(room_id)
+        if feed is not None:
+            feed.subscriptions.pop(conn.id, None)
+            if not feed.subscriptions:
+                await self._retire(feed)
+        return sub is not None
+
+    async def _feed(self, room: Room) -> RoomFeed:
+        feed = self.feeds.get(room.id)
+        if feed is not None:
+            return feed
+        lock = self._feed_locks.setdefault(room.id, asyncio.Lock())
+        async with lock:
+            feed = self.feeds.get(room.id)
+            if feed is None:
+                # Subscribe before reading the head: whatever is published in between arrives
+                # via the broker and is dropped or delivered by sequence number.
+                await self.broker.subscribe(room_channel(room.id))
+                head = (await self.stores.rooms.heads([room.id]))[room.id]
+                feed = self.feeds[room.id] = RoomFeed(room, head, self)
+        return feed
+
+    async def _retire(self, feed: RoomFeed) -> None:
+        if self.feeds.get(feed.room_id) is feed:
+            del self.feeds[feed.room_id]
+            self._feed_locks.pop(feed.room_id, None)
+            await self.broker.unsubscribe(room_channel(feed.room_id))
+            await feed.stop()
+
+    # Inputs: the broker, periodic checks, and local hints.
+
+    def poke(self, room_id: int) -> None:
+        """Something was stored for this room that the broker may not bring: check the store."""
+        feed = self.feeds.get(room_id)
+        if feed is not None:
+            feed.offer(_Check())
+
+    async def _consume(self) -> None:
+        while True:
+            item = await self.broker.next_published()
+            if item is RESYNC:
+                await self.check_all()
+                continue
+            room_id = room_of_channel(item.channel)
+            feed = self.feeds.get(room_id) if room_id is not None else None
+            if feed is None:
+                continue
+            try:
+                envelope = decode(item.data)
+            except ValueError:
+                log.warning("hub: undecodable broker message on %s", item.channel)
+                continue
+            if envelope.sequenced:
+                feed.offer(_Sequenced(envelope.number, envelope.frame_text))
+            else:
+                feed.offer(_Ephemeral(envelope.number, envelope.frame_text))
+
+    async def check_all(self) -> None:
+        """One query for the heads of every room served here; feeds that are behind catch up."""
+        if not self.feeds:
+            return
+        heads = await self.stores.rooms.heads(list(self.feeds))
+        for room_id, head in heads.items():
+            feed = self.feeds.get(room_id)
+            if feed is not None and (head > feed.head or feed.needs_check):
+                feed.needs_check = False
+                feed.offer(_Check(head))
+
+    async def _check_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.repair_interval_s)
+            try:
+                await self.check_all()
+            except StoreUnavailable:
+                pass
+            except Exception:
+                log.exception("hub: periodic check failed")

@@ -1,0 +1,86 @@
+"""Builds and wires everything one process needs from its settings, and starts and stops it in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from realtime.auth import SessionCookies
+from realtime.broker import Broker, BrokerState, open_broker
+from realtime.hub import Hub
+from realtime.presence import PresenceBackend, open_presence
+from realtime.settings import Settings
+from rooms.accounts import AccountService
+from rooms.management import RoomService
+from rooms.presence import PresenceService
+from rooms.service import ChatService
+from rooms.store import Stores
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    stores: Stores
+    broker: Broker
+    presence_backend: PresenceBackend
+    hub: Hub
+    accounts: AccountService
+    rooms: RoomService
+    chat: ChatService
+    presence: PresenceService
+    cookies: SessionCookies
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Services":
+        stores = Stores.open(settings.sqlalchemy_url)
+        broker = open_broker(settings.redis_url)
+        hub = Hub(stores, broker, replay_page=settings.replay_page,
+                  repair_interval_s=settings.repair_interval_s)
+        rooms = RoomService(stores)
+        chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
+                           on_publish_failure=hub.poke)
+        rooms.on_membership = chat.announce_membership
+        presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
+        return cls(
+            settings=settings, stores=stores, broker=broker, presence_backend=presence_backend, hub=hub,
+            accounts=AccountService(stores, settings.session_max_age_s), rooms=rooms, chat=chat,
+            presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
+        )
+
+    async def start(self, migrate: bool = True) -> None:
+        if migrate:
+            await self.stores.db.migrate()
+        await self.broker.connect()
+        await self.presence_backend.start()
+        await self.hub.start()
+        self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.hub.stop()
+        await self.presence_backend.stop()
+        await self.broker.disconnect()
+        await self.stores.db.dispose()
+
+    async def readiness(self) -> dict:
+        store_ok = await self.stores.db.ping()
+        broker = self.broker.state
+        return {
+            "store": "ok" if store_ok else "unavailable",
+            "broker": broker.value,
+            "ready": store_ok and broker is BrokerState.CONNECTED,
+        }
+
+    async def _presence_heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.presence_heartbeat_s)
+            try:
+                await self.presence.heartbeat()
+            except Exception as error:   # Redis away: presence is ephemeral, try again next beat
+                log.warning("presence heartbeat failed: %s", error)

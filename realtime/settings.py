@@ -1,0 +1,121 @@
+"""One frozen settings object, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_DATA_DIR = Path("var")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "")
+    return tuple(item.strip().rstrip("/") for item in raw.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the defaults of the embedded single-machine setup.
+
+    Limits live here so they are documented in one place (README table) and
+    tests can shrink them.
+    """
+
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    allowed_origins: tuple[str, ...] = ()
+    data_dir: Path = DEFAULT_DATA_DIR
+    secure_cookies: bool = False
+    session_max_age_s: int = 30 * 24 * 3600
+
+    # Websocket limits.
+    max_frame_bytes: int = 16 * 1024
+    max_body_chars: int = 4000
+    send_queue_frames: int = 1000
+    history_page_max: int = 100
+    replay_page: int = 500
+    max_subscriptions: int = 500
+
+    # Rates (token buckets per connection): sustained per second, burst.
+    message_rate: float = 5.0
+    message_burst: int = 20
+    typing_interval_s: float = 2.0
+
+    # Presence: heartbeat period and how long a silent process's members stay online.
+    presence_heartbeat_s: float = 5.0
+    presence_ttl_s: float = 15.0
+    # How often each process checks its rooms against the store for missed events.
+    repair_interval_s: float = 2.0
+    shutdown_grace_s: float = 10.0
+    max_request_bytes: int = 64 * 1024
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The store URL in SQLAlchemy's async-driver spelling."""
+        url = self.database_url
+        if not url:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'convene.db'}"
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix):]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("CONVENE_DATA_DIR") or DEFAULT_DATA_DIR)
+        secret = env.get("SECRET_KEY") or _dev_secret(data_dir)
+        return cls(
+            database_url=env.get("DATABASE_URL", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            secret_key=secret,
+            allowed_origins=_list(env, "ALLOWED_ORIGINS"),
+            data_dir=data_dir,
+            secure_cookies=_bool(env, "SECURE_COOKIES", False),
+            session_max_age_s=_int(env, "SESSION_MAX_AGE_S", cls.session_max_age_s),
+            max_frame_bytes=_int(env, "MAX_FRAME_BYTES", cls.max_frame_bytes),
+            max_body_chars=_int(env, "MAX_BODY_CHARS", cls.max_body_chars),
+            send_queue_frames=_int(env, "SEND_QUEUE_FRAMES", cls.send_queue_frames),
+            message_rate=_float(env, "MESSAGE_RATE", cls.message_rate),
+            message_burst=_int(env, "MESSAGE_BURST", cls.message_burst),
+            presence_heartbeat_s=_float(env, "PRESENCE_HEARTBEAT_S", cls.presence_heartbeat_s),
+            presence_ttl_s=_float(env, "PRESENCE_TTL_S", cls.presence_ttl_s),
+            repair_interval_s=_float(env, "REPAIR_INTERVAL_S", cls.repair_interval_s),
+            shutdown_grace_s=_float(env, "SHUTDOWN_GRACE_S", cls.shutdown_grace_s),
+        )
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A per-installation secret for the embedded default, kept so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret

@@ -1,0 +1,1 @@
+"""Webinars, media and the recordings archive (see issues 6 and 7)."""

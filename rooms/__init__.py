@@ -1,0 +1,1 @@
+"""Chat domain: members, rooms, messages and their storage."""

@@ -1,0 +1,81 @@
+"""Registration, passwords (argon2id), and the tokens behind sessions and bearer auth."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta, timezone
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from rooms.errors import BadRequest, Unauthenticated
+from rooms.models import Member
+from rooms.store import Stores
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+
+
+class TokenKind:
+    SESSION = "session"
+    API = "api"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccountService:
+    def __init__(self, stores: Stores, session_max_age_s: int,
+                 hasher: PasswordHasher | None = None) -> None:
+        self.stores = stores
+        self.session_max_age = timedelta(seconds=session_max_age_s)
+        self.hasher = hasher or PasswordHasher()   # argon2id with the library's current parameters
+        # Verified against for unknown usernames, so timing does not reveal which names exist.
+        self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
+
+    async def register(self, username: str, password: str, display_name: str) -> Member:
+        username = username.strip().lower()
+        if not USERNAME.match(username):
+            raise BadRequest("2-32 characters: lowercase letters, digits, '.', '_' or '-'", field="username")
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise BadRequest(f"use {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
+        display_name = display_name.strip() or username
+        if len(display_name) > 80:
+            raise BadRequest("at most 80 characters", field="display_name")
+        return await self.stores.accounts.create_member(username, self.hasher.hash(password), display_name)
+
+    async def authenticate(self, username: str, password: str) -> Member:
+        found = await self.stores.accounts.credentials(username.strip().lower())
+        if found is None:
+            self._verify(self._dummy_hash, password)
+            raise Unauthenticated("wrong username or password")
+        member, password_hash = found
+        if not self._verify(password_hash, password):
+            raise Unauthenticated("wrong username or password")
+        if self.hasher.check_needs_rehash(password_hash):
+            await self.stores.accounts.set_password_hash(member.id, self.hasher.hash(password))
+        return member
+
+    def _verify(self, password_hash: str, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    async def issue_token(self, member: Member, kind: str) -> str:
+        token = secrets.token_urlsafe(32)
+        expires = datetime.now(timezone.utc) + self.session_max_age if kind == TokenKind.SESSION else None
+        await self.stores.accounts.add_token(hash_token(token), member.id, kind, expires)
+        return token
+
+    async def member_for_token(self, token: str) -> Member | None:
+        if not token or len(token) > 128:
+            return None
+        return await self.stores.accounts.member_for_token(hash_token(token), datetime.now(timezone.utc))
+
+    async def revoke(self, token: str) -> None:
+        await self.stores.accounts.delete_token(hash_token(token))

@@ -1,0 +1,67 @@
+"""Typed refusals. Each one crosses the wire as an error frame or a JSON error with its code."""
+
+from __future__ import annotations
+
+
+class ConveneError(Exception):
+    """Base of every refusal a client can be told about."""
+
+    code = "error"
+    http_status = 400
+    retryable = False
+
+    def __init__(self, message: str = "", *, field: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code.replace("_", " ")
+        self.field = field
+        self.retry_after = retry_after
+
+    def payload(self) -> dict:
+        data: dict = {"code": self.code, "message": self.message}
+        if self.field:
+            data["field"] = self.field
+        if self.retry_after is not None:
+            data["retry_after"] = round(self.retry_after, 3)
+        if self.retryable:
+            data["retryable"] = True
+        return data
+
+
+class BadRequest(ConveneError):
+    code = "bad_request"
+    http_status = 422
+
+
+class Unauthenticated(ConveneError):
+    code = "unauthenticated"
+    http_status = 401
+
+
+class Forbidden(ConveneError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFound(ConveneError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(ConveneError):
+    code = "conflict"
+    http_status = 409
+
+
+class RateLimited(ConveneError):
+    code = "rate_limited"
+    http_status = 429
+    retryable = True
+
+
+class StoreUnavailable(ConveneError):
+    """The database could not be reached; nothing was stored, the client may retry."""
+
+    code = "store_unavailable"
+    http_status = 503
+    retryable = True

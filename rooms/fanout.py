@@ -1,0 +1,51 @@
+"""How room traffic is written on the broker, so publishers and the hub agree.
+
+A sequenced event travels as  "E|<seq>|<frame json>"  and an ephemeral one
+(typing, presence, membership notices) as  "X|<member to skip or 0>|<frame json>".
+The frame JSON is encoded once by the publisher and handed to every socket as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from rooms.models import Event
+
+
+def room_channel(room_id: int) -> str:
+    return f"convene:room:{room_id}"
+
+
+def room_of_channel(channel: str) -> int | None:
+    prefix = "convene:room:"
+    return int(channel[len(prefix):]) if channel.startswith(prefix) else None
+
+
+def dumps(frame: dict) -> str:
+    return orjson.dumps(frame).decode()
+
+
+def encode_event(event: Event) -> str:
+    return f"E|{event.seq}|{dumps(event.frame())}"
+
+
+def encode_ephemeral(frame: dict, skip_member: int | None = None) -> str:
+    return f"X|{skip_member or 0}|{dumps(frame)}"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sequenced: bool
+    number: int       # the seq of a sequenced event, or the member to skip for an ephemeral one
+    frame_text: str
+
+    @property
+    def frame(self) -> dict:
+        return orjson.loads(self.frame_text)
+
+
+def decode(data: str) -> Envelope:
+    kind, number, frame_text = data.split("|", 2)
+    return Envelope(sequenced=kind == "E", number=int(number), frame_text=frame_text)

@@ -1,0 +1,147 @@
+"""Rooms and who may do what in them: create, join, leave, invite, roles, direct messages.
+
+Every access decision about a room is made here, so the socket, the JSON API and
+the pages all apply the same rules.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from rooms.errors import BadRequest, Forbidden, NotFound
+from rooms.models import Member, Membership, Role, Room, RoomKind, RoomSummary, Visibility
+from rooms.store import Stores
+
+MAX_DM_MEMBERS = 9   # a "small group" DM; anything larger should be a private room
+MAX_ROOM_NAME = 80
+
+# Called after membership changes so live subscriptions follow: (room, member, joined?).
+MembershipListener = Callable[[Room, Member, bool], Awaitable[None]]
+
+
+async def _ignore(room: Room, member: Member, joined: bool) -> None:
+    return None
+
+
+class RoomService:
+    def __init__(self, stores: Stores, on_membership: MembershipListener = _ignore) -> None:
+        self.stores = stores
+        self.on_membership = on_membership
+
+    async def get(self, room_id: int) -> Room:
+        room = await self.stores.rooms.get(room_id)
+        if room is None:
+            raise NotFound("no such room")
+        return room
+
+    async def readable(self, member: Member, room_id: int) -> tuple[Room, Membership | None]:
+        """The room, if the member may read it: members always, anyone for public rooms.
+        A private room a member cannot see reads as not found, so its existence does not leak."""
+        room = await self.stores.rooms.get(room_id)
+        if room is None:
+            raise NotFound("no such room")
+        membership = await self.stores.memberships.get(room_id, member.id)
+        if membership is None and not self._is_public(room):
+            raise NotFound("no such room")
+        return room, membership
+
+    async def writable(self, member: Member, room_id: int) -> tuple[Room, Membership]:
+        room, membership = await self.readable(member, room_id)
+        if membership is None:
+            raise Forbidden("join the room first")
+        return room, membership
+
+    @staticmethod
+    def _is_public(room: Room) -> bool:
+        return room.kind is RoomKind.ROOM and room.visibility is Visibility.PUBLIC
+
+    async def create(self, owner: Member, name: str, visibility: Visibility, topic: str = "") -> Room:
+        name = name.strip()
+        if not name or len(name) > MAX_ROOM_NAME:
+            raise BadRequest(f"1 to {MAX_ROOM_NAME} characters", field="name")
+        return await self.stores.rooms.create(name=name, kind=RoomKind.ROOM, visibility=visibility,
+                                              topic=topic.strip()[:500], owner_id=owner.id)
+
+    async def join(self, member: Member, room_id: int) -> Room:
+        room = await self.stores.rooms.get(room_id)
+        if room is None:
+            raise NotFound("no such room")
+        if not self._is_public(room) and not await self.stores.memberships.is_invited(room_id, member.id):
+            if await self.stores.memberships.get(room_id, member.id) is None:
+                raise NotFound("no such room")   # an uninvited member must not learn it exists
+        if await self.stores.memberships.add(room_id, member.id):
+            await self.on_membership(room, member, True)
+        return room
+
+    async def leave(self, member: Member, room_id: int) -> None:
+        room, membership = await self.writable(member, room_id)
+        if room.dm_key is not None:
+            raise BadRequest("a one-to-one conversation cannot be left", field="room")
+        if membership.role is Role.OWNER and await self.stores.memberships.count_with_role(
+                room_id, Role.OWNER) == 1 and len(await self.stores.memberships.member_ids(room_id)) > 1:
+            raise BadRequest("hand ownership to someone else first", field="room")
+        await self.stores.memberships.remove(room_id, member.id)
+        await self.on_membership(room, member, False)
+
+    async def invite(self, inviter: Member, room_id: int, invitee_id: int) -> None:
+        room, membership = await self.writable(inviter, room_id)
+        if room.kind is RoomKind.DM:
+            raise BadRequest("start a new conversation instead", field="room")
+        if not self._is_public(room) and not membership.role.can_moderate:
+            raise Forbidden("only owners and moderators invite to a private room")
+        if await self.stores.accounts.get(invitee_id) is None:
+            raise NotFound("no such member", field="member_id")
+        await self.stores.memberships.invite(room_id, invitee_id, inviter.id)
+
+    async def remove_member(self, actor: Member, room_id: int, member_id: int) -> None:
+        room, membership = await self.writable(actor, room_id)
+        target = await self.stores.memberships.get(room_id, member_id)
+        if target is None:
+            raise NotFound("not a member", field="member_id")
+        if not membership.role.can_moderate or target.role is Role.OWNER:
+            raise Forbidden("you cannot remove this member")
+        await self.stores.memberships.remove(room_id, member_id)
+        removed = await self.stores.accounts.get(member_id)
+        if removed is not None:
+            await self.on_membership(room, removed, False)
+
+    async def set_role(self, actor: Member, room_id: int, member_id: int, role: Role) -> None:
+        room, membership = await self.writable(actor, room_id)
+        if membership.role is not Role.OWNER:
+            raise Forbidden("only owners change roles")
+        if room.kind is RoomKind.DM:
+            raise BadRequest("conversations have no roles", field="room")
+        if member_id == actor.id and role is not Role.OWNER and await self.stores.memberships.count_with_role(
+                room_id, Role.OWNER) == 1:
+            raise BadRequest("a room keeps at least one owner", field="role")
+        if not await self.stores.memberships.set_role(room_id, member_id, role):
+            raise NotFound("not a member", field="member_id")
+
+    async def open_dm(self, member: Member, other_ids: list[int]) -> Room:
+        """The one-to-one conversation with someone (found again if it exists), or a new small group."""
+        others = sorted(set(other_ids) - {member.id})
+        if not others:
+            raise BadRequest("name at least one other member", field="members")
+        if len(others) > MAX_DM_MEMBERS - 1:
+            raise BadRequest(f"at most {MAX_DM_MEMBERS} people; use a private room", field="members")
+        found = await self.stores.accounts.get_many(others)
+        if len(found) != len(others):
+            raise NotFound("no such member", field="members")
+        names = sorted([member.display_name] + [m.display_name for m in found])
+        if len(others) == 1:
+            key = ":".join(str(i) for i in sorted([member.id, others[0]]))
+            existing = await self.stores.rooms.by_dm_key(key)
+            if existing is not None:
+                return existing
+        else:
+            key = None
+        return await self.stores.rooms.create(
+            name=", ".join(names)[:MAX_ROOM_NAME], kind=RoomKind.DM, visibility=Visibility.PRIVATE,
+            topic="", owner_id=member.id, other_member_ids=tuple(others), dm_key=key)
+
+    async def room_list(self, member: Member) -> list[RoomSummary]:
+        return await self.stores.memberships.summaries(member.id)
+
+    async def members(self, member: Member, room_id: int) -> list[tuple[Member, Role]]:
+        await self.readable(member, room_id)
+        return await self.stores.memberships.members_of(room_id)

@@ -1,0 +1,186 @@
+"""Plain values of the chat domain, shared by the store, the services and the web layer."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Visibility(str, enum.Enum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class RoomKind(str, enum.Enum):
+    ROOM = "room"
+    DM = "dm"
+
+
+class Role(str, enum.Enum):
+    OWNER = "owner"
+    MODERATOR = "moderator"
+    MEMBER = "member"
+
+    @property
+    def can_moderate(self) -> bool:
+        return self in (Role.OWNER, Role.MODERATOR)
+
+
+class EventKind(str, enum.Enum):
+    """What one entry of a room's sequence is. Edits and deletes take a sequence
+    number of their own so that resume replays them like any message."""
+
+    MESSAGE = "message"
+    EDIT = "message.edited"
+    DELETE = "message.deleted"
+
+
+class PresenceStatus(str, enum.Enum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    username: str
+    display_name: str
+    bio: str = ""
+    organisation: str = ""
+    country: str = ""
+    languages: tuple[str, ...] = ()
+    practice_areas: tuple[str, ...] = ()
+    created_at: datetime | None = None
+
+    def public(self) -> dict:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "display_name": self.display_name,
+            "bio": self.bio,
+            "organisation": self.organisation,
+            "country": self.country,
+            "languages": list(self.languages),
+            "practice_areas": list(self.practice_areas),
+        }
+
+    def brief(self) -> dict:
+        return {"id": self.id, "username": self.username, "display_name": self.display_name}
+
+
+@dataclass(frozen=True)
+class Room:
+    id: int
+    name: str
+    kind: RoomKind
+    visibility: Visibility
+    topic: str
+    created_by: int | None
+    last_seq: int
+    created_at: datetime
+    dm_key: str | None = None   # set for one-to-one conversations only
+
+    def public(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind.value,
+            "visibility": self.visibility.value,
+            "topic": self.topic,
+            "last_seq": self.last_seq,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Membership:
+    room_id: int
+    member_id: int
+    role: Role
+    read_seq: int
+
+
+@dataclass(frozen=True)
+class RoomSummary:
+    """A room as one member sees it in their room list."""
+
+    room: Room
+    role: Role
+    unread: int
+    read_seq: int
+    member_names: tuple[str, ...] = ()
+
+    def public(self) -> dict:
+        data = self.room.public()
+        data.update(role=self.role.value, unread=self.unread, read_seq=self.read_seq)
+        if self.room.kind is RoomKind.DM:
+            data["members"] = list(self.member_names)
+        return data
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a room's gap-free sequence."""
+
+    room_id: int
+    seq: int
+    kind: EventKind
+    sender_id: int
+    sender_name: str
+    client_id: str | None
+    body: str
+    target_seq: int | None
+    created_at: datetime
+    edited_at: datetime | None = None
+    deleted: bool = False
+
+    def frame(self) -> dict:
+        """The wire form (docs/protocol.md, "Room events")."""
+        data: dict = {
+            "type": self.kind.value,
+            "room": self.room_id,
+            "seq": self.seq,
+            "sender": {"id": self.sender_id, "display_name": self.sender_name},
+            "ts": self.created_at.isoformat(),
+        }
+        if self.kind is EventKind.MESSAGE:
+            data["client_id"] = self.client_id
+            data["body"] = "" if self.deleted else self.body
+            if self.edited_at is not None:
+                data["edited_at"] = self.edited_at.isoformat()
+            if self.deleted:
+                data["deleted"] = True
+        elif self.kind is EventKind.EDIT:
+            data["target"] = self.target_seq
+            data["body"] = self.body
+        else:
+            data["target"] = self.target_seq
+        return data
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    room_id: int
+    room_name: str
+    seq: int
+    sender_name: str
+    body: str
+    created_at: datetime
+
+    def public(self) -> dict:
+        return {
+            "room": self.room_id,
+            "room_name": self.room_name,
+            "seq": self.seq,
+            "sender": self.sender_name,
+            "body": self.body,
+            "ts": self.created_at.isoformat(),
+        }
+
+
+@dataclass
+class Page:
+    events: list[Event] = field(default_factory=list)
+    has_more: bool = False

@@ -1,0 +1,102 @@
+"""Messages in rooms: send = persist, then publish, then acknowledge; edit, delete, history, read markers.
+
+The store is the source of truth: an event is acknowledged only once it is
+committed, and publishing is best effort because the hub repairs any gap from
+the store. Nothing here knows which database or broker is running.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from realtime.broker.base import Broker, BrokerUnavailable
+from rooms.errors import BadRequest, Forbidden, NotFound
+from rooms.fanout import encode_ephemeral, encode_event, room_channel
+from rooms.management import RoomService
+from rooms.models import Event, EventKind, Member, Page, Room
+from rooms.store import Stores
+
+log = logging.getLogger(__name__)
+
+
+class ChatService:
+    def __init__(self, stores: Stores, rooms: RoomService, broker: Broker, *,
+                 max_body_chars: int, on_publish_failure: Callable[[int], None] = lambda room_id: None) -> None:
+        self.stores = stores
+        self.rooms = rooms
+        self.broker = broker
+        self.max_body_chars = max_body_chars
+        self.on_publish_failure = on_publish_failure
+
+    def _check_body(self, body: str) -> str:
+        if not body.strip():
+            raise BadRequest("a message needs some text", field="body")
+        if len(body) > self.max_body_chars:
+            raise BadRequest(f"at most {self.max_body_chars} characters", field="body")
+        return body
+
+    async def send(self, member: Member, room_id: int, client_id: str, body: str) -> tuple[Event, bool]:
+        """Stores the message once per client id and publishes it. Answers (event, created)."""
+        self._check_body(body)
+        await self.rooms.writable(member, room_id)
+        event, created = await self.stores.messages.append(room_id, member.id, client_id, body)
+        if created:
+            await self.publish(event)
+        return event, created
+
+    async def edit(self, member: Member, room_id: int, target_seq: int, body: str) -> Event:
+        self._check_body(body)
+        await self.rooms.writable(member, room_id)
+        target = await self._message(room_id, target_seq)
+        if target.sender_id != member.id:
+            raise Forbidden("only the author edits a message")
+        event = await self.stores.messages.edit(room_id, target_seq, member.id, body)
+        await self.publish(event)
+        return event
+
+    async def delete(self, member: Member, room_id: int, target_seq: int) -> Event:
+        _, membership = await self.rooms.writable(member, room_id)
+        target = await self._message(room_id, target_seq)
+        if target.sender_id != member.id and not membership.role.can_moderate:
+            raise Forbidden("only the author or a moderator deletes a message")
+        event = await self.stores.messages.delete(room_id, target_seq, member.id)
+        await self.publish(event)
+        return event
+
+    async def _message(self, room_id: int, seq: int) -> Event:
+        event = await self.stores.messages.get(room_id, seq)
+        if event is None or event.kind is not EventKind.MESSAGE or event.deleted:
+            raise NotFound("no such message", field="target")
+        return event
+
+    async def history(self, member: Member, room_id: int, before: int | None, limit: int) -> Page:
+        await self.rooms.readable(member, room_id)
+        return await self.stores.messages.page(room_id, before, limit)
+
+    async def mark_read(self, member: Member, room_id: int, seq: int) -> int:
+        room, _ = await self.rooms.writable(member, room_id)
+        return await self.stores.memberships.mark_read(room_id, member.id, min(seq, room.last_seq))
+
+    async def typing(self, member: Member, room_id: int, active: bool) -> None:
+        await self.rooms.writable(member, room_id)
+        await self.publish_ephemeral(room_id, {"type": "typing", "room": room_id, "member": member.brief(),
+                                               "active": active}, skip_member=member.id)
+
+    async def announce_membership(self, room: Room, member: Member, joined: bool) -> None:
+        kind = "member.joined" if joined else "member.left"
+        await self.publish_ephemeral(room.id, {"type": kind, "room": room.id, "member": member.brief()})
+
+    async def publish(self, event: Event) -> None:
+        try:
+            await self.broker.publish(room_channel(event.room_id), encode_event(event))
+        except BrokerUnavailable as error:
+            # Durable already; the hub's gap repair delivers it once the broker is back.
+            log.warning("publish failed for room %s seq %s: %s", event.room_id, event.seq, error)
+            self.on_publish_failure(event.room_id)
+
+    async def publish_ephemeral(self, room_id: int, frame: dict, skip_member: int | None = None) -> None:
+        try:
+            await self.broker.publish(room_channel(room_id), encode_ephemeral(frame, skip_member))
+        except BrokerUnavailable as error:
+            log.info("ephemeral %s for room %s dropped: %s", frame.get("type"), room_id, error)

@@ -1,0 +1,160 @@
+"""The store's connection to its database: one base class, one adapter per backend.
+
+Queries are written once against SQLAlchemy Core (rooms/store/schema.py) and run
+on both SQLite and Postgres; what genuinely differs between the two (engine
+options, how writers are serialised, full-text search, migrations' locking)
+lives in the adapters below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, exc, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from rooms.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+
+# Failures that mean "the database is not there right now", as opposed to a bad query.
+_UNAVAILABLE = (OSError, asyncio.TimeoutError, exc.OperationalError, exc.InterfaceError)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    name = type(getattr(error, "orig", None) or error).__name__
+    return name in {"CannotConnectNowError", "ConnectionDoesNotExistError",
+                    "AdminShutdownError", "ConnectionFailureError"}
+
+
+class Database:
+    """An engine plus read and write transactions that report outages as StoreUnavailable."""
+
+    dialect = "base"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_unavailable(error):
+                raise StoreUnavailable("the message store is unreachable; retry shortly",
+                                       retry_after=1.0) from error
+            raise
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction, committed when the block ends without error."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            if is_unavailable(error):
+                raise StoreUnavailable("the message store is unreachable; nothing was stored",
+                                       retry_after=1.0) from error
+            raise
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+            return True
+        except Exception:
+            return False
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        async with self.engine.begin() as conn:
+            await self._lock_for_migration(conn)
+            await conn.run_sync(_upgrade_head)
+
+    async def _lock_for_migration(self, conn: AsyncConnection) -> None:
+        pass
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _upgrade_head(sync_connection) -> None:
+    config = Config(str(ALEMBIC_INI))
+    config.attributes["connection"] = sync_connection
+    command.upgrade(config, "head")
+
+
+class SQLiteDatabase(Database):
+    """The embedded default. One process owns the file, so writers queue on a lock here
+    instead of fighting over SQLite's database lock."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str) -> None:
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        super().__init__(engine)
+        self._write_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._write_lock:
+            async with super().write() as conn:
+                yield conn
+
+
+class PostgresDatabase(Database):
+    """Shared by any number of processes; per-room order comes from row locks on rooms."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        engine = create_async_engine(
+            url,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=5,
+            pool_pre_ping=True,
+            connect_args={"timeout": 5, "command_timeout": 15},
+        )
+        super().__init__(engine)
+
+    async def _lock_for_migration(self, conn: AsyncConnection) -> None:
+        # Several processes may start at once; only one migrates at a time.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
+
+
+def open_database(sqlalchemy_url: str) -> Database:
+    if sqlalchemy_url.startswith("sqlite"):
+        path = sqlalchemy_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteDatabase(sqlalchemy_url)
+    if sqlalchemy_url.startswith("postgresql"):
+        return PostgresDatabase(sqlalchemy_url)
+    raise ValueError(f"unsupported DATABASE_URL scheme: {sqlalchemy_url.split(':', 1)[0]}")

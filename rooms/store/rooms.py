@@ -1,0 +1,82 @@
+"""Queries for rooms themselves: creation, lookup, listing and their sequence heads."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+
+from rooms.errors import Conflict
+from rooms.models import Role, Room, RoomKind, Visibility
+from rooms.store.database import Database
+from rooms.store.schema import memberships, rooms, utcnow
+
+
+def room_from_row(row: Row) -> Room:
+    return Room(
+        id=row.id,
+        name=row.name,
+        kind=RoomKind(row.kind),
+        visibility=Visibility(row.visibility),
+        topic=row.topic,
+        created_by=row.created_by,
+        last_seq=row.last_seq,
+        created_at=row.created_at,
+        dm_key=row.dm_key,
+    )
+
+
+class RoomStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, *, name: str, kind: RoomKind, visibility: Visibility, topic: str,
+                     owner_id: int, other_member_ids: tuple[int, ...] = (),
+                     dm_key: str | None = None) -> Room:
+        """A room and its first members, in one transaction."""
+        now = utcnow()
+        try:
+            async with self.db.write() as conn:
+                row = (await conn.execute(
+                    insert(rooms).values(name=name, kind=kind.value, visibility=visibility.value,
+                                         topic=topic, created_by=owner_id, last_seq=0,
+                                         dm_key=dm_key, created_at=now)
+                    .returning(*rooms.c)
+                )).one()
+                owner_role = Role.MEMBER if kind is RoomKind.DM else Role.OWNER
+                values = [dict(room_id=row.id, member_id=owner_id, role=owner_role.value,
+                               read_seq=0, joined_at=now)]
+                values += [dict(room_id=row.id, member_id=member_id, role=Role.MEMBER.value,
+                                read_seq=0, joined_at=now)
+                           for member_id in other_member_ids if member_id != owner_id]
+                await conn.execute(insert(memberships), values)
+                return room_from_row(row)
+        except IntegrityError as error:
+            raise Conflict("this room already exists") from error
+
+    async def get(self, room_id: int) -> Room | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(rooms).where(rooms.c.id == room_id))).first()
+        return room_from_row(row) if row else None
+
+    async def by_dm_key(self, dm_key: str) -> Room | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(rooms).where(rooms.c.dm_key == dm_key))).first()
+        return room_from_row(row) if row else None
+
+    async def public_rooms(self, limit: int = 200) -> list[Room]:
+        stmt = (select(rooms)
+                .where(rooms.c.kind == RoomKind.ROOM.value)
+                .where(rooms.c.visibility == Visibility.PUBLIC.value)
+                .order_by(rooms.c.name, rooms.c.id).limit(limit))
+        async with self.db.read() as conn:
+            return [room_from_row(row) for row in (await conn.execute(stmt)).all()]
+
+    async def heads(self, room_ids: list[int]) -> dict[int, int]:
+        """The newest sequence number of each room: what gap repair compares against."""
+        if not room_ids:
+            return {}
+        async with self.db.read() as conn:
+            rows = (await conn.execute(
+                select(rooms.c.id, rooms.c.last_seq).where(rooms.c.id.in_(room_ids)))).all()
+        return {row.id: row.last_seq for row in rows}

@@ -1,0 +1,118 @@
+"""The tables, as SQLAlchemy Core metadata: one schema for SQLite and Postgres.
+
+Alembic migrations in rooms/migrations are the authority on how a database
+gets to this shape; this module is what queries are written against.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData,
+    String, Table, Text, UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are stored in UTC and always come back timezone-aware, whatever the backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+members = Table(
+    "members", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("username", String(32), nullable=False, unique=True),
+    Column("display_name", String(80), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("bio", Text, nullable=False, default=""),
+    Column("organisation", String(120), nullable=False, default=""),
+    Column("country", String(2), nullable=False, default=""),
+    Column("languages", JSON, nullable=False, default=list),
+    Column("practice_areas", JSON, nullable=False, default=list),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+auth_tokens = Table(
+    "auth_tokens", metadata,
+    # Only a hash of the token is kept, so a leaked database does not leak sessions.
+    Column("token_hash", String(64), primary_key=True),
+    Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Index("ix_auth_tokens_member", "member_id"),
+)
+
+rooms = Table(
+    "rooms", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False),
+    Column("kind", String(16), nullable=False, default="room"),
+    Column("visibility", String(16), nullable=False, default="public"),
+    Column("topic", Text, nullable=False, default=""),
+    Column("created_by", BigInteger, ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    # The head of the room's sequence; incremented under a row lock for every event.
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    # For one-to-one DMs: "lowid:highid", so the same pair always finds the same room.
+    Column("dm_key", String(64), nullable=True, unique=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+memberships = Table(
+    "memberships", metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False, default="member"),
+    Column("read_seq", BigInteger, nullable=False, default=0),
+    Column("joined_at", UTCDateTime, nullable=False, default=utcnow),
+    Index("ix_memberships_member", "member_id"),
+)
+
+invites = Table(
+    "invites", metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("invited_by", BigInteger, ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+)
+
+messages = Table(
+    "messages", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("kind", String(24), nullable=False, default="message"),
+    Column("sender_id", BigInteger, ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    Column("client_id", String(64), nullable=True),
+    Column("body", Text, nullable=False, default=""),
+    Column("target_seq", BigInteger, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    Column("edited_at", UTCDateTime, nullable=True),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
+    # A resent client id finds the message it already created instead of making a second.
+    UniqueConstraint("room_id", "sender_id", "client_id", name="uq_messages_client_id"),
+)

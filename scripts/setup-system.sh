@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs (Redis, PostgreSQL server, Chromium) if missing.
+# Idempotent: when everything is present it changes nothing and never touches the network.
+set -euo pipefail
+
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+else
+    echo "setup-system: need root or sudo to install packages" >&2
+    exit 1
+fi
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Tests run their own clusters with initdb/pg_ctl; only the server binaries matter.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+# Without recommends Chromium has no fonts and browser tests would render empty boxes.
+[ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "setup-system: redis-server, postgresql and chromium already installed"
+    exit 0
+fi
+
+echo "setup-system: installing ${missing[*]}"
+apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y)
+"${apt[@]}" update
+"${apt[@]}" install --no-install-recommends "${missing[@]}"
+echo "setup-system: done"

@@ -1,0 +1,468 @@
+"""Run private PostgreSQL, Redis and Convene server processes on free ports for tests."""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import http.client
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Callable, Self
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INSTALL_HINT = "run `make test` or `bash scripts/setup-system.sh` to install it"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll `check` until it returns True; raise TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:g} s")
+        time.sleep(0.05)
+
+
+def tail(path: Path, n: int = 50) -> str:
+    """The last `n` lines of a log file, or "" if it does not exist yet."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+def _failure(what: str, exc: Exception, log: str) -> RuntimeError:
+    message = f"{what} failed to start: {exc}"
+    return RuntimeError(f"{message}\n--- log tail ---\n{log}" if log.strip() else message)
+
+
+def _require_running(proc: subprocess.Popen[bytes], name: str) -> None:
+    # Fail at once instead of waiting out the timeout when the process already died.
+    if proc.poll() is not None:
+        raise RuntimeError(f"{name} exited with status {proc.returncode} while starting")
+
+
+def _stop_child(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+
+
+def _kill_child(proc: subprocess.Popen[bytes] | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+# --- PostgreSQL --------------------------------------------------------------
+
+
+def find_postgres_bin() -> Path:
+    """The bin directory of the newest PostgreSQL server installed under /usr/lib/postgresql."""
+    candidates = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")]
+    candidates = [d for d in candidates if (d / "pg_ctl").exists()]
+    if not candidates:
+        raise RuntimeError(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found under "
+            f"/usr/lib/postgresql/*/bin; {INSTALL_HINT} (Debian package `postgresql`)"
+        )
+
+    def version(bin_dir: Path) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", bin_dir.parent.name))
+
+    return max(candidates, key=version)
+
+
+def _proc_state(pid: int) -> tuple[int, str] | None:
+    """(parent pid, state letter) from /proc, or None if the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[1]), fields[0]
+
+
+def _alive(pid: int) -> bool:
+    # A zombie counts as dead: the postmaster is not our child, and PID 1 in a
+    # container may never reap it.
+    state = _proc_state(pid)
+    return state is not None and state[1] not in ("Z", "X")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            state = _proc_state(int(entry.name))
+            if state is not None and state[0] == pid:
+                found.append(int(entry.name))
+    return found
+
+
+class PostgresInstance:
+    """A throwaway PostgreSQL cluster in a temp dir, listening on 127.0.0.1:`port`."""
+
+    def __init__(self, database: str = "convene") -> None:
+        self.database = database
+        self.port: int | None = None
+        self.dir: Path | None = None
+        self._bin: Path | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("PostgresInstance has not been started")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def data_dir(self) -> Path:
+        assert self.dir is not None, "PostgresInstance has not been started"
+        return self.dir / "data"
+
+    @property
+    def log_path(self) -> Path:
+        assert self.dir is not None, "PostgresInstance has not been started"
+        return self.dir / "postgres.log"
+
+    def log_tail(self, n: int = 50) -> str:
+        return tail(self.log_path, n) if self.dir is not None else ""
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Create the cluster on first call, then start it and wait until it accepts connections."""
+        first = self.dir is None
+        try:
+            if first:
+                self._create_cluster()
+            self._pg(["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_path),
+                      "-w", "-t", str(int(timeout)), "start"], as_owner=True, timeout=timeout + 5)
+            wait_until(self._accepts_connections, timeout, f"PostgreSQL on port {self.port}")
+            if first:
+                self._pg(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                          self.database], timeout=timeout)
+        except BaseException as exc:
+            log = self.log_tail()
+            self.kill()
+            if first:
+                self.cleanup()
+            if isinstance(exc, Exception):
+                raise _failure("PostgreSQL", exc, log) from exc
+            raise
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Fast shutdown: disconnect clients, then exit cleanly."""
+        if self._postmaster_pid() is None:
+            return
+        try:
+            self._pg(["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w",
+                      "-t", str(int(timeout)), "stop"], as_owner=True, timeout=timeout + 5)
+        except (RuntimeError, subprocess.TimeoutExpired):
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster, as in a crash, and wait until it is gone."""
+        pid = self._postmaster_pid()
+        if pid is None:
+            return
+        children = _children(pid)
+        os.kill(pid, signal.SIGKILL)
+        # Orphaned backends keep the shared memory attached, and a new postmaster
+        # refuses to start until they are gone; in a real host crash they die too.
+        for child in children:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        wait_until(lambda: not any(_alive(p) for p in [pid, *children]), 10, "postmaster exit")
+        # The lock files name a pid that may linger as an unreaped zombie, which
+        # Postgres would take for a running server.
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
+        assert self.dir is not None
+        (self.dir / f".s.PGSQL.{self.port}.lock").unlink(missing_ok=True)
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """Stop and start again on the same port with the same data."""
+        self.stop(timeout)
+        self.start(timeout)
+
+    def cleanup(self) -> None:
+        """Stop the server if it runs and delete its directory."""
+        if self.dir is None:
+            return
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+        atexit.unregister(self.cleanup)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.cleanup()
+
+    def _create_cluster(self) -> None:
+        self._bin = find_postgres_bin()
+        owner = _postgres_owner()
+        self.dir = Path(tempfile.mkdtemp(prefix="convene-pg-"))
+        # pg_ctl detaches the postmaster from us; stop it even if a test forgets to.
+        atexit.register(self.cleanup)
+        if owner is not None:
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+        self.port = free_port()
+        self._pg(["initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--locale=C", "--no-sync"], as_owner=True, timeout=60)
+        # Settings live in the config file so restarts keep the same port and socket dir.
+        with open(self.data_dir / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"\nport = {self.port}\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.dir}'\n"
+                # Durability is pointless for throwaway data and costs seconds per test.
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            )
+
+    def _accepts_connections(self) -> bool:
+        result = subprocess.run(
+            [str(self._binary("pg_isready")), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+            capture_output=True, timeout=5, check=False,
+        )
+        return result.returncode == 0
+
+    def _postmaster_pid(self) -> int | None:
+        if self.dir is None:
+            return None
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def _binary(self, name: str) -> Path:
+        assert self._bin is not None
+        return self._bin / name
+
+    def _pg(self, argv: list[str], *, timeout: float, as_owner: bool = False) -> None:
+        cmd = [str(self._binary(argv[0])), *argv[1:]]
+        if as_owner and os.geteuid() == 0:
+            # initdb and postgres refuse to run as root.
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        result = subprocess.run(cmd, cwd=self.dir, capture_output=True, text=True,
+                                timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:1])} failed ({result.returncode}): "
+                               f"{result.stderr.strip() or result.stdout.strip()}")
+
+
+def _postgres_owner() -> pwd.struct_passwd | None:
+    """The OS user that must own the cluster: `postgres` when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    if shutil.which("runuser") is None:
+        raise RuntimeError("`runuser` is missing; it is needed to run PostgreSQL as a non-root user")
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        raise RuntimeError(
+            f"OS user `postgres` is missing; {INSTALL_HINT} (the `postgresql` package creates it)"
+        ) from None
+
+
+# --- Redis -------------------------------------------------------------------
+
+
+class RedisInstance:
+    """A private, non-persistent redis-server on 127.0.0.1:`port`."""
+
+    def __init__(self) -> None:
+        self.port: int | None = None
+        self.dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("RedisInstance has not been started")
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("RedisInstance has not been started")
+        return self._proc.pid
+
+    def log_tail(self, n: int = 50) -> str:
+        return tail(self.dir / "redis.log", n) if self.dir is not None else ""
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start redis-server (keeping the port of any earlier start) and wait for PING."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError(f"redis-server not found on PATH; {INSTALL_HINT} "
+                               "(Debian package `redis-server`)")
+        if self.dir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix="convene-redis-"))
+            self.port = free_port()
+            atexit.register(self.cleanup)
+        with open(self.dir / "redis.log", "ab") as log:
+            self._proc = subprocess.Popen(
+                [binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(self.dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until(self._pongs, timeout, f"Redis on port {self.port}")
+        except Exception as exc:
+            self.kill()
+            raise _failure("Redis", exc, self.log_tail()) from exc
+
+    def stop(self, timeout: float = 10.0) -> None:
+        _stop_child(self._proc, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL redis-server, as in a crash."""
+        _kill_child(self._proc)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop and start again on the same port (the data is gone: nothing is persisted)."""
+        self.stop()
+        self.start(timeout)
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+            atexit.unregister(self.cleanup)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.cleanup()
+
+    def _pongs(self) -> bool:
+        assert self._proc is not None and self.port is not None
+        _require_running(self._proc, "redis-server")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+# --- The Convene app ---------------------------------------------------------
+
+
+class ServerProcess:
+    """The Convene app under uvicorn in a subprocess, with its output in a log file."""
+
+    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+        self.env = dict(env)
+        self.port = port if port is not None else free_port()
+        self.dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def pid(self) -> int:
+        if self._proc is None:
+            raise RuntimeError("ServerProcess has not been started")
+        return self._proc.pid
+
+    @property
+    def log_path(self) -> Path | None:
+        return self.dir / "server.log" if self.dir is not None else None
+
+    def log_tail(self, n: int = 50) -> str:
+        return tail(self.log_path, n) if self.log_path is not None else ""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "realtime.app:create_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Launch the server and wait until GET /healthz answers 200."""
+        if self.dir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix="convene-server-"))
+            atexit.register(self.cleanup)
+        assert self.log_path is not None
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                self.command(), cwd=REPO_ROOT, env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until(self._healthy, timeout, f"server on {self.url}/healthz")
+        except Exception as exc:
+            self.kill()
+            raise _failure("server", exc, self.log_tail()) from exc
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (graceful shutdown), then SIGKILL if it takes longer than `timeout`."""
+        _stop_child(self._proc, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the server, as in a crash."""
+        _kill_child(self._proc)
+
+    def cleanup(self) -> None:
+        self.stop()
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+            atexit.unregister(self.cleanup)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.cleanup()
+
+    def _healthy(self) -> bool:
+        assert self._proc is not None
+        _require_running(self._proc, "server")
+        # http.client rather than urllib: urllib would obey an http_proxy variable.
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+        try:
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
