@@ -19,7 +19,6 @@ from rooms.models import PresenceStatus
 
 log = logging.getLogger(__name__)
 
-FRAME_RATE, FRAME_BURST = 20.0, 60      # any frame, per connection
 MAX_STRIKES = 50                        # refusals for flooding before the connection is closed
 
 
@@ -31,7 +30,7 @@ class Session:
         self.services = services
         self.conn = conn
         settings = services.settings
-        self.frames = TokenBucket(FRAME_RATE, FRAME_BURST)
+        self.frames = TokenBucket(settings.frame_rate, settings.frame_burst)
         self.messages = TokenBucket(settings.message_rate, settings.message_burst)
         self.typing_at: dict[int, float] = {}
         self.strikes = 0

@@ -60,6 +60,8 @@ class Settings:
     # Rates (token buckets per connection): sustained per second, burst.
     message_rate: float = 5.0
     message_burst: int = 20
+    frame_rate: float = 30.0          # any frame at all
+    frame_burst: int = 120
     typing_interval_s: float = 2.0
 
     # Presence: heartbeat period and how long a silent process's members stay online.
@@ -101,6 +103,8 @@ class Settings:
             send_queue_frames=_int(env, "SEND_QUEUE_FRAMES", cls.send_queue_frames),
             message_rate=_float(env, "MESSAGE_RATE", cls.message_rate),
             message_burst=_int(env, "MESSAGE_BURST", cls.message_burst),
+            frame_rate=_float(env, "FRAME_RATE", cls.frame_rate),
+            frame_burst=_int(env, "FRAME_BURST", cls.frame_burst),
             presence_heartbeat_s=_float(env, "PRESENCE_HEARTBEAT_S", cls.presence_heartbeat_s),
             presence_ttl_s=_float(env, "PRESENCE_TTL_S", cls.presence_ttl_s),
             repair_interval_s=_float(env, "REPAIR_INTERVAL_S", cls.repair_interval_s),

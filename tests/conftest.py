@@ -1,6 +1,84 @@
-"""Shared pytest setup: make the repo root importable (for `tests.support` and the app packages)."""
+"""Shared fixtures: private Postgres and Redis, and real uvicorn servers for each backend.
+
+Every test that takes `server` runs twice: on the embedded default (SQLite, in-process
+broker) and on Postgres + Redis. Private service instances run on free ports, so the
+machine's shared services are never touched and fault tests may break their own.
+A service that cannot start fails the tests that need it, with the reason; nothing skips.
+"""
+
+from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
+from typing import Iterator
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.services import PostgresInstance, RedisInstance, ServerProcess  # noqa: E402
+
+# Short intervals so presence expiry and repair are observable within a test.
+FAST = {
+    "PRESENCE_HEARTBEAT_S": "0.5",
+    "PRESENCE_TTL_S": "2",
+    "REPAIR_INTERVAL_S": "0.5",
+    "MESSAGE_RATE": "200",
+    "MESSAGE_BURST": "400",
+    "FRAME_RATE": "400",
+    "FRAME_BURST": "800",
+    "SECRET_KEY": "test-secret-key",
+}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresInstance]:
+    instance = PostgresInstance()
+    instance.start()
+    yield instance
+    instance.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisInstance]:
+    instance = RedisInstance()
+    instance.start()
+    yield instance
+    instance.cleanup()
+
+
+def embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**FAST, "CONVENE_DATA_DIR": str(data_dir), "DATABASE_URL": "", "REDIS_URL": "", **extra}
+
+
+def shared_env(postgres: PostgresInstance, redis: RedisInstance, data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**FAST, "CONVENE_DATA_DIR": str(data_dir), "DATABASE_URL": postgres.url,
+            "REDIS_URL": redis.url, **extra}
+
+
+@pytest.fixture(scope="session", params=["embedded", "postgres"])
+def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """One real server per backend, shared by the tests of a session."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"convene-{request.param}-"))
+    if request.param == "embedded":
+        env = embedded_env(data_dir)
+    else:
+        env = shared_env(request.getfixturevalue("postgres"), request.getfixturevalue("redis_server"), data_dir)
+    process = ServerProcess(env=env)
+    process.start()
+    process.backend = request.param
+    yield process
+    process.cleanup()
+
+
+@pytest.fixture(scope="session")
+def cluster(postgres: PostgresInstance, redis_server: RedisInstance) -> Iterator[list[ServerProcess]]:
+    """Two server processes sharing one Postgres and one Redis."""
+    data_dir = Path(tempfile.mkdtemp(prefix="convene-cluster-"))
+    processes = [ServerProcess(env=shared_env(postgres, redis_server, data_dir)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    yield processes
+    for process in processes:
+        process.cleanup()
