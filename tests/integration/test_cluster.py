@@ -1,0 +1,61 @@
+"""Two server processes sharing Postgres and Redis serve the same rooms."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.support.client import Api
+
+
+async def test_message_sent_on_one_process_arrives_in_order_on_the_other(cluster):
+    one, two = cluster
+    alice, bob = await Api.register(one.url), await Api.register(two.url)
+    room = await alice.create_room("across")
+    await bob.join(room)
+    a, b = await alice.connect(one.ws_url), await bob.connect(two.ws_url)
+    await a.subscribe(room), await b.subscribe(room)
+    acks = [await a.say(room, f"from one {i}") for i in range(30)]
+    acks += [await b.say(room, f"from two {i}") for i in range(30)]
+    for client in (a, b):
+        await client.wait_for_seq(room, acks[-1]["seq"])
+        assert [f["seq"] for f in client.events(room)] == [ack["seq"] for ack in acks]
+    await a.close(), await b.close()
+
+
+async def test_concurrent_senders_on_both_processes_see_one_order(cluster):
+    one, two = cluster
+    people = [await Api.register(p.url) for p in (one, two, one, two)]
+    room = await people[0].create_room("both")
+    for person in people[1:]:
+        await person.join(room)
+    clients = [await person.connect(proc.ws_url) for person, proc in zip(people, (one, two, one, two))]
+    for client in clients:
+        await client.subscribe(room)
+
+    async def burst(i: int) -> list[int]:
+        return [(await clients[i].say(room, f"{i}-{n}"))["seq"] for n in range(20)]
+
+    acked = sorted(s for seqs in await asyncio.gather(*(burst(i) for i in range(4))) for s in seqs)
+    assert acked == list(range(acked[0], acked[0] + 80))
+    for client in clients:
+        await client.wait_for_seq(room, acked[-1])
+        assert [f["seq"] for f in client.events(room)] == acked
+    for client in clients:
+        await client.close()
+
+
+async def test_presence_set_on_one_process_is_seen_on_the_other(cluster):
+    one, two = cluster
+    alice, bob = await Api.register(one.url), await Api.register(two.url)
+    room = await alice.create_room("who is here")
+    await bob.join(room)
+    a = await alice.connect(one.ws_url)
+    await a.subscribe(room)
+    b = await bob.connect(two.ws_url)
+    await a.wait_for(lambda f: f["type"] == "presence" and f["member"]["id"] == bob.id and f["status"] == "online")
+    await b.request({"type": "presence", "status": "away"})
+    await a.wait_for(lambda f: f["type"] == "presence" and f["member"]["id"] == bob.id and f["status"] == "away")
+    who = await a.request({"type": "who", "room": room})
+    assert {m["id"]: m["status"] for m in who["members"]} == {alice.id: "online", bob.id: "away"}
+    await a.close(), await b.close()
