@@ -30,6 +30,17 @@ templates = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
     trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined))
 
+
+def _sentence(text: str) -> str:
+    """Service refusals are lower-case fragments ("no such room"); pages show them as sentences."""
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+
+
+templates.env.filters["sentence"] = _sentence
+
 MemberHandler = Callable[[Request, Member], Awaitable[Response]]
 Act = Callable[[Services, dict[str, str]], Awaitable[Member]]   # what a credentials form does
 

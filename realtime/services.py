@@ -6,6 +6,8 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from argon2 import PasswordHasher
+
 from realtime.auth import SessionCookies
 from realtime.broker import Broker, BrokerState, open_broker
 from realtime.hub import Hub
@@ -47,7 +49,10 @@ class Services:
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
         return cls(
             settings=settings, stores=stores, broker=broker, presence_backend=presence_backend, hub=hub,
-            accounts=AccountService(stores, settings.session_max_age_s), rooms=rooms, chat=chat,
+            accounts=AccountService(stores, settings.session_max_age_s,
+                                    PasswordHasher(time_cost=settings.password_time_cost,
+                                                   memory_cost=settings.password_memory_kib)),
+            rooms=rooms, chat=chat,
             presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
         )
 

@@ -69,7 +69,9 @@ class Settings:
     presence_ttl_s: float = 15.0
     # How often each process checks its rooms against the store for missed events.
     repair_interval_s: float = 2.0
-    shutdown_grace_s: float = 10.0
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
     max_request_bytes: int = 64 * 1024
 
     @property
@@ -108,7 +110,8 @@ class Settings:
             presence_heartbeat_s=_float(env, "PRESENCE_HEARTBEAT_S", cls.presence_heartbeat_s),
             presence_ttl_s=_float(env, "PRESENCE_TTL_S", cls.presence_ttl_s),
             repair_interval_s=_float(env, "REPAIR_INTERVAL_S", cls.repair_interval_s),
-            shutdown_grace_s=_float(env, "SHUTDOWN_GRACE_S", cls.shutdown_grace_s),
+            password_time_cost=_int(env, "PASSWORD_TIME_COST", cls.password_time_cost),
+            password_memory_kib=_int(env, "PASSWORD_MEMORY_KIB", cls.password_memory_kib),
         )
 
 

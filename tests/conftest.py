@@ -29,6 +29,9 @@ FAST = {
     "FRAME_RATE": "400",
     "FRAME_BURST": "800",
     "SECRET_KEY": "test-secret-key",
+    # Cheap password hashing: the suite registers hundreds of members.
+    "PASSWORD_TIME_COST": "1",
+    "PASSWORD_MEMORY_KIB": "1024",
 }
 
 

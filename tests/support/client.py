@@ -25,7 +25,7 @@ class ChatClient:
 
     @classmethod
     async def connect(cls, ws_url: str, token: str | None = None, *, origin: str | None = None,
-                      cookie: str | None = None) -> "ChatClient":
+                      cookie: str | None = None, wait_hello: bool = True) -> "ChatClient":
         headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -34,7 +34,8 @@ class ChatClient:
         ws = await websockets.connect(ws_url, additional_headers=headers, origin=origin,
                                       max_size=2**22, open_timeout=10)
         client = cls(ws)
-        await client.wait_for(lambda f: f["type"] == "hello")
+        if wait_hello:
+            await client.wait_for(lambda f: f["type"] == "hello")
         return client
 
     async def _read(self) -> None:
@@ -136,6 +137,10 @@ class Api:
 
     async def connect(self, ws_url: str) -> ChatClient:
         return await ChatClient.connect(ws_url, self.token)
+
+    async def connect_raw(self, ws_url: str) -> ChatClient:
+        """Connected, but the hello frame left for the caller to check."""
+        return await ChatClient.connect(ws_url, self.token, wait_hello=False)
 
     async def aclose(self) -> None:
         await self.http.aclose()
