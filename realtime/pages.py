@@ -41,6 +41,7 @@ def _sentence(text: str) -> str:
 
 templates.env.filters["sentence"] = _sentence
 
+Handler = Callable[[Request], Awaitable[Response]]
 MemberHandler = Callable[[Request, Member], Awaitable[Response]]
 Act = Callable[[Services, dict[str, str]], Awaitable[Member]]   # what a credentials form does
 
@@ -52,7 +53,8 @@ def _see_other(url: str) -> RedirectResponse:
 
 def _local_path(candidate: str | None) -> str:
     """Where to go after logging in; only paths on this site, so the login form is no open redirect."""
-    if candidate and candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate:
+    if (candidate and candidate.startswith("/") and not candidate.startswith("//")
+            and "\\" not in candidate and candidate.isprintable()):
         return candidate
     return "/rooms"
 
@@ -97,17 +99,31 @@ async def _read_form(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
-def member_page(handler: MemberHandler) -> Callable[[Request], Awaitable[Response]]:
-    """Pages for logged-in members: others go to the login form (and come back after);
-    refusals become a small HTML page instead of the API's JSON error."""
+def page(handler: Handler) -> Handler:
+    """Refusals on a page (a store outage included) become a small HTML page, not the API's JSON error."""
 
     @functools.wraps(handler)
     async def endpoint(request: Request) -> Response:
-        member = await _current(request)
-        if member is None:
-            back = request.url.path if request.method == "GET" else "/rooms"
-            return _see_other("/login?next=" + quote(back, safe="/"))
         try:
+            return await handler(request)
+        except ConveneError as error:
+            return _error_page(request, error, None)
+
+    return endpoint
+
+
+def member_page(handler: MemberHandler) -> Handler:
+    """Pages for logged-in members: others go to the login form (and come back after);
+    every POST must come from our own pages."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        member = None
+        try:
+            member = await _current(request)
+            if member is None:
+                back = request.url.path if request.method == "GET" else "/rooms"
+                return _see_other("/login?next=" + quote(back, safe="/"))
             if request.method == "POST":
                 require_same_origin(request)
             return await handler(request, member)
@@ -117,6 +133,7 @@ def member_page(handler: MemberHandler) -> Callable[[Request], Awaitable[Respons
     return endpoint
 
 
+@page
 async def home(request: Request) -> Response:
     return _see_other("/rooms" if await _current(request) else "/login")
 
@@ -138,22 +155,27 @@ async def _credentials_page(request: Request, template: str, fields: tuple[str, 
         member = await act(services, values)
     except ConveneError as error:
         if error.http_status == 403:
-            return _error_page(request, error, None)
+            raise
         values.pop("password", None)   # never echo a password back into the page
         # A wrong password is a 400 here: 401 would promise an HTTP authentication challenge.
         status = 400 if error.http_status == 401 else error.http_status
         return _render(request, template, {"error": error, "values": values, "next": next_path}, status)
+    previous = services.cookies.token(request)
+    if previous:
+        await services.accounts.revoke(previous)   # switching accounts leaves no live session behind
     response = _see_other(next_path)
     services.cookies.set(response, await services.accounts.issue_token(member, TokenKind.SESSION))
     return response
 
 
+@page
 async def login(request: Request) -> Response:
     return await _credentials_page(
         request, "login.html", ("username", "password"),
         lambda services, form: services.accounts.authenticate(form["username"], form["password"]))
 
 
+@page
 async def register(request: Request) -> Response:
     return await _credentials_page(
         request, "register.html", ("username", "display_name", "password"),
@@ -161,12 +183,10 @@ async def register(request: Request) -> Response:
                                                           form["display_name"]))
 
 
+@page
 async def logout(request: Request) -> Response:
     services = services_of(request)
-    try:
-        require_same_origin(request)
-    except ConveneError as error:
-        return _error_page(request, error, None)
+    require_same_origin(request)
     token = services.cookies.token(request)
     if token:
         await services.accounts.revoke(token)

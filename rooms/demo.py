@@ -1,0 +1,98 @@
+"""`python -m rooms.demo`: seeds a few members, rooms and messages once, so a fresh install has something to show."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from realtime.services import Services
+from realtime.settings import Settings
+from rooms.models import Member, Room, Visibility
+
+PASSWORD = "convene-demo"
+
+# Made-up people and organisations, so no real person or body is quoted.
+MEMBERS: list[dict[str, Any]] = [
+    dict(username="amina", display_name="Amina Wanjiru", organisation="Nairobi Community Counselling Network",
+         country="KE", languages=["en", "sw"], practice_areas=["psychological first aid", "community health workers"],
+         bio="Trainer and supervisor for lay counsellors."),
+    dict(username="tomas", display_name="Tomás Herrera", organisation="Bogotá Community Mental Health Network",
+         country="CO", languages=["es", "en"], practice_areas=["trauma-informed care", "displacement"],
+         bio="Psychologist working with displaced families."),
+    dict(username="priya", display_name="Priya Raman", organisation="Goa Community Mental Health Collective",
+         country="IN", languages=["en", "hi", "ta"], practice_areas=["task sharing", "depression care"],
+         bio="Researcher on task-shared psychological interventions."),
+    dict(username="kofi", display_name="Kofi Mensah", organisation="Accra Peer Support Network",
+         country="GH", languages=["en", "tw"], practice_areas=["peer support", "stigma reduction"],
+         bio="Peer support coordinator."),
+]
+
+# (name, topic, visibility, owner, other members)
+ROOMS = [
+    ("Welcome", "Say hello and tell us where you work", Visibility.PUBLIC, "amina", ["tomas", "priya", "kofi"]),
+    ("Psychological first aid", "Practice questions, training materials, supervision", Visibility.PUBLIC,
+     "priya", ["amina", "tomas"]),
+    ("Field notes: East Africa", "What we are learning in the field", Visibility.PUBLIC, "amina", ["kofi"]),
+    ("Coordinators", "Planning the monthly calls", Visibility.PRIVATE, "amina", ["priya"]),
+]
+
+# (room name, or "dm" for the amina–tomas conversation; sender; text)
+MESSAGES = [
+    ("Welcome", "amina", "Welcome, everyone! This is a space to share practice and support each other."),
+    ("Welcome", "tomas", "Hola from Bogotá. Glad to be here. I work with families who have been displaced."),
+    ("Welcome", "priya", "Hello from Goa! I research task-sharing models. Happy to share what has worked."),
+    ("Welcome", "kofi", "Greetings from Accra. Peer support is my area; looking forward to learning from you all."),
+    ("Psychological first aid", "priya",
+     "For those running PFA trainings: how do you adapt the 'look, listen, link' steps for phone support?"),
+    ("Psychological first aid", "amina",
+     "We spend more time on 'listen': without body language, reflecting back what you heard matters even more."),
+    ("Psychological first aid", "tomas",
+     "Same for us. We also agree on a call-back number at the start, in case the line drops."),
+    ("Field notes: East Africa", "amina",
+     "Our community health workers asked for a short checklist on self-care after difficult visits."),
+    ("Field notes: East Africa", "kofi",
+     "We made one with our peer supporters last year. I'll translate the notes and post them here."),
+    ("Coordinators", "amina", "Draft agenda for next month's call: supervision models, then open questions."),
+    ("Coordinators", "priya", "Looks good. Could we leave ten minutes for the new members to introduce themselves?"),
+    ("dm", "tomas", "Amina, thank you for the supervision notes. They helped our team a lot this week."),
+    ("dm", "amina", "I'm so glad. Take care of yourselves too; it has been a heavy month."),
+]
+
+
+async def seed(services: Services) -> bool:
+    """Creates the demo data unless it is already there. Answers whether anything was created."""
+    stores = services.stores
+    if await stores.accounts.credentials("amina") is not None:
+        return False
+    members: dict[str, Member] = {}
+    for profile in MEMBERS:
+        member = await services.accounts.register(profile["username"], PASSWORD, profile["display_name"])
+        changes = {key: value for key, value in profile.items() if key not in ("username", "display_name")}
+        members[member.username] = await stores.accounts.update_profile(member.id, changes) or member
+    rooms: dict[str, Room] = {}
+    for name, topic, visibility, owner, others in ROOMS:
+        room = await services.rooms.create(members[owner], name, visibility, topic)
+        for username in others:
+            await stores.memberships.add(room.id, members[username].id)
+        rooms[name] = room
+    rooms["dm"] = await services.rooms.open_dm(members["amina"], [members["tomas"].id])
+    for number, (room_name, sender, body) in enumerate(MESSAGES, start=1):
+        # The store directly, not ChatService.send: nothing is listening, so there is nothing to publish.
+        await stores.messages.append(rooms[room_name].id, members[sender].id, f"demo-{number}", body)
+    return True
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    services = Services.build(settings)
+    try:
+        await services.stores.db.migrate()
+        created = await seed(services)
+    finally:
+        await services.stores.db.dispose()
+    print("Demo data created." if created else "Demo data already present; nothing changed.")
+    print(f"Open /login and log in as amina, tomas, priya or kofi with the password {PASSWORD!r}.")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
