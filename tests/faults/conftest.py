@@ -1,0 +1,47 @@
+"""Fault tests get their own Postgres, Redis and servers: they break them on purpose."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+from tests.conftest import shared_env
+from tests.support.services import PostgresInstance, RedisInstance, ServerProcess
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PostgresInstance]:
+    instance = PostgresInstance()
+    instance.start()
+    yield instance
+    instance.cleanup()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisInstance]:
+    instance = RedisInstance()
+    instance.start()
+    yield instance
+    instance.cleanup()
+
+
+@pytest.fixture
+def start_servers(private_postgres, private_redis) -> Iterator[Callable[..., list[ServerProcess]]]:
+    """Starts n server processes on the private Postgres and Redis; all are cleaned up after the test."""
+    started: list[ServerProcess] = []
+
+    def start(n: int = 1, **extra: str) -> list[ServerProcess]:
+        data_dir = Path(tempfile.mkdtemp(prefix="convene-fault-"))
+        processes = [ServerProcess(env=shared_env(private_postgres, private_redis, data_dir, **extra))
+                     for _ in range(n)]
+        for process in processes:
+            process.start()
+        started.extend(processes)
+        return processes
+
+    yield start
+    for process in started:
+        process.cleanup()
