@@ -16,8 +16,6 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-import orjson
-
 from realtime.broker.base import RESYNC, Broker
 from realtime.connection import Connection, Subscription
 from rooms.errors import StoreUnavailable
@@ -38,6 +36,7 @@ class _Sequenced:
 class _Ephemeral:
     skip_member: int
     text: str
+    departed_member: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,13 @@ class RoomFeed:
         self.head = seq
 
     def _on_ephemeral(self, item: _Ephemeral) -> None:
-        if not self.public and item.text.startswith('{"type":"member.left"'):
-            self._drop_member((orjson.loads(item.text).get("member") or {}).get("id"))
+        if item.departed_member is not None and not self.public:
+            self._drop_member(item.departed_member)
         for sub in list(self.subscriptions.values()):
             if sub.live and sub.conn.member.id != item.skip_member:
                 sub.conn.push_ephemeral(item.text)
 
-    def _drop_member(self, member_id: int | None) -> None:
+    def _drop_member(self, member_id: int) -> None:
         """A member who left or was removed from a private room stops receiving it at once."""
         for conn_id, sub in list(self.subscriptions.items()):
             if sub.conn.member.id == member_id:
@@ -254,8 +253,10 @@ class Hub:
             except ValueError:
                 log.warning("hub: undecodable broker message on %s", item.channel)
                 continue
-            if envelope.sequenced:
+            if envelope.kind == "E":
                 feed.offer(_Sequenced(envelope.number, envelope.frame_text))
+            elif envelope.kind == "L":
+                feed.offer(_Ephemeral(0, envelope.frame_text, departed_member=envelope.number))
             else:
                 feed.offer(_Ephemeral(envelope.number, envelope.frame_text))
 

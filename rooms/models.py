@@ -148,10 +148,10 @@ class Event:
         if self.kind is EventKind.MESSAGE:
             data["client_id"] = self.client_id
             data["body"] = "" if self.deleted else self.body
-            if self.edited_at is not None:
-                data["edited_at"] = self.edited_at.isoformat()
             if self.deleted:
                 data["deleted"] = True
+            elif self.edited_at is not None:
+                data["edited_at"] = self.edited_at.isoformat()
         elif self.kind is EventKind.EDIT:
             data["target"] = self.target_seq
             data["body"] = self.body

@@ -12,7 +12,7 @@ from typing import Callable
 
 from realtime.broker.base import Broker, BrokerUnavailable
 from rooms.errors import BadRequest, Forbidden, NotFound
-from rooms.fanout import encode_ephemeral, encode_event, room_channel
+from rooms.fanout import encode_departure, encode_ephemeral, encode_event, room_channel
 from rooms.management import RoomService
 from rooms.models import Event, EventKind, Member, Page, Room
 from rooms.store import Stores
@@ -84,8 +84,12 @@ class ChatService:
                                                "active": active}, skip_member=member.id)
 
     async def announce_membership(self, room: Room, member: Member, joined: bool) -> None:
-        kind = "member.joined" if joined else "member.left"
-        await self.publish_ephemeral(room.id, {"type": kind, "room": room.id, "member": member.brief()})
+        if joined:
+            await self.publish_ephemeral(room.id, {"type": "member.joined", "room": room.id,
+                                                   "member": member.brief()})
+            return
+        frame = {"type": "member.left", "room": room.id, "member": member.brief()}
+        await self._publish(room.id, encode_departure(frame, member.id), "member.left")
 
     async def publish(self, event: Event) -> None:
         try:
@@ -96,7 +100,10 @@ class ChatService:
             self.on_publish_failure(event.room_id)
 
     async def publish_ephemeral(self, room_id: int, frame: dict, skip_member: int | None = None) -> None:
+        await self._publish(room_id, encode_ephemeral(frame, skip_member), frame.get("type", ""))
+
+    async def _publish(self, room_id: int, data: str, what: str) -> None:
         try:
-            await self.broker.publish(room_channel(room_id), encode_ephemeral(frame, skip_member))
+            await self.broker.publish(room_channel(room_id), data)
         except BrokerUnavailable as error:
-            log.info("ephemeral %s for room %s dropped: %s", frame.get("type"), room_id, error)
+            log.info("ephemeral %s for room %s dropped: %s", what, room_id, error)
