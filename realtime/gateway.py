@@ -13,13 +13,14 @@ from realtime.auth import authenticate, origin_allowed
 from realtime.connection import Connection, ConnectionState
 from realtime.ratelimit import TokenBucket
 from realtime.services import Services
-from rooms.errors import BadRequest, ConveneError, RateLimited
+from rooms.errors import BadRequest, ConveneError, RateLimited, StoreUnavailable
 from rooms.fanout import dumps
-from rooms.models import PresenceStatus
+from rooms.models import Member, PresenceStatus
 
 log = logging.getLogger(__name__)
 
 MAX_STRIKES = 50                        # refusals for flooding before the connection is closed
+IN_FLIGHT_GRACE_S = 5.0                 # how long a closing socket's frame in hand may still take
 
 
 class Session:
@@ -34,6 +35,7 @@ class Session:
         self.messages = TokenBucket(settings.message_rate, settings.message_burst)
         self.typing_at: dict[int, float] = {}
         self.strikes = 0
+        self.handling = False   # a frame is being handled: a send may be mid-commit
         self.handlers = {
             "subscribe": self.on_subscribe, "unsubscribe": self.on_unsubscribe, "send": self.on_send,
             "edit": self.on_edit, "delete": self.on_delete, "history": self.on_history,
@@ -130,22 +132,60 @@ class Session:
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
-    settings = services.settings
-    if not origin_allowed(websocket, settings.allowed_origins):
+    if not origin_allowed(websocket, services.settings.allowed_origins):
         log.info("refused websocket from origin %s", websocket.headers.get("origin"))
         await websocket.close(code=p.CLOSE_FORBIDDEN_ORIGIN)   # before accept: an HTTP 403
         return
     version = websocket.query_params.get("v", str(p.PROTOCOL_VERSION))
-    member, _ = await authenticate(websocket, services.cookies, services.accounts)
-    await websocket.accept()
-    if version != str(p.PROTOCOL_VERSION):
-        await _refuse(websocket, "unsupported_version",
-                      f"this server speaks protocol version {p.PROTOCOL_VERSION}", p.CLOSE_UNSUPPORTED_VERSION)
-        return
-    if member is None:
-        await _refuse(websocket, "unauthenticated", "log in or send a bearer token", p.CLOSE_UNAUTHENTICATED)
-        return
+    async with services.hub.admission:
+        try:
+            member, _ = await authenticate(websocket, services.cookies, services.accounts)
+        except StoreUnavailable as error:
+            log.warning("handshake refused, store unavailable: %r", error.__cause__)
+            await websocket.accept()
+            await _refuse(websocket, "store_unavailable", "the service is briefly unavailable; reconnect shortly",
+                          p.CLOSE_TRY_AGAIN_LATER)
+            return
+        await websocket.accept()
+        if version != str(p.PROTOCOL_VERSION):
+            await _refuse(websocket, "unsupported_version",
+                          f"this server speaks protocol version {p.PROTOCOL_VERSION}", p.CLOSE_UNSUPPORTED_VERSION)
+            return
+        if member is None:
+            await _refuse(websocket, "unauthenticated", "log in or send a bearer token", p.CLOSE_UNAUTHENTICATED)
+            return
+        conn, session, reader, writer, closing = _open_session(websocket, services, member)
+        try:
+            await services.presence.connected(member, conn.id)
+        except Exception as error:
+            log.warning("presence unavailable for connection %s: %s", conn.id, error)
+    try:
+        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        conn.state = ConnectionState.CLOSED
+        if session.handling:
+            # Let the frame in hand finish (a send being committed); unacknowledged is fine,
+            # the client resends, but a commit should not be cut off by a cancel.
+            await asyncio.wait({reader}, timeout=IN_FLIGHT_GRACE_S)
+        for task in (reader, writer):
+            task.cancel()
+        await asyncio.gather(reader, writer, return_exceptions=True)
+        await services.hub.unregister(conn)
+        try:
+            await services.presence.disconnected(member, conn.id)
+        except Exception as error:
+            log.warning("presence unavailable at disconnect of %s: %s", conn.id, error)
+        if closing and websocket.client_state is WebSocketState.CONNECTED:
+            try:
+                await websocket.close(code=closing[0], reason="send queue overflow; reconnect and resume")
+            except Exception:
+                pass
 
+
+def _open_session(websocket: WebSocket, services: Services, member: Member
+                  ) -> tuple[Connection, Session, asyncio.Task, asyncio.Task, list[int]]:
+    """Registers the connection, starts its reader and writer, and queues the hello frame."""
+    settings = services.settings
     closing: list[int] = []
 
     def on_overflow(conn: Connection) -> None:
@@ -164,27 +204,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
                                 "history_page_max": settings.history_page_max,
                                 "message_rate": settings.message_rate,
                                 "message_burst": settings.message_burst}}))
-    try:
-        await services.presence.connected(member, conn.id)
-    except Exception as error:
-        log.warning("presence unavailable for connection %s: %s", conn.id, error)
-    try:
-        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        conn.state = ConnectionState.CLOSED
-        for task in (reader, writer):
-            task.cancel()
-        await asyncio.gather(reader, writer, return_exceptions=True)
-        await services.hub.unregister(conn)
-        try:
-            await services.presence.disconnected(member, conn.id)
-        except Exception as error:
-            log.warning("presence unavailable at disconnect of %s: %s", conn.id, error)
-        if closing and websocket.client_state is WebSocketState.CONNECTED:
-            try:
-                await websocket.close(code=closing[0], reason="send queue overflow; reconnect and resume")
-            except Exception:
-                pass
+    return conn, session, reader, writer, closing
 
 
 async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
@@ -214,7 +234,7 @@ async def _read(session: Session) -> None:
                 text = data.decode()
             except UnicodeDecodeError:
                 text = "\x00"   # fails JSON parsing below with a typed error
-        ref = None
+        session.handling = True
         try:
             await session.handle(text)
         except p.ProtocolError as error:
@@ -227,6 +247,10 @@ async def _read(session: Session) -> None:
             ref, room = _ref_and_room(text)
             session.conn.push(dumps({"type": "error", "code": "internal", "retryable": True,
                                      "message": "the server failed on this frame", **({"ref": ref} if ref else {})}))
+        finally:
+            session.handling = False
+        if session.conn.state is not ConnectionState.OPEN:
+            return
         if session.strikes > MAX_STRIKES:
             await websocket.close(code=p.CLOSE_RATE_LIMITED, reason="rate limit exceeded")
             return

@@ -131,7 +131,7 @@ class RoomFeed:
 class Hub:
     def __init__(self, stores: Stores, broker: Broker, *, replay_page: int = 500,
                  repair_interval_s: float = 2.0, replay_wait_s: float = 30.0,
-                 feed_queue_size: int = 10_000) -> None:
+                 feed_queue_size: int = 10_000, handshake_concurrency: int = 64) -> None:
         self.stores = stores
         self.broker = broker
         self.replay_page = replay_page
@@ -140,6 +140,7 @@ class Hub:
         self.feed_queue_size = feed_queue_size
         self.feeds: dict[int, RoomFeed] = {}
         self.connections: dict[str, Connection] = {}
+        self.admission = asyncio.Semaphore(handshake_concurrency)
         self._feed_locks: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -172,8 +173,13 @@ class Hub:
         previous = conn.subscriptions.pop(room.id, None)
         if previous is not None:
             feed.subscriptions.pop(conn.id, None)
-        store_head = (await self.stores.rooms.heads([room.id]))[room.id]
-        start = store_head if since is None else min(since, store_head)
+        if since is None or since > feed.head:
+            # A fresh subscription starts at the store's head; a cursor ahead of this feed is
+            # checked against the store too (it may be from the future, e.g. a restored database).
+            store_head = (await self.stores.rooms.heads([room.id]))[room.id]
+            start = store_head if since is None else min(since, store_head)
+        else:
+            start = since
         sub = Subscription(conn=conn, room_id=room.id, delivered=start)
         conn.subscriptions[room.id] = sub
         feed.subscriptions[conn.id] = sub

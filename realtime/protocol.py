@@ -18,6 +18,7 @@ PROTOCOL_VERSION = 1
 
 # Close codes (docs/protocol.md, "Closing").
 CLOSE_SERVICE_RESTART = 1012     # server is shutting down: reconnect (elsewhere) and resume
+CLOSE_TRY_AGAIN_LATER = 1013     # the store could not be reached during the handshake
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_SLOW_CONSUMER = 4408       # the client did not read fast enough: reconnect and resume

@@ -41,7 +41,8 @@ class Services:
         stores = Stores.open(settings.sqlalchemy_url)
         broker = open_broker(settings.redis_url)
         hub = Hub(stores, broker, replay_page=settings.replay_page,
-                  repair_interval_s=settings.repair_interval_s)
+                  repair_interval_s=settings.repair_interval_s,
+                  handshake_concurrency=settings.handshake_concurrency)
         rooms = RoomService(stores)
         chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
                            on_publish_failure=hub.poke)

@@ -56,6 +56,9 @@ class Settings:
     history_page_max: int = 100
     replay_page: int = 500
     max_subscriptions: int = 500
+    # Handshakes processed at once; the rest wait their turn, so a reconnect storm is a queue
+    # rather than thousands of coroutines competing for the database and Redis.
+    handshake_concurrency: int = 64
 
     # Rates (token buckets per connection): sustained per second, burst.
     message_rate: float = 5.0
@@ -103,6 +106,7 @@ class Settings:
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", cls.max_frame_bytes),
             max_body_chars=_int(env, "MAX_BODY_CHARS", cls.max_body_chars),
             send_queue_frames=_int(env, "SEND_QUEUE_FRAMES", cls.send_queue_frames),
+            handshake_concurrency=_int(env, "HANDSHAKE_CONCURRENCY", cls.handshake_concurrency),
             message_rate=_float(env, "MESSAGE_RATE", cls.message_rate),
             message_burst=_int(env, "MESSAGE_BURST", cls.message_burst),
             frame_rate=_float(env, "FRAME_RATE", cls.frame_rate),

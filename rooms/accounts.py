@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+import time
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -18,6 +19,8 @@ from rooms.store import Stores
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
+TOKEN_CACHE_S = 10.0
+TOKEN_CACHE_SIZE = 10_000
 
 
 class TokenKind:
@@ -37,6 +40,9 @@ class AccountService:
         self.hasher = hasher or PasswordHasher()   # argon2id with the library's current parameters
         # Verified against for unknown usernames, so timing does not reveal which names exist.
         self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
+        # Recently verified tokens: a reconnect storm of thousands of sockets costs one query per
+        # member, not per socket. A logout elsewhere takes effect here within TOKEN_CACHE_S.
+        self._recent: dict[str, tuple[Member, float]] = {}
 
     async def register(self, username: str, password: str, display_name: str) -> Member:
         username = username.strip().lower()
@@ -82,7 +88,18 @@ class AccountService:
     async def member_for_token(self, token: str) -> Member | None:
         if not token or len(token) > 128:
             return None
-        return await self.stores.accounts.member_for_token(hash_token(token), datetime.now(timezone.utc))
+        token_hash = hash_token(token)
+        cached = self._recent.get(token_hash)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        member = await self.stores.accounts.member_for_token(token_hash, datetime.now(timezone.utc))
+        if member is not None:
+            if len(self._recent) >= TOKEN_CACHE_SIZE:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[token_hash] = (member, time.monotonic() + TOKEN_CACHE_S)
+        return member
 
     async def revoke(self, token: str) -> None:
-        await self.stores.accounts.delete_token(hash_token(token))
+        token_hash = hash_token(token)
+        self._recent.pop(token_hash, None)
+        await self.stores.accounts.delete_token(token_hash)

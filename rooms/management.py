@@ -37,11 +37,8 @@ class RoomService:
     async def readable(self, member: Member, room_id: int) -> tuple[Room, Membership | None]:
         """The room, if the member may read it: members always, anyone for public rooms.
         A private room a member cannot see reads as not found, so its existence does not leak."""
-        room = await self.stores.rooms.get(room_id)
-        if room is None:
-            raise NotFound("no such room")
-        membership = await self.stores.memberships.get(room_id, member.id)
-        if membership is None and not self._is_public(room):
+        room, membership = await self.stores.rooms.with_membership(room_id, member.id)
+        if room is None or (membership is None and not self._is_public(room)):
             raise NotFound("no such room")
         return room, membership
 

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from realtime.broker.base import RESYNC, Broker, BrokerState, BrokerUnavailable, Published
+from realtime.redis_client import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,7 @@ class RedisBroker(Broker):
     def __init__(self, url: str, queue_size: int = 10_000) -> None:
         super().__init__(queue_size)
         self._url = url
-        self._client = aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5,
-                                               health_check_interval=10)
+        self._client = redis_client(url)
         self._channels: set[str] = set()
         self._pubsub: aioredis.client.PubSub | None = None
         self._reader: asyncio.Task | None = None

@@ -24,8 +24,9 @@ from rooms.errors import StoreUnavailable
 log = logging.getLogger(__name__)
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
-# Failures that mean "the database is not there right now", as opposed to a bad query.
-_UNAVAILABLE = (OSError, asyncio.TimeoutError, exc.OperationalError, exc.InterfaceError)
+# Failures that mean "the database is not there right now" (or every connection is busy for
+# longer than the pool timeout), as opposed to a bad query.
+_UNAVAILABLE = (OSError, asyncio.TimeoutError, exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -138,9 +139,11 @@ class PostgresDatabase(Database):
             url,
             pool_size=10,
             max_overflow=20,
-            pool_timeout=5,
+            # A burst (a reconnect storm) waits its turn for a connection rather than failing.
+            pool_timeout=30,
             pool_pre_ping=True,
-            connect_args={"timeout": 5, "command_timeout": 15},
+            # Generous: under a burst the event loop itself is slow to see a connect complete.
+            connect_args={"timeout": 15, "command_timeout": 30},
         )
         super().__init__(engine)
 

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from rooms.errors import Conflict
-from rooms.models import Role, Room, RoomKind, Visibility
+from rooms.models import Membership, Role, Room, RoomKind, Visibility
 from rooms.store.database import Database
 from rooms.store.schema import memberships, rooms, utcnow
 
@@ -58,6 +58,20 @@ class RoomStore:
         async with self.db.read() as conn:
             row = (await conn.execute(select(rooms).where(rooms.c.id == room_id))).first()
         return room_from_row(row) if row else None
+
+    async def with_membership(self, room_id: int, member_id: int) -> tuple[Room | None, Membership | None]:
+        """The room and the member's membership of it, in one query: every access check needs both."""
+        stmt = (select(rooms, memberships.c.role, memberships.c.read_seq)
+                .outerjoin(memberships, (memberships.c.room_id == rooms.c.id)
+                           & (memberships.c.member_id == member_id))
+                .where(rooms.c.id == room_id))
+        async with self.db.read() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None, None
+        membership = None if row.role is None else Membership(
+            room_id=room_id, member_id=member_id, role=Role(row.role), read_seq=row.read_seq)
+        return room_from_row(row), membership
 
     async def by_dm_key(self, dm_key: str) -> Room | None:
         async with self.db.read() as conn:

@@ -28,8 +28,11 @@ def private_redis() -> Iterator[RedisInstance]:
     instance.cleanup()
 
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "server-logs"
+
+
 @pytest.fixture
-def start_servers(private_postgres, private_redis) -> Iterator[Callable[..., list[ServerProcess]]]:
+def start_servers(private_postgres, private_redis, request) -> Iterator[Callable[..., list[ServerProcess]]]:
     """Starts n server processes on the private Postgres and Redis; all are cleaned up after the test."""
     started: list[ServerProcess] = []
 
@@ -43,5 +46,8 @@ def start_servers(private_postgres, private_redis) -> Iterator[Callable[..., lis
         return processes
 
     yield start
-    for process in started:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for number, process in enumerate(started):
+        # Kept for the CI log reader: what the servers said while being broken.
+        (ARTIFACTS / f"{request.node.name}-{number}.log").write_text(process.log_tail(500))
         process.cleanup()

@@ -385,9 +385,10 @@ class RedisInstance:
 class ServerProcess:
     """The Convene app under uvicorn in a subprocess, with its output in a log file."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None, shutdown_grace_s: int = 5) -> None:
         self.env = dict(env)
         self.port = port if port is not None else free_port()
+        self.shutdown_grace_s = shutdown_grace_s
         self.dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -413,8 +414,10 @@ class ServerProcess:
         return tail(self.log_path, n) if self.log_path is not None else ""
 
     def command(self) -> list[str]:
+        # The same uvicorn options as the Procfile's web process.
         return [sys.executable, "-m", "uvicorn", "realtime.app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                "--ws-max-size", "65536", "--timeout-graceful-shutdown", str(self.shutdown_grace_s)]
 
     def start(self, timeout: float = 20.0) -> None:
         """Launch the server and wait until GET /healthz answers 200."""
@@ -440,6 +443,17 @@ class ServerProcess:
     def kill(self) -> None:
         """SIGKILL the server, as in a crash."""
         _kill_child(self._proc)
+
+    def terminate(self) -> None:
+        """SIGTERM without waiting: the start of a graceful shutdown."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        """The exit status, waiting at most `timeout` seconds (subprocess.TimeoutExpired after)."""
+        if self._proc is None:
+            raise RuntimeError("ServerProcess has not been started")
+        return self._proc.wait(timeout)
 
     def cleanup(self) -> None:
         self.stop()
