@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from realtime import protocol as p
 from realtime.auth import authenticate, origin_allowed
 from realtime.connection import Connection, ConnectionState
+from realtime.limits.policy import client_ip
 from realtime.ratelimit import TokenBucket
 from realtime.services import Services
 from rooms.errors import BadRequest, ConveneError, RateLimited, StoreUnavailable
@@ -72,26 +73,28 @@ class Session:
         await self.services.hub.unsubscribe(self.conn, frame.room)
         self.reply({"type": "unsubscribed", "room": frame.room, "reason": "requested"}, frame.ref)
 
-    def _take_message_token(self) -> None:
+    async def _take_message_token(self) -> None:
         wait = self.messages.take()
         if wait is not None:
             self.strikes += 1
             raise RateLimited("you are sending too fast", retry_after=wait)
+        # Shared with the member's other connections and everyone at the same address.
+        await self.services.limits.message(self.conn.member.id, client_ip(self.ws))
 
     async def on_send(self, frame: p.Send) -> None:
-        self._take_message_token()
+        await self._take_message_token()
         event, created = await self.services.chat.send(self.conn.member, frame.room, frame.client_id, frame.body)
         self.reply({"type": "ack", "room": event.room_id, "client_id": event.client_id, "seq": event.seq,
                     "ts": event.created_at.isoformat(), "duplicate": not created}, frame.ref)
 
     async def on_edit(self, frame: p.Edit) -> None:
-        self._take_message_token()
+        await self._take_message_token()
         event = await self.services.chat.edit(self.conn.member, frame.room, frame.target, frame.body)
         self.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
                     "ts": event.created_at.isoformat()}, frame.ref)
 
     async def on_delete(self, frame: p.Delete) -> None:
-        self._take_message_token()
+        await self._take_message_token()
         event = await self.services.chat.delete(self.conn.member, frame.room, frame.target)
         self.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
                     "ts": event.created_at.isoformat()}, frame.ref)
@@ -154,6 +157,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         if member is None:
             await _refuse(websocket, "unauthenticated", "log in or send a bearer token", p.CLOSE_UNAUTHENTICATED)
             return
+        try:
+            await services.limits.connection(member.id, client_ip(websocket))
+        except RateLimited as error:
+            await _refuse(websocket, error.code, error.message, p.CLOSE_RATE_LIMITED, error.retry_after)
+            return
         conn, session, reader, writer, closing = _open_session(websocket, services, member)
         try:
             await services.presence.connected(member, conn.id)
@@ -207,8 +215,12 @@ def _open_session(websocket: WebSocket, services: Services, member: Member
     return conn, session, reader, writer, closing
 
 
-async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
-    await websocket.send_text(dumps({"type": "error", "code": code, "message": message}))
+async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int,
+                  retry_after: float | None = None) -> None:
+    frame = {"type": "error", "code": code, "message": message}
+    if retry_after is not None:
+        frame["retry_after"] = round(retry_after, 3)
+    await websocket.send_text(dumps(frame))
     await websocket.close(code=close_code)
 
 

@@ -15,6 +15,7 @@ from starlette.templating import Jinja2Templates
 
 from realtime.api.common import require_same_origin, services_of
 from realtime.auth import authenticate
+from realtime.limits.policy import client_ip, create_room_limited, login_with_backoff, register_limited
 from realtime.services import Services
 from rooms.accounts import TokenKind
 from rooms.errors import BadRequest, ConveneError
@@ -172,15 +173,16 @@ async def _credentials_page(request: Request, template: str, fields: tuple[str, 
 async def login(request: Request) -> Response:
     return await _credentials_page(
         request, "login.html", ("username", "password"),
-        lambda services, form: services.accounts.authenticate(form["username"], form["password"]))
+        lambda services, form: login_with_backoff(services.limits, services.accounts, form["username"],
+                                                  form["password"], client_ip(request)))
 
 
 @page
 async def register(request: Request) -> Response:
     return await _credentials_page(
         request, "register.html", ("username", "display_name", "password"),
-        lambda services, form: services.accounts.register(form["username"], form["password"],
-                                                          form["display_name"]))
+        lambda services, form: register_limited(services.limits, services.accounts, form["username"],
+                                                form["password"], form["display_name"], client_ip(request)))
 
 
 @page
@@ -221,7 +223,9 @@ async def new_room(request: Request, member: Member) -> Response:
     values = {name: form.get(name, "") for name in ("name", "topic", "visibility")}
     try:
         visibility = Visibility(values["visibility"] or "public")
-        room = await services_of(request).rooms.create(member, values["name"], visibility, values["topic"])
+        services = services_of(request)
+        room = await create_room_limited(services.limits, services.rooms, member, values["name"], visibility,
+                                         values["topic"])
     except ValueError:
         return await _rooms_page(request, member, BadRequest("choose public or private", field="visibility"),
                                  values)

@@ -12,7 +12,6 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
 
 from rooms.errors import ConveneError
-from rooms.fanout import dumps
 
 PROTOCOL_VERSION = 1
 

@@ -11,6 +11,8 @@ from argon2 import PasswordHasher
 from realtime.auth import SessionCookies
 from realtime.broker import Broker, BrokerState, open_broker
 from realtime.hub import Hub
+from realtime.limits import RateLimiter, open_limiter
+from realtime.limits.policy import AbuseLimits
 from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
 from rooms.accounts import AccountService
@@ -34,6 +36,8 @@ class Services:
     chat: ChatService
     presence: PresenceService
     cookies: SessionCookies
+    limiter: RateLimiter
+    limits: AbuseLimits
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -48,6 +52,7 @@ class Services:
                            on_publish_failure=hub.poke)
         rooms.on_membership = chat.announce_membership
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
+        limiter = open_limiter(settings.redis_url)
         return cls(
             settings=settings, stores=stores, broker=broker, presence_backend=presence_backend, hub=hub,
             accounts=AccountService(stores, settings.session_max_age_s,
@@ -55,6 +60,7 @@ class Services:
                                                    memory_cost=settings.password_memory_kib)),
             rooms=rooms, chat=chat,
             presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
+            limiter=limiter, limits=AbuseLimits(limiter, settings.limits),
         )
 
     async def start(self, migrate: bool = True) -> None:
@@ -71,6 +77,7 @@ class Services:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.hub.stop()
         await self.presence_backend.stop()
+        await self.limiter.close()
         await self.broker.disconnect()
         await self.stores.db.dispose()
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from realtime.limits.policy import LimitRates, parse_rate
+
 DEFAULT_DATA_DIR = Path("var")
 
 
@@ -73,6 +75,7 @@ class Settings:
     # How often each process checks its rooms against the store for missed events.
     repair_interval_s: float = 2.0
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    limits: LimitRates = field(default_factory=LimitRates)
     password_time_cost: int = 3
     password_memory_kib: int = 65536
     max_request_bytes: int = 64 * 1024
@@ -114,9 +117,17 @@ class Settings:
             presence_heartbeat_s=_float(env, "PRESENCE_HEARTBEAT_S", cls.presence_heartbeat_s),
             presence_ttl_s=_float(env, "PRESENCE_TTL_S", cls.presence_ttl_s),
             repair_interval_s=_float(env, "REPAIR_INTERVAL_S", cls.repair_interval_s),
+            limits=_limits(env),
             password_time_cost=_int(env, "PASSWORD_TIME_COST", cls.password_time_cost),
             password_memory_kib=_int(env, "PASSWORD_MEMORY_KIB", cls.password_memory_kib),
         )
+
+
+def _limits(env: Mapping[str, str]) -> LimitRates:
+    """LIMIT_MEMBER_MESSAGES=10/1:30 and so on, one variable per LimitRates field."""
+    changes = {name: parse_rate(env[f"LIMIT_{name.upper()}"]) for name in LimitRates.__dataclass_fields__
+               if env.get(f"LIMIT_{name.upper()}")}
+    return LimitRates(**changes)
 
 
 def _dev_secret(data_dir: Path) -> str:

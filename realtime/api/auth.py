@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import current_member, json, read_body, require_same_origin, services_of
+from realtime.limits.policy import client_ip, login_with_backoff, register_limited
 from rooms.accounts import TokenKind
 
 
@@ -27,7 +28,8 @@ async def register(request: Request) -> Response:
     require_same_origin(request)
     body = await read_body(request, Registration)
     services = services_of(request)
-    member = await services.accounts.register(body.username, body.password, body.display_name)
+    member = await register_limited(services.limits, services.accounts, body.username, body.password,
+                                    body.display_name, client_ip(request))
     response = json({"member": member.public()}, status=201)
     services.cookies.set(response, await services.accounts.issue_token(member, TokenKind.SESSION))
     return response
@@ -37,7 +39,8 @@ async def login(request: Request) -> Response:
     require_same_origin(request)
     body = await read_body(request, Credentials)
     services = services_of(request)
-    member = await services.accounts.authenticate(body.username, body.password)
+    member = await login_with_backoff(services.limits, services.accounts, body.username, body.password,
+                                      client_ip(request))
     response = json({"member": member.public()})
     services.cookies.set(response, await services.accounts.issue_token(member, TokenKind.SESSION))
     return response
@@ -58,7 +61,8 @@ async def token(request: Request) -> Response:
     """A bearer token for bots and load generators: same credentials, no cookie."""
     body = await read_body(request, Credentials)
     services = services_of(request)
-    member = await services.accounts.authenticate(body.username, body.password)
+    member = await login_with_backoff(services.limits, services.accounts, body.username, body.password,
+                                      client_ip(request))
     return json({"token": await services.accounts.issue_token(member, TokenKind.API),
                  "member": member.public()}, status=201)
 

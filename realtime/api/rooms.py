@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from realtime.limits.policy import create_room_limited
 from realtime.api.common import current_member, int_param, json, read_body, services_of
 from rooms.models import Role, Visibility
 
@@ -47,7 +48,9 @@ async def list_rooms(request: Request) -> Response:
 async def create_room(request: Request) -> Response:
     member = await current_member(request)
     body = await read_body(request, NewRoom)
-    room = await services_of(request).rooms.create(member, body.name, Visibility(body.visibility), body.topic)
+    services = services_of(request)
+    room = await create_room_limited(services.limits, services.rooms, member, body.name,
+                                     Visibility(body.visibility), body.topic)
     return json(room.public(), status=201)
 
 

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from websockets.sync.client import connect
 
 from tests.support.services import ServerProcess
 
 PASSWORD = "a long enough password"
 FOREIGN = "https://evil.example"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    data_dir: Path = tmp_path_factory.mktemp("pages")
-    # Empty URLs pin the embedded SQLite store and in-memory broker, whatever the shell exports.
-    with ServerProcess(env={"CONVENE_DATA_DIR": str(data_dir), "DATABASE_URL": "", "REDIS_URL": ""}) as proc:
-        yield proc
 
 
 def browser(server: ServerProcess) -> httpx.Client:

@@ -1,0 +1,100 @@
+"""Which actions are limited, by whom, and how refusals read: the abuse limits of issue 4."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from realtime.limits.base import Rate, RateLimiter
+from rooms.accounts import AccountService
+from rooms.errors import RateLimited, Unauthenticated
+from rooms.management import RoomService
+from rooms.models import Member, Room, Visibility
+
+
+@dataclass(frozen=True)
+class LimitRates:
+    """Each rate is `count/seconds:burst` in the environment (see README)."""
+
+    member_messages: Rate = Rate.per(10, 1, 30)
+    ip_messages: Rate = Rate.per(50, 1, 200)
+    member_connections: Rate = Rate.per(2, 1, 20)
+    # Mobile carriers put many members behind one address (CGNAT): per-IP limits stay generous.
+    ip_connections: Rate = Rate.per(20, 1, 200)
+    username_login_failures: Rate = Rate.per(5, 900, 5)
+    ip_login_failures: Rate = Rate.per(30, 900, 30)
+    ip_registrations: Rate = Rate.per(10, 3600, 10)
+    member_room_creations: Rate = Rate.per(20, 3600, 10)
+
+
+def parse_rate(text: str) -> Rate:
+    """"10/1:30" is 10 per second with bursts of 30; "5/900:5" is 5 per 15 minutes, burst 5."""
+    count, _, rest = text.partition("/")
+    seconds, _, burst = rest.partition(":")
+    return Rate.per(float(count), float(seconds), int(burst))
+
+
+class AbuseLimits:
+    def __init__(self, limiter: RateLimiter, rates: LimitRates) -> None:
+        self.limiter = limiter
+        self.rates = rates
+
+    async def _hit(self, key: str, rate: Rate, message: str) -> None:
+        wait = await self.limiter.hit(key, rate)
+        if wait is not None:
+            raise RateLimited(message, retry_after=wait)
+
+    async def message(self, member_id: int, ip: str) -> None:
+        await self._hit(f"msg:m:{member_id}", self.rates.member_messages, "you are sending too fast")
+        await self._hit(f"msg:ip:{ip}", self.rates.ip_messages, "too many messages from your network")
+
+    async def connection(self, member_id: int, ip: str) -> None:
+        await self._hit(f"conn:ip:{ip}", self.rates.ip_connections, "too many connections from your network")
+        await self._hit(f"conn:m:{member_id}", self.rates.member_connections, "too many connections")
+
+    async def room_creation(self, member_id: int) -> None:
+        await self._hit(f"room:m:{member_id}", self.rates.member_room_creations, "too many new rooms; try later")
+
+    async def registration(self, ip: str) -> None:
+        await self._hit(f"reg:ip:{ip}", self.rates.ip_registrations, "too many new accounts from your network")
+
+    async def login_allowed(self, username: str, ip: str) -> None:
+        """Refuses while recent failures for this name or address are over the limit (back-off)."""
+        for key, rate in ((f"login:u:{username.lower()}", self.rates.username_login_failures),
+                          (f"login:ip:{ip}", self.rates.ip_login_failures)):
+            wait = await self.limiter.peek(key, rate)
+            if wait is not None:
+                raise RateLimited("too many failed log-ins; wait before trying again", retry_after=wait)
+
+    async def login_failed(self, username: str, ip: str) -> None:
+        await self.limiter.hit(f"login:u:{username.lower()}", self.rates.username_login_failures)
+        await self.limiter.hit(f"login:ip:{ip}", self.rates.ip_login_failures)
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    # With uvicorn --proxy-headers this is the address the trusted proxy saw.
+    return conn.client.host if conn.client else "unknown"
+
+
+async def login_with_backoff(limits: AbuseLimits, accounts: AccountService, username: str, password: str,
+                             ip: str) -> Member:
+    """Authenticates, refusing while recent failures for the name or address are over the limit."""
+    await limits.login_allowed(username, ip)
+    try:
+        return await accounts.authenticate(username, password)
+    except Unauthenticated:
+        await limits.login_failed(username, ip)
+        raise
+
+
+async def register_limited(limits: AbuseLimits, accounts: AccountService, username: str, password: str,
+                           display_name: str, ip: str) -> Member:
+    await limits.registration(ip)
+    return await accounts.register(username, password, display_name)
+
+
+async def create_room_limited(limits: AbuseLimits, rooms: RoomService, member: Member, name: str,
+                              visibility: Visibility, topic: str) -> Room:
+    await limits.room_creation(member.id)
+    return await rooms.create(member, name, visibility, topic)

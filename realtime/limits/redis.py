@@ -1,0 +1,53 @@
+"""Rate limits in Redis, so every process counts against the same buckets."""
+
+from __future__ import annotations
+
+from redis.exceptions import RedisError
+
+from realtime.limits.base import Rate, RateLimiter
+from realtime.redis_client import redis_client
+
+PREFIX = "convene:limit:"
+
+# GCRA in one atomic call, on Redis's own clock so hosts with skewed clocks agree.
+# ARGV: interval (s), burst, cost, take (1) or only look (0). Answers the wait in ms (0 = allowed).
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local interval, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval * cost
+local allowed_at = new_tat - interval * burst
+if allowed_at > now then
+  return math.ceil((allowed_at - now) * 1000)
+end
+if ARGV[4] == '1' then
+  redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1)
+end
+return 0
+"""
+
+
+class RedisRateLimiter(RateLimiter):
+    def __init__(self, url: str) -> None:
+        self._redis = redis_client(url)
+        self._script = self._redis.register_script(_GCRA)
+
+    async def _call(self, key: str, rate: Rate, cost: int, take: bool) -> float | None:
+        try:
+            wait_ms = await self._script(keys=[PREFIX + key],
+                                         args=[rate.interval, rate.burst, cost, "1" if take else "0"])
+        except (RedisError, OSError):
+            # Limits protect the service; with Redis away they fail open rather than refuse everyone.
+            return None
+        return wait_ms / 1000 if wait_ms else None
+
+    async def hit(self, key: str, rate: Rate, cost: int = 1) -> float | None:
+        return await self._call(key, rate, cost, take=True)
+
+    async def peek(self, key: str, rate: Rate) -> float | None:
+        return await self._call(key, rate, 1, take=False)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
