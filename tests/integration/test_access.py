@@ -121,3 +121,13 @@ async def test_cookie_authenticated_write_from_foreign_origin_is_refused(server)
         assert own.status_code == 201
         assert (await http.post("/api/auth/logout", headers={"Origin": server.url})).status_code == 204
         assert (await http.get("/api/rooms")).status_code == 401
+
+
+async def test_every_response_carries_the_security_headers(server):
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for path in ("/login", "/api/rooms", "/healthz", "/static/style.css", "/nope"):
+            headers = (await http.get(path)).headers
+            csp = headers["content-security-policy"]
+            assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+            assert headers["x-content-type-options"] == "nosniff"
+            assert headers["referrer-policy"] == "same-origin"
