@@ -131,3 +131,25 @@ async def test_every_response_carries_the_security_headers(server):
             assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
             assert headers["x-content-type-options"] == "nosniff"
             assert headers["referrer-policy"] == "same-origin"
+
+
+async def test_roles_owner_promotes_moderator_who_may_delete_but_not_promote(server):
+    owner, mod, member = [await Api.register(server.url) for _ in range(3)]
+    room = await owner.create_room("roles")
+    await mod.join(room), await member.join(room)
+    assert (await member.http.post(f"/api/rooms/{room}/members/{mod.id}/role",
+                                   json={"role": "moderator"})).status_code == 403
+    assert (await owner.http.post(f"/api/rooms/{room}/members/{mod.id}/role",
+                                  json={"role": "moderator"})).status_code == 204
+    roles = {m["id"]: m["role"] for m in (await owner.http.get(f"/api/rooms/{room}/members")).json()["members"]}
+    assert roles == {owner.id: "owner", mod.id: "moderator", member.id: "member"}
+    m = await member.connect(server.ws_url)
+    said = await m.say(room, "needs moderation")
+    d = await mod.connect(server.ws_url)
+    assert (await d.request({"type": "delete", "room": room, "target": said["seq"]}))["type"] == "ack"
+    assert (await mod.http.post(f"/api/rooms/{room}/members/{member.id}/role",
+                                json={"role": "owner"})).status_code == 403
+    # The last owner cannot walk away from a room that still has members.
+    assert (await owner.http.post(f"/api/rooms/{room}/leave")).status_code == 422
+    assert (await member.http.post(f"/api/rooms/{room}/leave")).status_code == 204
+    await m.close(), await d.close()
