@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -39,6 +39,19 @@ def is_unavailable(error: BaseException) -> bool:
                     "AdminShutdownError", "ConnectionFailureError"}
 
 
+@contextmanager
+def _outage_as_unavailable(message: str) -> Iterator[None]:
+    """Database outages leave as StoreUnavailable (retryable); anything else passes unchanged."""
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as error:
+        if is_unavailable(error):
+            raise StoreUnavailable(message, retry_after=1.0) from error
+        raise
+
+
 class Database:
     """An engine plus read and write transactions that report outages as StoreUnavailable."""
 
@@ -49,30 +62,16 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        try:
+        with _outage_as_unavailable("the message store is unreachable; retry shortly"):
             async with self.engine.connect() as conn:
                 yield conn
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            if is_unavailable(error):
-                raise StoreUnavailable("the message store is unreachable; retry shortly",
-                                       retry_after=1.0) from error
-            raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One transaction, committed when the block ends without error."""
-        try:
+        with _outage_as_unavailable("the message store is unreachable; nothing was stored"):
             async with self.engine.begin() as conn:
                 yield conn
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            if is_unavailable(error):
-                raise StoreUnavailable("the message store is unreachable; nothing was stored",
-                                       retry_after=1.0) from error
-            raise
 
     async def ping(self) -> bool:
         try:
