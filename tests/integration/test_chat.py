@@ -223,3 +223,24 @@ async def test_many_senders_one_room_no_loss_no_duplicates(server):
         assert [f["seq"] for f in client.events(room)] == acked   # every client: all of them, once, in order
     for client in clients:
         await client.close()
+
+
+async def test_small_group_conversation_reaches_all_its_members_only(server):
+    alice, bob, carol, dave = await members(server, 4)
+    response = await alice.http.post("/api/dms", json={"members": [bob.id, carol.id]})
+    assert response.status_code == 201 and response.json()["kind"] == "dm"
+    group = response.json()["id"]
+    # A group is a new conversation each time; only a pair is found again.
+    assert (await alice.http.post("/api/dms", json={"members": [bob.id, carol.id]})).json()["id"] != group
+    clients = [await p.connect(server.ws_url) for p in (alice, bob, carol)]
+    for client in clients:
+        assert (await client.subscribe(group))["type"] == "subscribed"
+    ack = await clients[1].say(group, "shall we meet on Thursday?")
+    for client in clients:
+        await client.wait_for_seq(group, ack["seq"])
+    outsider = await dave.connect(server.ws_url)
+    assert (await outsider.subscribe(group))["code"] == "not_found"
+    too_many = await alice.http.post("/api/dms", json={"members": list(range(1, 10))})
+    assert too_many.status_code == 422 and too_many.json()["error"]["field"] == "members"
+    for client in (*clients, outsider):
+        await client.close()
