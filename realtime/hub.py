@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
+
+import orjson
 
 from realtime.broker.base import RESYNC, Broker
 from realtime.connection import Connection, Subscription
@@ -52,6 +55,8 @@ class RoomFeed:
         self.head = head
         self.hub = hub
         self.subscriptions: dict[str, Subscription] = {}
+        # The newest events as sent, so a burst of resumes (a reconnect storm) replays from memory.
+        self.recent: deque[tuple[int, str]] = deque(maxlen=hub.recent_events)
         self.inbox: asyncio.Queue = asyncio.Queue(maxsize=hub.feed_queue_size)
         self.needs_check = False
         self.task = asyncio.create_task(self._run(), name=f"room-feed-{room.id}")
@@ -107,6 +112,29 @@ class RoomFeed:
                 if sub.conn.push(text):
                     sub.delivered = seq
         self.head = seq
+        self._remember(seq, text)
+
+    def _remember(self, seq: int, text: str) -> None:
+        if self.recent and self.recent[-1][0] != seq - 1:
+            self.recent.clear()   # keep the window contiguous
+        self.recent.append((seq, text))
+        if text.startswith('{"type":"message.deleted"'):
+            # A deleted message's text must not be replayed from memory either.
+            target = orjson.loads(text)["target"]
+            for index, (old_seq, old_text) in enumerate(self.recent):
+                if old_seq == target:
+                    frame = orjson.loads(old_text)
+                    frame.update(body="", deleted=True)
+                    frame.pop("edited_at", None)
+                    self.recent[index] = (old_seq, dumps(frame))
+                    break
+
+    def recent_after(self, seq: int, limit: int) -> list[tuple[int, str]] | None:
+        """Events after `seq` from memory, or None when the window does not reach back that far."""
+        if not self.recent or self.recent[0][0] > seq + 1:
+            return None
+        start = seq + 1 - self.recent[0][0]
+        return [self.recent[i] for i in range(start, min(len(self.recent), start + limit))]
 
     def _on_ephemeral(self, item: _Ephemeral) -> None:
         if item.departed_member is not None and not self.public:
@@ -131,13 +159,15 @@ class RoomFeed:
 class Hub:
     def __init__(self, stores: Stores, broker: Broker, *, replay_page: int = 500,
                  repair_interval_s: float = 2.0, replay_wait_s: float = 30.0,
-                 feed_queue_size: int = 10_000, handshake_concurrency: int = 64) -> None:
+                 feed_queue_size: int = 10_000, handshake_concurrency: int = 64,
+                 recent_events: int = 256) -> None:
         self.stores = stores
         self.broker = broker
         self.replay_page = replay_page
         self.repair_interval_s = repair_interval_s
         self.replay_wait_s = replay_wait_s
         self.feed_queue_size = feed_queue_size
+        self.recent_events = recent_events
         self.feeds: dict[int, RoomFeed] = {}
         self.connections: dict[str, Connection] = {}
         self.admission = asyncio.Semaphore(handshake_concurrency)
@@ -189,18 +219,21 @@ class Hub:
                 if sub.delivered >= feed.head:
                     sub.live = True
                     return sub.delivered
-                events = await self.stores.messages.after(room.id, sub.delivered, self.replay_page)
-                if not events:
+                backlog = feed.recent_after(sub.delivered, self.replay_page)
+                if backlog is None:
+                    events = await self.stores.messages.after(room.id, sub.delivered, self.replay_page)
+                    backlog = [(event.seq, dumps(event.frame())) for event in events]
+                if not backlog:
                     # The store has nothing newer yet the feed is ahead: cannot happen unless the
                     # feed delivered from a newer store head; go live from there.
                     sub.delivered = max(sub.delivered, feed.head)
                     continue
-                for event in events:
+                for seq, text in backlog:
                     if conn.subscriptions.get(room.id) is not sub:
                         return sub.delivered
-                    if not await conn.push_waiting(dumps(event.frame()), self.replay_wait_s):
+                    if not await conn.push_waiting(text, self.replay_wait_s):
                         return sub.delivered
-                    sub.delivered = event.seq
+                    sub.delivered = seq
         except BaseException:
             await self.unsubscribe(conn, room.id)
             raise

@@ -139,7 +139,7 @@ class PostgresDatabase(Database):
             pool_size=10,
             max_overflow=20,
             # A burst (a reconnect storm) waits its turn for a connection rather than failing.
-            pool_timeout=30,
+            pool_timeout=60,
             pool_pre_ping=True,
             # Generous: under a burst the event loop itself is slow to see a connect complete.
             connect_args={"timeout": 15, "command_timeout": 30},

@@ -78,7 +78,7 @@ async def test_sigterm_closes_with_1012_finishes_writes_and_exits_in_time(start_
 
 
 async def test_slow_consumer_is_closed_with_4408_and_resumes_with_nothing_lost(start_servers):
-    server, = start_servers(1, SEND_QUEUE_FRAMES="50")
+    server, = start_servers(1, SEND_QUEUE_FRAMES="50", MAX_BODY_CHARS="16000", MAX_FRAME_BYTES="65536")
     talker, sleeper = await Api.register(server.url), await Api.register(server.url)
     room = await talker.create_room("firehose")
     await sleeper.join(room)
@@ -87,16 +87,16 @@ async def test_slow_consumer_is_closed_with_4408_and_resumes_with_nothing_lost(s
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
     sock.connect(("127.0.0.1", server.port))
-    stalled = await websockets.connect(server.ws_url, sock=sock, max_queue=1, max_size=2**20,
+    # No permessage-deflate either: what the test sends must arrive at full size.
+    stalled = await websockets.connect(server.ws_url, sock=sock, max_queue=1, max_size=2**20, compression=None,
                                        additional_headers={"Authorization": f"Bearer {sleeper.token}"})
     await stalled.send('{"type":"subscribe","room":%d}' % room)
     rss_before = psutil.Process(server.pid).memory_info().rss
     t = await ChatClient.connect(server.ws_url, talker.token)
     overflowed = False
-    for i in range(2000):
-        # Incompressible text: permessage-deflate would shrink a repeated character to nothing.
-        last = await t.say(room, f"{i} {secrets.token_urlsafe(2900)}", client_id=f"f{i}")
-        if i % 50 == 0 and "overflowed its send queue" in server.log_tail(5):
+    for i in range(1500):
+        last = await t.say(room, f"{i} {secrets.token_urlsafe(9000)}", client_id=f"f{i}")
+        if i % 20 == 0 and "overflowed its send queue" in server.log_tail(300):
             overflowed = True
             break
     assert overflowed, "the stalled client was never cut off"

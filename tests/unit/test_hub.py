@@ -92,3 +92,21 @@ async def test_overflowing_connection_is_reported_not_buffered(world):
         await broker.publish(room_channel(room.id), encode_event(event))
     await settle()
     assert overflowed == [conn] and conn.outbox.qsize() == 3
+
+
+async def test_resume_within_the_memory_window_needs_no_store_and_hides_deleted_text(world):
+    stores, broker, hub, member, room = world
+    watcher = Connection(member=member, queue_size=100, on_overflow=lambda c: None)
+    await hub.subscribe(watcher, room, None)
+    secret, _ = await stores.messages.append(room.id, member.id, "s", "my phone number is ...")
+    await broker.publish(room_channel(room.id), encode_event(secret))
+    removal = await stores.messages.delete(room.id, secret.seq, member.id)
+    await broker.publish(room_channel(room.id), encode_event(removal))
+    await settle()
+    assert [seq for seq, _ in hub.feeds[room.id].recent] == [1, 2]
+
+    late = Connection(member=member, queue_size=100, on_overflow=lambda c: None)
+    assert await hub.subscribe(late, room, since=0) == 2
+    replayed = [orjson.loads(late.outbox.get_nowait()) for _ in range(2)]
+    assert [f["seq"] for f in replayed] == [1, 2]
+    assert replayed[0]["body"] == "" and replayed[0]["deleted"] is True
