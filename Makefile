@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv run test system bench migrate clean
+.PHONY: venv run test system browser-deps locale bench migrate clean
 
 # The stamp makes `venv` reinstall only when pyproject.toml changes.
 venv: $(VENV)/.installed
@@ -20,8 +20,20 @@ run: venv
 	$(PY) -m rooms.demo
 	$(VENV)/bin/uvicorn realtime.app:create_app --factory --host 127.0.0.1 --port $${PORT:-8000}
 
-test: venv system
+test: venv system browser-deps
 	$(PY) -m pytest -q tests
+
+# axe-core for the browser tests, from npm at the version pinned in tests/browser/package-lock.json.
+browser-deps: tests/browser/node_modules/axe-core/axe.min.js
+
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+
+# Re-extracts the interface strings and recompiles the catalogues (the .mo files are committed).
+locale: venv
+	$(VENV)/bin/pybabel extract -F locale/babel.cfg -k N_ -k _ --no-location --sort-output --project Convene -o locale/messages.pot .
+	$(VENV)/bin/pybabel update -i locale/messages.pot -d locale --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d locale --statistics
 
 # Debian packages the tests need: redis-server, PostgreSQL server binaries, chromium.
 system:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from pathlib import Path
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
@@ -13,10 +12,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
-from realtime import pages
-from realtime.api import auth, health, members, rooms
+from realtime import emergency_pages, pages
+from realtime.api import auth, emergency, health, members, rooms
 from realtime.api.common import error_response
 from realtime.gateway import websocket_endpoint
 from realtime.security import SecurityHeaders
@@ -25,7 +23,6 @@ from realtime.settings import Settings
 from rooms.errors import ConveneError
 
 log = logging.getLogger(__name__)
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 async def _convene_error(request: Request, error: Exception) -> Response:
@@ -50,8 +47,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *health.routes, *auth.routes, *members.routes, *rooms.routes, *pages.routes,
+        *emergency.routes, *emergency_pages.routes,
         WebSocketRoute("/ws", websocket_endpoint),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        Mount("/static", pages.static_files(), name="static"),
     ]
     return Starlette(
         routes=routes,

@@ -8,6 +8,7 @@ import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from realtime import emergency_frames
 from realtime import protocol as p
 from realtime.auth import authenticate, origin_allowed
 from realtime.connection import Connection, ConnectionState
@@ -42,6 +43,7 @@ class Session:
             "edit": self.on_edit, "delete": self.on_delete, "history": self.on_history,
             "typing": self.on_typing, "read": self.on_read, "presence": self.on_presence,
             "who": self.on_who, "ping": self.on_ping,
+            **emergency_frames.handlers(self),
         }
 
     def reply(self, frame: dict, ref: str | None) -> None:

@@ -1,29 +1,49 @@
-"""Server-rendered pages (jinja2): log in, register, the room list and a room."""
+"""Server-rendered pages (jinja2): log in, register, rooms, a room, DMs, members, settings, and their static shell."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 from urllib.parse import parse_qsl, quote
 
 import jinja2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import Scope
 
 from realtime.api.common import require_same_origin, services_of
 from realtime.auth import authenticate
-from realtime.limits.policy import client_ip, create_room_limited, login_with_backoff, register_limited
+from realtime.i18n import LANGUAGES, Language, choose
+from realtime.limits.policy import (
+    client_ip,
+    create_room_limited,
+    login_with_backoff,
+    register_limited,
+)
 from realtime.services import Services
 from rooms.accounts import TokenKind
-from rooms.errors import BadRequest, ConveneError
+from rooms.errors import BadRequest, ConveneError, NotFound
 from rooms.models import Member, RoomKind, Visibility
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 HISTORY_PAGE = 50
 MAX_FORM_FIELDS = 10
+DIRECTORY_PAGE = 50
+# What the service worker stores at install, so the app opens with no link at all.
+SHELL = ("style.css", "chat.js", "icon.svg", "manifest.webmanifest")
+# Versioned URLs never change content, so browsers may keep them for a year without asking again.
+IMMUTABLE = "public, max-age=31536000, immutable"
+LANGUAGE_COOKIE, LOW_BANDWIDTH_COOKIE, NOTIFICATIONS_COOKIE = "convene_lang", "convene_lite", "convene_notify"
+PREFERENCE_MAX_AGE_S = 365 * 24 * 3600
 
 # Autoescape is forced on for every template, whatever its file name: message bodies,
 # names and topics come from members and must never be read as HTML.
@@ -41,6 +61,61 @@ def _sentence(text: str) -> str:
 
 
 templates.env.filters["sentence"] = _sentence
+templates.env.add_extension("jinja2.ext.i18n")   # _() and ngettext(); each request passes its own language
+
+
+@functools.cache
+def _digest(path: Path, mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def static_version(name: str) -> str:
+    """A short hash of a static file's content (recomputed when the file changes on disk)."""
+    path = STATIC_DIR / name
+    return _digest(path, path.stat().st_mtime_ns)
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={static_version(name)}"
+
+
+templates.env.globals["static_url"] = static_url
+
+
+class VersionedStatic(StaticFiles):
+    """/static: a URL carrying the file's current hash (?v=) is cached for a year; any other URL is
+    revalidated each time (ETag), so nobody keeps an old chat.js after a deploy."""
+
+    def file_response(self, full_path: os.PathLike[str] | str, stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        current = query.get("v") == _digest(Path(full_path), stat_result.st_mtime_ns)
+        response.headers["cache-control"] = IMMUTABLE if current else "no-cache"
+        if Path(full_path).suffix == ".webmanifest":
+            response.headers["content-type"] = "application/manifest+json"
+        return response
+
+
+def static_files() -> VersionedStatic:
+    return VersionedStatic(directory=STATIC_DIR)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a member chose on the settings page, kept in cookies so it applies before log-in too."""
+
+    language: Language
+    chosen_language: str    # "" when the browser's Accept-Language decides
+    low_bandwidth: bool     # no avatars, no history fetched ahead of the reader, no rooms cached ahead
+    notifications: bool     # a system notification when mentioned while the tab is hidden
+
+    @classmethod
+    def of(cls, request: Request) -> Preferences:
+        chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+        chosen = chosen if chosen in LANGUAGES else ""
+        return cls(choose(chosen, request.headers.get("accept-language", "")), chosen,
+                   request.cookies.get(LOW_BANDWIDTH_COOKIE) == "1", request.cookies.get(NOTIFICATIONS_COOKIE) == "1")
 
 Handler = Callable[[Request], Awaitable[Response]]
 MemberHandler = Callable[[Request, Member], Awaitable[Response]]
@@ -62,15 +137,23 @@ def _local_path(candidate: str | None) -> str:
 
 def _render(request: Request, name: str, context: dict, status: int = 200,
             member: Member | None = None) -> Response:
-    response = templates.TemplateResponse(request, name, {"member": member, **context}, status_code=status)
-    # Pages show private conversations; shared phones and clinic computers must not keep them.
+    prefs = Preferences.of(request)
+    strings = json.dumps(prefs.language.script_strings(), ensure_ascii=False, separators=(",", ":"))
+    response = templates.TemplateResponse(request, name, {
+        "member": member, "prefs": prefs, "script_strings": strings, "path": request.url.path,
+        **prefs.language.template_context(), **context}, status_code=status)
+    # Pages show private conversations; shared phones and clinic computers must not keep them in the
+    # HTTP cache. The service worker keeps a copy for offline use, and chat.js drops it on log-out.
     response.headers["cache-control"] = "no-store"
+    response.headers["content-language"] = prefs.language.code
+    response.headers["vary"] = "Accept-Language, Cookie"
     return response
 
 
 def _error_page(request: Request, error: ConveneError, member: Member | None) -> Response:
-    titles = {404: "Not found", 403: "Not allowed", 503: "Temporarily unavailable"}
-    response = _render(request, "error.html", {"title": titles.get(error.http_status, "Something went wrong"),
+    _ = Preferences.of(request).language.gettext
+    titles = {404: _("Not found"), 403: _("Not allowed"), 503: _("Temporarily unavailable")}
+    response = _render(request, "error.html", {"title": titles.get(error.http_status, _("Something went wrong")),
                                                "message": error.message}, error.http_status, member)
     if error.retry_after:
         response.headers["retry-after"] = str(max(1, round(error.retry_after)))
@@ -253,9 +336,89 @@ async def room_page(request: Request, member: Member) -> Response:
         title = ", ".join(others) or room.name
     return _render(request, "room.html", {
         "room": room, "title": title, "joined": membership is not None,
+        "is_dm": room.kind is RoomKind.DM,
         "messages": list(reversed(page.events)), "has_more": page.has_more,
         "max_body_chars": services.settings.max_body_chars,
     }, member=member)
+
+
+@member_page
+async def dms_page(request: Request, member: Member) -> Response:
+    summaries = await services_of(request).rooms.room_list(member)
+    return _render(request, "dms.html", {"dms": [s for s in summaries if s.room.kind is RoomKind.DM]}, member=member)
+
+
+@member_page
+async def directory_page(request: Request, member: Member) -> Response:
+    query = request.query_params.get("q", "")[:100]
+    found = await services_of(request).stores.accounts.directory(query, DIRECTORY_PAGE, 0)
+    return _render(request, "members.html", {"query": query, "found": found}, member=member)
+
+
+@member_page
+async def profile_page(request: Request, member: Member) -> Response:
+    shown = await services_of(request).stores.accounts.get(request.path_params["member_id"])
+    if shown is None:
+        raise NotFound("no such member")
+    return _render(request, "profile.html", {"shown": shown}, member=member)
+
+
+@member_page
+async def message_member(request: Request, member: Member) -> Response:
+    room = await services_of(request).rooms.open_dm(member, [request.path_params["member_id"]])
+    return _see_other(f"/rooms/{room.id}")
+
+
+PROFILE_FORM = ("display_name", "organisation", "country", "bio")
+
+
+@member_page
+async def settings_page(request: Request, member: Member) -> Response:
+    if request.method == "GET":
+        return _render(request, "settings.html", {"error": None, "values": {},
+                                                  "saved": request.query_params.get("saved") == "1"}, member=member)
+    form = await _read_form(request)
+    values = {name: form.get(name, "").strip() for name in PROFILE_FORM}
+    values["country"] = values["country"].upper()
+    try:
+        if not values["display_name"]:
+            raise BadRequest("a display name is needed", field="display_name")
+        if len(values["display_name"]) > 80 or len(values["organisation"]) > 120 or len(values["bio"]) > 2000:
+            raise BadRequest("that is too long", field="bio")
+        if values["country"] and not (len(values["country"]) == 2 and values["country"].isalpha()
+                                      and values["country"].isascii()):
+            raise BadRequest("use a two-letter country code, for example KE", field="country")
+        await services_of(request).stores.accounts.update_profile(member.id, values)
+    except ConveneError as error:
+        return _render(request, "settings.html", {"error": error, "values": values, "saved": False},
+                       error.http_status, member)
+    response = _see_other("/settings?saved=1")
+    secure = services_of(request).settings.secure_cookies
+    language = form.get("language", "")
+    choices = {LANGUAGE_COOKIE: language if language in LANGUAGES else "",
+               LOW_BANDWIDTH_COOKIE: "1" if form.get("low_bandwidth") == "1" else "",
+               NOTIFICATIONS_COOKIE: "1" if form.get("notifications") == "1" else ""}
+    for name, value in choices.items():
+        if value:
+            response.set_cookie(name, value, max_age=PREFERENCE_MAX_AGE_S, httponly=True, secure=secure,
+                                samesite="lax")
+        else:
+            response.delete_cookie(name, httponly=True, secure=secure, samesite="lax")
+    return response
+
+
+def _service_worker_source() -> str:
+    source = (STATIC_DIR / "sw.js").read_text()
+    shell = [static_url(name) for name in SHELL]
+    version = hashlib.sha256(" ".join(shell).encode()).hexdigest()[:12]
+    return source.replace("'__VERSION__'", json.dumps(version)).replace("'__SHELL__'", json.dumps(shell))
+
+
+async def service_worker(request: Request) -> Response:
+    """The service worker, from the site root so that its scope is the whole site. Its text names the
+    versioned shell, so a deploy changes it and browsers install the new one."""
+    return Response(_service_worker_source(), media_type="text/javascript",
+                    headers={"cache-control": "no-cache"})
 
 
 routes = [
@@ -267,4 +430,10 @@ routes = [
     Route("/rooms/new", new_room, methods=["POST"]),
     Route("/rooms/{room_id:int}", room_page, methods=["GET"]),
     Route("/rooms/{room_id:int}/join", join_room, methods=["POST"]),
+    Route("/dms", dms_page, methods=["GET"]),
+    Route("/members", directory_page, methods=["GET"]),
+    Route("/members/{member_id:int}", profile_page, methods=["GET"]),
+    Route("/members/{member_id:int}/message", message_member, methods=["POST"]),
+    Route("/settings", settings_page, methods=["GET", "POST"]),
+    Route("/sw.js", service_worker, methods=["GET"]),
 ]

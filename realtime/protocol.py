@@ -100,13 +100,33 @@ class Ping(_Frame):
     type: Literal["ping"]
 
 
+# Emergency rooms (docs/emergency.md).
+class PostAlert(_Frame):
+    type: Literal["alert"]
+    room: RoomId
+    client_id: ClientId
+    body: Body
+
+
+class AckAlert(_Frame):
+    type: Literal["alert.ack"]
+    room: RoomId
+    alert: Annotated[StrictInt, Field(gt=0, lt=2**53)]
+
+
+class PendingAlerts(_Frame):
+    type: Literal["alerts"]
+    room: RoomId
+
+
 ClientFrame = Annotated[
-    Union[Subscribe, Unsubscribe, Send, Edit, Delete, History, Typing, Read, SetPresence, Who, Ping],
+    Union[Subscribe, Unsubscribe, Send, Edit, Delete, History, Typing, Read, SetPresence, Who, Ping,
+          PostAlert, AckAlert, PendingAlerts],
     Field(discriminator="type"),
 ]
 _client_frame = TypeAdapter(ClientFrame)
 FRAME_TYPES = ("subscribe", "unsubscribe", "send", "edit", "delete", "history",
-               "typing", "read", "presence", "who", "ping")
+               "typing", "read", "presence", "who", "ping", "alert", "alert.ack", "alerts")
 
 
 class ProtocolError(ConveneError):

@@ -16,7 +16,10 @@ from realtime.limits.policy import AbuseLimits
 from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
 from rooms.accounts import AccountService
+from rooms.emergency.service import EmergencyServices
+from rooms.emergency.settings import EmergencySettings
 from rooms.management import RoomService
+from rooms.models import Member, Room
 from rooms.presence import PresenceService
 from rooms.service import ChatService
 from rooms.store import Stores
@@ -38,6 +41,7 @@ class Services:
     cookies: SessionCookies
     limiter: RateLimiter
     limits: AbuseLimits
+    emergency: EmergencyServices
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -50,7 +54,13 @@ class Services:
         rooms = RoomService(stores)
         chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
                            on_publish_failure=hub.poke)
-        rooms.on_membership = chat.announce_membership
+        emergency = EmergencyServices.build(stores, chat, EmergencySettings.from_env())
+
+        async def on_membership(room: Room, member: Member, joined: bool) -> None:
+            await chat.announce_membership(room, member, joined)
+            await emergency.rooms.on_membership(room, member, joined)
+
+        rooms.on_membership = on_membership
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
         limiter = open_limiter(settings.redis_url)
         return cls(
@@ -60,7 +70,7 @@ class Services:
                                                    memory_cost=settings.password_memory_kib)),
             rooms=rooms, chat=chat,
             presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
-            limiter=limiter, limits=AbuseLimits(limiter, settings.limits),
+            limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
         )
 
     async def start(self, migrate: bool = True) -> None:
@@ -69,12 +79,14 @@ class Services:
         await self.broker.connect()
         await self.presence_backend.start()
         await self.hub.start()
+        await self.emergency.start()
         self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.emergency.stop()
         await self.hub.stop()
         await self.presence_backend.stop()
         await self.limiter.close()

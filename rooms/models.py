@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
+
 
 class Visibility(str, enum.Enum):
     PUBLIC = "public"
@@ -15,6 +17,7 @@ class Visibility(str, enum.Enum):
 class RoomKind(str, enum.Enum):
     ROOM = "room"
     DM = "dm"
+    EMERGENCY = "emergency"   # private, with the attributes and tools of rooms/emergency
 
 
 class Role(str, enum.Enum):
@@ -34,6 +37,17 @@ class EventKind(str, enum.Enum):
     MESSAGE = "message"
     EDIT = "message.edited"
     DELETE = "message.deleted"
+    # Emergency rooms (rooms/emergency): the body holds the event's fields as JSON.
+    ALERT = "alert"
+    ALERT_ACK = "alert.ack"
+    SITREP = "sitrep"
+    FOURW = "fourw"
+    EMERGENCY = "emergency"
+    MEMBERSHIP = "membership"
+
+    @property
+    def structured(self) -> bool:
+        return self not in (EventKind.MESSAGE, EventKind.EDIT, EventKind.DELETE)
 
 
 class PresenceStatus(str, enum.Enum):
@@ -155,6 +169,8 @@ class Event:
         elif self.kind is EventKind.EDIT:
             data["target"] = self.target_seq
             data["body"] = self.body
+        elif self.kind.structured:
+            data = {**orjson.loads(self.body), **data}
         else:
             data["target"] = self.target_seq
         return data

@@ -1,6 +1,67 @@
-/* Live chat on a room page: one resumable websocket, an offline outbox, typing, presence and read markers. */
+/* Convene's only script. On every page: the service worker, local times, log-out and settings.
+   On a room page: one resumable websocket, an offline outbox, typing, presence, read markers,
+   mentions, edit and delete, and a saved copy of what was last seen. */
 (function () {
   'use strict';
+
+  // Captured before anything below changes the page: the service worker keeps it for offline use.
+  const firstHtml = navigator.serviceWorker && !navigator.serviceWorker.controller
+    ? '<!doctype html>' + document.documentElement.outerHTML : null;
+  const LITE = document.body.dataset.lite === 'true';
+  const NOTIFY = document.body.dataset.notify === 'true';
+  const LANG = document.documentElement.lang || undefined;
+  let strings = {};
+  try { strings = JSON.parse(document.body.dataset.strings || '{}'); } catch (e) { /* English below */ }
+  // The page hands over its translations; "{name}"-style holes are filled here.
+  function t(key, values) {
+    let text = strings[key] || key;
+    for (const name in values || {}) text = text.split('{' + name + '}').join(values[name]);
+    return text;
+  }
+  // Times arrive in UTC; show them in the reader's own time zone and language.
+  const timeFormat = new Intl.DateTimeFormat(LANG, { hour: '2-digit', minute: '2-digit' });
+  const dayFormat = new Intl.DateTimeFormat(LANG, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  function localise(node) {
+    const date = new Date(node.getAttribute('datetime'));
+    if (isNaN(date)) return;
+    node.textContent = (date.toDateString() === new Date().toDateString() ? timeFormat : dayFormat).format(date);
+    node.title = date.toLocaleString(LANG);
+  }
+  document.querySelectorAll('time[datetime]').forEach(localise);
+
+  const PAGE_CACHE = 'convene-pages';   // the service worker's (static/sw.js)
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.register('/sw.js').then(() => navigator.serviceWorker.ready).then(() => {
+      // The first page a member opens is loaded before the worker runs; keep that one too.
+      if (firstHtml && window.caches && document.getElementById('logout')) {
+        return caches.open(PAGE_CACHE).then((cache) => cache.put(location.href.split('#')[0],
+          new Response(firstHtml, { headers: { 'content-type': 'text/html; charset=utf-8' } })));
+      }
+    }).then(prefetchRooms).catch(() => { /* no offline copy; everything else still works */ });
+  }
+  const logout = document.getElementById('logout');
+  if (logout) {
+    logout.addEventListener('submit', () => {
+      // Nothing private stays on a shared phone: saved pages, drafts' seq markers, recent messages.
+      if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage('forget');
+      try {
+        for (const key of Object.keys(localStorage)) if (key.startsWith('convene.') && !key.startsWith('convene.outbox.')) localStorage.removeItem(key);
+      } catch (e) { /* nothing stored */ }
+    });
+  }
+  // Opening the room list also saves the rooms with unread messages for reading offline, unless
+  // the member is saving data.
+  function prefetchRooms() {
+    const saveData = LITE || (navigator.connection && navigator.connection.saveData);
+    if (saveData || !navigator.onLine || !navigator.serviceWorker.controller) return;
+    const links = Array.from(document.querySelectorAll('#your-rooms li a, #conversations li a'))
+      .filter((a) => a.querySelector('.unread')).slice(0, 3);
+    links.forEach((a) => fetch(a.href, { credentials: 'same-origin', mode: 'same-origin' }).catch(() => {}));
+  }
+  const notifyBox = document.getElementById('notifications');
+  if (notifyBox && window.Notification) {
+    notifyBox.addEventListener('change', () => { if (notifyBox.checked) Notification.requestPermission(); });
+  }
 
   const root = document.getElementById('room');
   if (!root || !('WebSocket' in window)) return;
@@ -8,6 +69,7 @@
   const ROOM = Number(root.dataset.roomId);
   const ME = Number(root.dataset.memberId);
   const MY_NAME = root.dataset.memberName || '';
+  const MY_USERNAME = (root.dataset.memberUsername || '').toLowerCase();
   const JOINED = root.dataset.joined === 'true';
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 30000;
@@ -18,8 +80,11 @@
   const HELLO_WITHIN_MS = 15000;    // a black-holed mobile link can leave a connect hanging for minutes
   const HISTORY_PAGE = 50;
 
-  const [list, stateText, retryText, retryNow, presentText, typingText, olderButton, composer, input] =
-    ['messages', 'conn-state', 'conn-retry', 'conn-now', 'present', 'typing', 'older', 'composer', 'body']
+  const RECENT_KEPT = 50;            // messages saved on the device for reading offline
+  const MENTION = /(^|[^\w@])@([a-z0-9][a-z0-9_.-]{1,31})/gi;
+
+  const [list, stateText, retryText, retryNow, presentText, typingText, olderButton, composer, input, announcer, editingNote] =
+    ['messages', 'conn-state', 'conn-retry', 'conn-now', 'present', 'typing', 'older', 'composer', 'body', 'announce', 'editing']
       .map((id) => document.getElementById(id));
 
   // Storage may be missing or full (private browsing, quota): chat must still work from memory.
@@ -31,6 +96,7 @@
   };
   const SEQ_KEY = 'convene.seq.' + ME + '.' + ROOM;
   const OUTBOX_KEY = 'convene.outbox.' + ME;   // per member, so a shared phone never sends as the wrong person
+  const RECENT_KEY = 'convene.recent.' + ME + '.' + ROOM;
 
   // The page was rendered up to data-last-seq, so the live stream resumes there; the stored
   // value is only a fallback, because the DOM (not storage) holds what the reader sees.
@@ -49,29 +115,21 @@
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
+    if (text !== undefined) { node.textContent = text; node.dir = 'auto'; }   // members write in any script
     return node;
-  }
-  // Times arrive in UTC; show them in the reader's own time zone and language.
-  const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-  const dayFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-  function localise(node) {
-    const date = new Date(node.getAttribute('datetime'));
-    if (isNaN(date)) return;
-    node.textContent = (date.toDateString() === new Date().toDateString() ? timeFormat : dayFormat).format(date);
-    node.title = date.toLocaleString();
   }
 
   function setState(next, detail) {
     if (next !== state || detail) {   // unchanged text is not announced again by the live region
       state = next;
       root.dataset.conn = next;
-      stateText.textContent = detail || { connecting: 'Connecting…', online: 'Online', offline: 'Offline' }[next];
+      stateText.textContent = detail || t(next);
     }
     retryNow.hidden = next !== 'offline';
     if (next !== 'offline') retryText.textContent = '';
     olderButton.disabled = next !== 'online';
-    if (composer) composer.querySelector('button').disabled = next === 'stopped';
+    if (composer) composer.querySelector('button[type=submit]').disabled = next === 'stopped';
+    for (const button of list.querySelectorAll('.actions button')) button.disabled = next !== 'online';
   }
   const page = document.documentElement;
   const nearBottom = () => window.innerHeight + window.scrollY >= page.scrollHeight - 120;
@@ -84,14 +142,58 @@
     const li = el('li', 'msg' + (m.sender && m.sender.id === ME ? ' mine' : ''));
     li.id = 'm-' + m.seq;
     li.dataset.seq = m.seq;
+    if (m.sender) li.dataset.sender = m.sender.id;
     const meta = el('p', 'meta');
     const time = el('time');
     time.setAttribute('datetime', m.ts);
     localise(time);
     meta.append(el('span', 'who', m.sender ? m.sender.display_name : ''), ' ', time);
-    if (m.edited_at && !m.deleted) meta.append(' ', el('span', 'edited', '(edited)'));
-    li.append(meta, m.deleted ? el('p', 'body deleted', 'Message deleted') : el('p', 'body', m.body));
+    if (m.edited_at && !m.deleted) meta.append(' ', el('span', 'edited', t('edited')));
+    li.append(meta, m.deleted ? el('p', 'body deleted', t('deleted')) : el('p', 'body', m.body));
+    decorate(li);
     return li;
+  }
+
+  // @username becomes a highlighted span, built from text nodes only (never from HTML), and a
+  // message naming the reader is marked for them.
+  function highlightMentions(body) {
+    const text = body.textContent;
+    MENTION.lastIndex = 0;
+    if (body.classList.contains('deleted') || !MENTION.test(text)) return false;
+    let mine = false, at = 0;
+    const parts = [];
+    text.replace(MENTION, (match, lead, name, offset) => {
+      const start = offset + lead.length;
+      parts.push(text.slice(at, start));
+      const span = el('span', 'mention', '@' + name);
+      if (name.toLowerCase() === MY_USERNAME) { span.classList.add('me'); mine = true; }
+      parts.push(span);
+      at = start + name.length + 1;
+      return match;
+    });
+    parts.push(text.slice(at));
+    body.replaceChildren(...parts);
+    return mine;
+  }
+  // Mentions, and Edit/Delete buttons on the reader's own messages (keyboard reachable, labelled).
+  function decorate(li) {
+    const body = li.querySelector('.body');
+    li.classList.toggle('mentions-me', highlightMentions(body));
+    const old = li.querySelector('.actions');
+    if (old) old.remove();
+    if (Number(li.dataset.sender) !== ME || body.classList.contains('deleted') || !JOINED) return;
+    const actions = el('p', 'actions');
+    const edit = el('button', 'quiet', t('edit'));
+    const remove = el('button', 'quiet', t('delete'));
+    for (const [button, action] of [[edit, 'edit'], [remove, 'delete']]) {
+      button.type = 'button';
+      button.dataset.action = action;
+      button.disabled = state !== 'online';
+      button.setAttribute('aria-describedby', li.id + '-body');
+    }
+    body.id = li.id + '-body';
+    actions.append(edit, ' ', remove);
+    li.append(actions);
   }
 
   // Keeps the list in seq order; unsent messages stay below every stored one.
@@ -110,6 +212,7 @@
     removeEmptyNote();
     if (m.sender && m.sender.id === ME && m.client_id) settle(m.client_id);
     if (m.sender) stopTyping(m.sender.id);
+    return li;
   }
 
   // An edit or deletion of a loaded message; older ones show their current state when loaded.
@@ -120,20 +223,59 @@
     const edited = li.querySelector('.edited');
     if (f.type === 'message.edited') {
       body.textContent = f.body;
-      if (!edited) li.querySelector('.meta').append(' ', el('span', 'edited', '(edited)'));
+      if (!edited) li.querySelector('.meta').append(' ', el('span', 'edited', t('edited')));
     } else {
-      body.textContent = 'Message deleted';
+      body.textContent = t('deleted');
       body.className = 'body deleted';
       if (edited) edited.remove();
+    }
+    decorate(li);
+  }
+
+  // What the reader saw, kept on the device: the page the service worker saved offline may be
+  // older than the last messages that arrived live.
+  function remember() {
+    const recent = Array.from(list.querySelectorAll('li[data-seq]')).slice(-RECENT_KEPT).map((li) => ({
+      seq: Number(li.dataset.seq), sender: { id: Number(li.dataset.sender), display_name: li.querySelector('.who').textContent },
+      ts: li.querySelector('time').getAttribute('datetime'), body: li.querySelector('.body').textContent,
+      deleted: li.querySelector('.body').classList.contains('deleted'), edited_at: li.querySelector('.edited') ? 'yes' : null,
+    }));
+    storage.set(RECENT_KEY, { seq: lastSeq, messages: recent });
+  }
+  function restoreRecent() {
+    const saved = storage.get(RECENT_KEY, null);
+    if (!saved || !(saved.seq > lastSeq)) return;   // the page itself is as new or newer
+    for (const m of saved.messages) {
+      const shown = bySeq.get(m.seq);
+      if (!shown) { addMessage(m); continue; }
+      const current = messageElement(m);   // edited or deleted since the saved page was made
+      shown.replaceWith(current);
+      bySeq.set(m.seq, current);
+    }
+    lastSeq = saved.seq;
+    if (!navigator.onLine) stateText.textContent = t('offline_copy');
+  }
+  function announce(m) {
+    if (!m.sender || m.sender.id === ME || m.deleted) return;
+    // The log region announces additions too, but many screen readers read only the last line of a
+    // burst; this says who wrote what, once.
+    announcer.textContent = t('new_message', { name: m.sender.display_name, body: m.body.slice(0, 200) });
+    const li = bySeq.get(m.seq);
+    if (NOTIFY && li && li.classList.contains('mentions-me') && document.visibilityState !== 'visible' &&
+        window.Notification && Notification.permission === 'granted') {
+      new Notification(t('mentioned', { name: m.sender.display_name }), { body: m.body.slice(0, 200), tag: 'convene-' + ROOM });
     }
   }
 
   function onRoomEvent(f) {
     const follow = nearBottom();
+    const fresh = f.type === 'message' && !bySeq.has(f.seq);
     if (f.type === 'message') addMessage(f); else applyChange(f);
+    if (fresh) announce(f);
     if (f.seq > lastSeq) {   // a subscription delivers in order and without gaps
       lastSeq = f.seq;
       storage.set(SEQ_KEY, lastSeq);
+      remember();
     }
     if (follow) toBottom();
     markRead();
@@ -156,7 +298,7 @@
     const li = el('li', 'msg mine pending');
     li.dataset.clientId = entry.client_id;
     const meta = el('p', 'meta');
-    meta.append(el('span', 'who', MY_NAME), ' ', el('span', 'status', 'Waiting to send'));
+    meta.append(el('span', 'who', MY_NAME), ' ', el('span', 'status', t('waiting')));
     li.append(meta, el('p', 'body', entry.body));
     list.append(li);
     removeEmptyNote();
@@ -194,19 +336,19 @@
     const entry = outbox()[0];
     if (sending || state !== 'online' || !entry) return;
     sending = entry.client_id;
-    setPendingStatus(entry.client_id, 'Sending…');
+    setPendingStatus(entry.client_id, t('sending'));
     send({ type: 'send', room: entry.room, client_id: entry.client_id, body: entry.body, ref: 's:' + entry.client_id });
   }
   function onSendError(clientId, f) {
     sending = null;
     if (f.retryable) {
-      setPendingStatus(clientId, 'Waiting to send');
+      setPendingStatus(clientId, t('waiting'));
       flushTimer = setTimeout(flush, Math.max(1, f.retry_after || 2) * 1000);
       return;
     }
     // Refused for good (too long, no longer a member): keep the text on screen, stop retrying.
     saveOutbox(outbox().filter((e) => e.client_id !== clientId));
-    setPendingStatus(clientId, 'Not sent: ' + f.message, true);
+    setPendingStatus(clientId, t('not_sent') + ' ' + f.message, true);
     flush();
   }
 
@@ -216,6 +358,10 @@
     composer.addEventListener('submit', (event) => {
       event.preventDefault();
       if (!input.value.trim()) return;
+      if (editing) {
+        if (send({ type: 'edit', room: ROOM, target: editing, body: input.value, ref: 'edit' })) stopEditing();
+        return;
+      }
       const entry = { room: ROOM, client_id: newClientId(), body: input.value };
       saveOutbox(outbox().concat([entry]));
       showPending(entry);
@@ -225,10 +371,11 @@
       flush();
     });
     input.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && editing) { event.preventDefault(); stopEditing(); return; }
       // Enter sends, Shift+Enter starts a new line; never while an input method is composing.
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
-        if (composer.requestSubmit) composer.requestSubmit(); else composer.querySelector('button').click();
+        if (composer.requestSubmit) composer.requestSubmit(); else composer.querySelector('button[type=submit]').click();
       }
     });
     input.addEventListener('input', () => {
@@ -239,12 +386,38 @@
     });
   }
 
+  // Edit and delete: the author's own messages, while online (they are not queued). --------
+
+  let editing = 0;   // seq of the message being edited, or 0
+  function stopEditing() {
+    const target = bySeq.get(editing);
+    editing = 0;
+    editingNote.hidden = true;
+    input.value = '';
+    if (target) target.querySelector('[data-action=edit]').focus();
+  }
+  list.addEventListener('click', (event) => {
+    const button = event.target.closest('.actions button');
+    if (!button || state !== 'online') return;
+    const li = button.closest('li[data-seq]');
+    const seq = Number(li.dataset.seq);
+    if (button.dataset.action === 'delete') {
+      if (window.confirm(t('confirm_delete'))) send({ type: 'delete', room: ROOM, target: seq, ref: 'delete' });
+      return;
+    }
+    editing = seq;
+    editingNote.textContent = t('editing');
+    editingNote.hidden = false;
+    input.value = li.querySelector('.body').textContent;
+    input.focus();
+  });
+
   // Typing, presence and read markers -----------------------------------------
 
   function renderTyping() {
     const names = Array.from(typing.values(), (t) => t.name);
-    typingText.textContent = names.length === 0 ? '' : names.length === 1 ? names[0] + ' is typing…'
-      : names.length === 2 ? names.join(' and ') + ' are typing…' : 'Several people are typing…';
+    typingText.textContent = names.length === 0 ? '' : names.length === 1 ? t('typing_one', { name: names[0] })
+      : names.length === 2 ? t('typing_two', { name: names[0], other: names[1] }) : t('typing_many');
   }
   function stopTyping(memberId) {
     const entry = typing.get(memberId);
@@ -267,8 +440,8 @@
   }
   function renderPresent() {
     const others = Array.from(present.entries()).filter(([id]) => id !== ME)
-      .map(([, p]) => p.name + (p.status === 'away' ? ' (away)' : ''));
-    presentText.textContent = others.length ? 'Here now: ' + others.join(', ') : 'No one else is here right now.';
+      .map(([, p]) => p.name + (p.status === 'away' ? ' ' + t('away') : ''));
+    presentText.textContent = others.length ? t('here_now') + ' ' + others.join(', ') : t('alone');
   }
 
   // Only while the page is actually being looked at, and one frame per burst of messages.
@@ -319,8 +492,8 @@
   function closed(code) {
     forget();
     if (state === 'stopped') return;
-    if (code === 4401) return stop('Your session has ended. Log in again to keep chatting.');
-    if (code === 4400 || code === 4403) return stop('Live updates are unavailable. Reload the page.');
+    if (code === 4401) return stop(t('session_ended'));
+    if (code === 4400 || code === 4403) return stop(t('unavailable'));
     // 1012 (server restart), 4408 (we read too slowly), 4429, network loss: reconnect and resume.
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * Math.pow(2, attempt));
     attempt += 1;
@@ -328,7 +501,7 @@
     const delay = ceiling / 2 + Math.random() * ceiling / 2;
     const due = Date.now() + delay;
     setState('offline');
-    const tick = () => { retryText.textContent = '· reconnecting in ' + Math.max(1, Math.ceil((due - Date.now()) / 1000)) + ' s'; };
+    const tick = () => { retryText.textContent = t('reconnecting', { n: Math.max(1, Math.ceil((due - Date.now()) / 1000)) }); };
     tick();
     countdownTimer = setInterval(tick, 1000);
     retryTimer = setTimeout(connect, delay);
@@ -343,7 +516,7 @@
     clearTimeout(pongTimer);   // any frame proves the link is alive
     switch (f.type) {
       case 'hello':
-        if (f.member && f.member.id !== ME) return stop('You are logged in as someone else in another tab. Reload the page.');
+        if (f.member && f.member.id !== ME) return stop(t('other_tab'));
         setState('online');
         if (input && f.limits && f.limits.max_body_chars) input.maxLength = f.limits.max_body_chars;
         send({ type: 'subscribe', room: ROOM, since: lastSeq, ref: 'sub' });
@@ -372,7 +545,7 @@
       case 'member.joined': if (f.room === ROOM) send({ type: 'who', room: ROOM }); break;
       case 'member.left': if (f.room === ROOM) setPresence(f.member, 'offline'); break;
       case 'typing': if (f.room === ROOM) onTyping(f); break;
-      case 'unsubscribed': if (f.room === ROOM && f.reason === 'removed') stop('You are no longer a member of this room.'); break;
+      case 'unsubscribed': if (f.room === ROOM && f.reason === 'removed') stop(t('removed')); break;
       case 'error': onError(f); break;
     }
   }
@@ -381,7 +554,7 @@
     if (ref.startsWith('s:')) onSendError(ref.slice(2), f);
     else if (ref === 'older') olderButton.disabled = false;
     else if (ref === 'sub' && f.retryable) drop();   // e.g. the store is restarting: reconnect and resume
-    else if (ref === 'sub') stop('This room is not available: ' + f.message);
+    else if (ref === 'sub') stop(t('room_unavailable') + ' ' + f.message);
   }
 
   // Older messages -----------------------------------------------------------
@@ -401,6 +574,15 @@
     olderButton.hidden = !f.has_more;
     olderButton.disabled = false;
   }
+  // Infinite scroll: reaching the top loads the page before it, except in low-bandwidth mode,
+  // where older messages cost nothing until the reader presses the button.
+  if (!LITE && window.IntersectionObserver) {
+    let armed = false;   // not on arrival: the page opens scrolled to the newest message
+    setTimeout(() => { armed = true; }, 1500);
+    new IntersectionObserver((entries) => {
+      if (armed && entries[0].isIntersecting && !olderButton.hidden && !olderButton.disabled) olderButton.click();
+    }).observe(olderButton);
+  }
 
   // Life cycle ---------------------------------------------------------------
 
@@ -414,7 +596,8 @@
     markRead();
   });
 
-  list.querySelectorAll('time').forEach(localise);
+  for (const li of list.querySelectorAll('li[data-seq]')) decorate(li);
+  restoreRecent();
   toBottom();
   connect();
 }());

@@ -106,7 +106,7 @@ def test_the_room_page_renders_history_with_markup_escaped(server: ServerProcess
     assert "<b>check</b>" not in page.text and "&lt;b&gt;check&lt;/b&gt;" in page.text
     assert "<i>Ines</i>" not in page.text and "&lt;i&gt;Ines&lt;/i&gt;" in page.text
     # The only script is our own, loaded from /static (the CSP forbids inline scripts anyway).
-    assert page.text.count("<script") == 1 and '<script src="/static/chat.js" defer>' in page.text
+    assert page.text.count("<script") == 1 and '<script src="/static/chat.js?v=' in page.text
     assert f'data-room-id="{room_id}"' in page.text and f'data-last-seq="{seq}"' in page.text
 
 

@@ -1,0 +1,125 @@
+"""The member's language: chosen from a cookie or Accept-Language, translated by Babel catalogues in locale/."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from babel.dates import format_datetime
+from babel.support import NullTranslations, Translations
+from markupsafe import Markup
+
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+DOMAIN = "messages"
+DEFAULT = "en"
+# The interface languages, each named in itself (that is how a reader finds their own).
+LANGUAGES = {"en": "English", "fr": "Français", "es": "Español", "ar": "العربية"}
+RIGHT_TO_LEFT = frozenset({"ar"})
+MAX_ACCEPT_LANGUAGE = 40   # entries read from the header; browsers send a handful
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction (pybabel -k N_) where it is translated later, at render time."""
+    return message
+
+
+# What chat.js says on its own; the page hands these over already translated (data-strings).
+# "{name}" and "{n}" are filled in by chat.js.
+SCRIPT_STRINGS = {
+    "connecting": N_("Connecting…"),
+    "online": N_("Online"),
+    "offline": N_("Offline"),
+    "reconnecting": N_("· reconnecting in {n} s"),
+    "session_ended": N_("Your session has ended. Log in again to keep chatting."),
+    "unavailable": N_("Live updates are unavailable. Reload the page."),
+    "other_tab": N_("You are logged in as someone else in another tab. Reload the page."),
+    "removed": N_("You are no longer a member of this room."),
+    "room_unavailable": N_("This room is not available:"),
+    "waiting": N_("Waiting to send"),
+    "sending": N_("Sending…"),
+    "not_sent": N_("Not sent:"),
+    "deleted": N_("Message deleted"),
+    "edited": N_("(edited)"),
+    "typing_one": N_("{name} is typing…"),
+    "typing_two": N_("{name} and {other} are typing…"),
+    "typing_many": N_("Several people are typing…"),
+    "here_now": N_("Here now:"),
+    "away": N_("(away)"),
+    "alone": N_("No one else is here right now."),
+    "edit": N_("Edit"),
+    "delete": N_("Delete"),
+    "editing": N_("Editing your message. Press Escape to cancel."),
+    "confirm_delete": N_("Delete this message for everyone?"),
+    "new_message": N_("New message from {name}: {body}"),
+    "mentioned": N_("{name} mentioned you"),
+    "offline_copy": N_("You are offline. This is the copy saved on this device."),
+}
+
+
+@dataclass(frozen=True)
+class Language:
+    """One request's language: its code, writing direction and translation functions for templates."""
+
+    code: str
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.code in RIGHT_TO_LEFT else "ltr"
+
+    @property
+    def translations(self) -> NullTranslations:
+        return _translations(self.code)
+
+    def gettext(self, message: str, **values: object) -> Markup:
+        # Like jinja2's "newstyle" gettext: the translation is trusted markup, the values are escaped.
+        text = Markup(self.translations.gettext(message))
+        return text % values if values else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> Markup:
+        text = Markup(self.translations.ngettext(singular, plural, n))
+        return text % {"num": n, **values}
+
+    def script_strings(self) -> dict[str, str]:
+        return {key: self.translations.gettext(message) for key, message in SCRIPT_STRINGS.items()}
+
+    def when(self, moment: datetime) -> str:
+        """A timestamp in UTC, in this language; chat.js rewrites it in the reader's own time zone."""
+        return format_datetime(moment.astimezone(UTC), "d MMM HH:mm", tzinfo=UTC,
+                               locale=self.code) + " UTC"
+
+    def template_context(self) -> dict[str, object]:
+        return {"lang": self.code, "dir": self.direction, "gettext": self.gettext, "ngettext": self.ngettext,
+                "when": self.when, "languages": LANGUAGES}
+
+
+@functools.cache
+def _translations(code: str) -> NullTranslations:
+    if code == DEFAULT:
+        return NullTranslations()   # the templates are written in English
+    return Translations.load(str(LOCALE_DIR), [code], DOMAIN)
+
+
+def from_accept_language(header: str) -> str | None:
+    """The first supported language in the header, by quality (RFC 9110 §12.5.4); "fr-CA" counts as "fr"."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate(header.split(",")[:MAX_ACCEPT_LANGUAGE]):
+        tag, _, params = item.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if quality > 0:
+            ranked.append((-quality, position, tag.strip().split("-")[0].lower()))
+    return next((code for _, _, code in sorted(ranked) if code in LANGUAGES), None)
+
+
+def choose(chosen: str | None, accept_language: str) -> Language:
+    """The member's own choice if they made one, else what their browser asks for, else English."""
+    if chosen in LANGUAGES:
+        return Language(chosen)
+    return Language(from_accept_language(accept_language) or DEFAULT)
+
