@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import Scope
 
-from realtime.api.common import require_same_origin, services_of
+from realtime.api.common import read_bounded, require_same_origin, services_of
 from realtime.auth import authenticate
 from realtime.i18n import LANGUAGES, Language, choose
 from realtime.limits.policy import (
@@ -168,14 +168,9 @@ async def _current(request: Request) -> Member | None:
 
 async def _read_form(request: Request) -> dict[str, str]:
     """A url-encoded form body, bounded like the JSON API's bodies (same setting)."""
-    limit = services_of(request).settings.max_request_bytes
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise BadRequest("send the form as application/x-www-form-urlencoded")
-    data = b""
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise BadRequest(f"forms are limited to {limit} bytes")
+    data = await read_bounded(request)
     try:
         pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):

@@ -31,8 +31,8 @@ def error_response(error: ConveneError) -> JSONResponse:
     return JSONResponse({"error": error.payload()}, status_code=error.http_status, headers=headers)
 
 
-async def read_body(request: Request, model: type[Body]) -> Body:
-    """The request's JSON body, size-limited and validated; a 400/422 names the first bad field."""
+async def read_bounded(request: Request) -> bytes:
+    """The raw body, refused as soon as it passes MAX_REQUEST_BYTES (declared or actually sent)."""
     limit = services_of(request).settings.max_request_bytes
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -42,6 +42,12 @@ async def read_body(request: Request, model: type[Body]) -> Body:
         data += chunk
         if len(data) > limit:
             raise BadRequest(f"request bodies are limited to {limit} bytes")
+    return data
+
+
+async def read_body(request: Request, model: type[Body]) -> Body:
+    """The request's JSON body, size-limited and validated; a 400/422 names the first bad field."""
+    data = await read_bounded(request)
     try:
         raw = orjson.loads(data or b"{}")
     except orjson.JSONDecodeError:

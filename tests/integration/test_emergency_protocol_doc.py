@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 
-import orjson
 import pytest
 
-from tests.integration.test_protocol_doc import DOC, LINE, expect
 from tests.support.client import Api
+from tests.support.doc_examples import DOC, run_example
 from tests.support.emergency import open_emergency
 
 BLOCK = re.compile(r"```ws emergency\n(.*?)```", re.S)
@@ -33,16 +32,6 @@ async def test_emergency_protocol_example(server, number):
     room = await open_emergency(alice, [bob], name="example")
     variables = {"$room": room, "$alice": alice.id, "$bob": bob.id}
     clients = {"alice": await alice.connect_raw(server.ws_url), "bob": await bob.connect(server.ws_url)}
-    cursors = {"alice": 0, "bob": len(clients["bob"].frames)}
-    for line in examples()[number].strip().splitlines():
-        actor, direction, text = LINE.match(line).groups()
-        actor = actor or "alice"
-        for name, value in variables.items():
-            text = text.replace(f'"{name}"', str(value))
-        frame = orjson.loads(text)
-        if direction == "→":
-            await clients[actor].send(frame)
-        else:
-            cursors[actor] = await expect(clients[actor], cursors[actor], frame)
+    await run_example(examples()[number], clients, variables)
     for client in clients.values():
         await client.close()
