@@ -40,6 +40,7 @@ class _Ephemeral:
     skip_member: int
     text: str
     departed_member: int | None = None
+    presence: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,10 @@ class RoomFeed:
     def _on_ephemeral(self, item: _Ephemeral) -> None:
         if item.departed_member is not None and not self.public:
             self._drop_member(item.departed_member)
+        if item.presence and len(self.subscriptions) > self.hub.presence_fanout_max:
+            # Every arrival told to everyone is quadratic: a 1,000-member room filling up sent
+            # half a million presence frames. Large rooms answer `who` instead.
+            return
         for sub in list(self.subscriptions.values()):
             if sub.live and sub.conn.member.id != item.skip_member:
                 sub.conn.push_ephemeral(item.text)
@@ -160,7 +165,7 @@ class Hub:
     def __init__(self, stores: Stores, broker: Broker, *, replay_page: int = 500,
                  repair_interval_s: float = 2.0, replay_wait_s: float = 30.0,
                  feed_queue_size: int = 10_000, handshake_concurrency: int = 64,
-                 recent_events: int = 256) -> None:
+                 recent_events: int = 256, presence_fanout_max: int = 200) -> None:
         self.stores = stores
         self.broker = broker
         self.replay_page = replay_page
@@ -168,6 +173,7 @@ class Hub:
         self.replay_wait_s = replay_wait_s
         self.feed_queue_size = feed_queue_size
         self.recent_events = recent_events
+        self.presence_fanout_max = presence_fanout_max
         self.feeds: dict[int, RoomFeed] = {}
         self.connections: dict[str, Connection] = {}
         self.admission = asyncio.Semaphore(handshake_concurrency)
@@ -296,6 +302,8 @@ class Hub:
                 feed.offer(_Sequenced(envelope.number, envelope.frame_text))
             elif envelope.kind == "L":
                 feed.offer(_Ephemeral(0, envelope.frame_text, departed_member=envelope.number))
+            elif envelope.kind == "P":
+                feed.offer(_Ephemeral(0, envelope.frame_text, presence=True))
             else:
                 feed.offer(_Ephemeral(envelope.number, envelope.frame_text))
 

@@ -23,6 +23,7 @@ from rooms.models import Member, Room
 from rooms.presence import PresenceService
 from rooms.service import ChatService
 from rooms.store import Stores
+from rooms.webinars.service import WebinarServices
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Services:
     limiter: RateLimiter
     limits: AbuseLimits
     emergency: EmergencyServices
+    webinars: WebinarServices
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -50,7 +52,8 @@ class Services:
         broker = open_broker(settings.redis_url)
         hub = Hub(stores, broker, replay_page=settings.replay_page,
                   repair_interval_s=settings.repair_interval_s,
-                  handshake_concurrency=settings.handshake_concurrency)
+                  handshake_concurrency=settings.handshake_concurrency,
+                  presence_fanout_max=settings.presence_fanout_max)
         rooms = RoomService(stores)
         chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
                            on_publish_failure=hub.poke)
@@ -71,6 +74,7 @@ class Services:
             rooms=rooms, chat=chat,
             presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
             limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
+            webinars=WebinarServices.build(stores, chat),
         )
 
     async def start(self, migrate: bool = True) -> None:

@@ -72,6 +72,8 @@ class Settings:
     # Presence: heartbeat period and how long a silent process's members stay online.
     presence_heartbeat_s: float = 5.0
     presence_ttl_s: float = 15.0
+    # Rooms with more subscribers on a process than this get no presence events (use `who`).
+    presence_fanout_max: int = 200
     # How often each process checks its rooms against the store for missed events.
     repair_interval_s: float = 2.0
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
@@ -116,6 +118,7 @@ class Settings:
             frame_burst=_int(env, "FRAME_BURST", cls.frame_burst),
             presence_heartbeat_s=_float(env, "PRESENCE_HEARTBEAT_S", cls.presence_heartbeat_s),
             presence_ttl_s=_float(env, "PRESENCE_TTL_S", cls.presence_ttl_s),
+            presence_fanout_max=_int(env, "PRESENCE_FANOUT_MAX", cls.presence_fanout_max),
             repair_interval_s=_float(env, "REPAIR_INTERVAL_S", cls.repair_interval_s),
             limits=_limits(env),
             password_time_cost=_int(env, "PASSWORD_TIME_COST", cls.password_time_cost),

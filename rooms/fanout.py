@@ -1,9 +1,10 @@
 """How room traffic is written on the broker, so publishers and the hub agree.
 
 A sequenced event travels as  "E|<seq>|<frame json>",  an ephemeral one
-(typing, presence, joins) as  "X|<member to skip or 0>|<frame json>",  and the
-notice that a member left a room as  "L|<member>|<frame json>"  (the hub ends
-that member's subscriptions to private rooms when it sees one).
+(typing, joins) as  "X|<member to skip or 0>|<frame json>",  a presence change as
+"P|<member>|<frame json>"  (large rooms do not fan these out), and the notice that
+a member left a room as  "L|<member>|<frame json>"  (the hub ends that member's
+subscriptions to private rooms when it sees one).
 The frame JSON is encoded once by the publisher and handed to every socket as is.
 """
 
@@ -37,13 +38,17 @@ def encode_ephemeral(frame: dict, skip_member: int | None = None) -> str:
     return f"X|{skip_member or 0}|{dumps(frame)}"
 
 
+def encode_presence(frame: dict, member_id: int) -> str:
+    return f"P|{member_id}|{dumps(frame)}"
+
+
 def encode_departure(frame: dict, member_id: int) -> str:
     return f"L|{member_id}|{dumps(frame)}"
 
 
 @dataclass(frozen=True)
 class Envelope:
-    kind: str         # "E" sequenced, "X" ephemeral, "L" departure
+    kind: str         # "E" sequenced, "X" ephemeral, "P" presence, "L" departure
     number: int       # the seq (E), the member to skip (X) or the member who left (L)
     frame_text: str
 
@@ -58,6 +63,6 @@ class Envelope:
 
 def decode(data: str) -> Envelope:
     kind, number, frame_text = data.split("|", 2)
-    if kind not in ("E", "X", "L"):
+    if kind not in ("E", "X", "P", "L"):
         raise ValueError(f"unknown envelope kind {kind!r}")
     return Envelope(kind=kind, number=int(number), frame_text=frame_text)

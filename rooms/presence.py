@@ -42,5 +42,6 @@ class PresenceService:
         if member is None:
             return
         for room_id in await self.stores.memberships.room_ids_of(member_id):
-            await self.chat.publish_ephemeral(room_id, {"type": "presence", "room": room_id,
-                                                        "member": member.brief(), "status": after.value})
+            await self.chat.publish_presence(room_id, {"type": "presence", "room": room_id,
+                                                       "member": member.brief(), "status": after.value},
+                                             member_id)

@@ -12,7 +12,7 @@ from typing import Callable
 
 from realtime.broker.base import Broker, BrokerUnavailable
 from rooms.errors import BadRequest, Forbidden, NotFound
-from rooms.fanout import encode_departure, encode_ephemeral, encode_event, room_channel
+from rooms.fanout import encode_departure, encode_ephemeral, encode_event, encode_presence, room_channel
 from rooms.management import RoomService
 from rooms.models import Event, EventKind, Member, Page, Room
 from rooms.store import Stores
@@ -101,6 +101,9 @@ class ChatService:
 
     async def publish_ephemeral(self, room_id: int, frame: dict, skip_member: int | None = None) -> None:
         await self._publish(room_id, encode_ephemeral(frame, skip_member), frame.get("type", ""))
+
+    async def publish_presence(self, room_id: int, frame: dict, member_id: int) -> None:
+        await self._publish(room_id, encode_presence(frame, member_id), "presence")
 
     async def _publish(self, room_id: int, data: str, what: str) -> None:
         try:

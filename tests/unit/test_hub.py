@@ -10,7 +10,7 @@ import pytest
 from realtime.broker.memory import MemoryBroker
 from realtime.connection import Connection
 from realtime.hub import Hub
-from rooms.fanout import encode_event, room_channel
+from rooms.fanout import encode_event, encode_presence, room_channel
 from rooms.models import RoomKind, Visibility
 from rooms.store import Stores
 
@@ -110,3 +110,20 @@ async def test_resume_within_the_memory_window_needs_no_store_and_hides_deleted_
     replayed = [orjson.loads(late.outbox.get_nowait()) for _ in range(2)]
     assert [f["seq"] for f in replayed] == [1, 2]
     assert replayed[0]["body"] == "" and replayed[0]["deleted"] is True
+
+
+async def test_presence_is_not_fanned_out_in_large_rooms(world):
+    stores, broker, hub, member, room = world
+    hub.presence_fanout_max = 2
+    conns = [Connection(member=member, queue_size=100, on_overflow=lambda c: None) for _ in range(3)]
+    await hub.subscribe(conns[0], room, None)
+    frame = {"type": "presence", "room": room.id, "member": {"id": 9}, "status": "online"}
+    await broker.publish(room_channel(room.id), encode_presence(frame, 9))
+    await settle()
+    assert conns[0].outbox.qsize() == 1
+    conns[0].outbox.get_nowait()
+    for conn in conns[1:]:
+        await hub.subscribe(conn, room, None)
+    await broker.publish(room_channel(room.id), encode_presence(frame, 9))
+    await settle()
+    assert [conn.outbox.qsize() for conn in conns] == [0, 0, 0]
