@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, WebSocketRoute
 
 from realtime import emergency_pages, pages
-from realtime.api import auth, emergency, health, members, rooms
+from realtime.api import auth, emergency, health, members, rooms, webinars
 from realtime.api.common import error_response
 from realtime.gateway import websocket_endpoint
 from realtime.security import SecurityHeaders
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *health.routes, *auth.routes, *members.routes, *rooms.routes, *pages.routes,
-        *emergency.routes, *emergency_pages.routes,
+        *emergency.routes, *emergency_pages.routes, *webinars.routes,
         WebSocketRoute("/ws", websocket_endpoint),
         Mount("/static", pages.static_files(), name="static"),
     ]

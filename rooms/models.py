@@ -18,6 +18,7 @@ class RoomKind(str, enum.Enum):
     ROOM = "room"
     DM = "dm"
     EMERGENCY = "emergency"   # private, with the attributes and tools of rooms/emergency
+    WEBINAR = "webinar"       # a webinar's chat and Q&A (rooms/webinars); registrants are its members
 
 
 class Role(str, enum.Enum):
@@ -44,6 +45,15 @@ class EventKind(str, enum.Enum):
     FOURW = "fourw"
     EMERGENCY = "emergency"
     MEMBERSHIP = "membership"
+    # Webinar rooms (rooms/webinars): structured like the emergency events above.
+    WEBINAR = "webinar"                  # the session's state changed
+    QUESTION = "question"                # asked (anonymous ones carry no sender)
+    QUESTION_UPVOTE = "question.upvote"
+    QUESTION_STATE = "question.state"    # answered or dismissed by a host or panelist
+    HAND = "hand"                        # raised or lowered
+    SPEAKER = "speaker"                  # promoted or demoted
+    POLL = "poll"                        # opened or closed
+    POLL_RESULTS = "poll.results"        # the counts after a vote; the voter is not named
 
     @property
     def structured(self) -> bool:

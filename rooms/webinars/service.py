@@ -1,0 +1,29 @@
+"""Everything webinars need in one process, built from the chat core's parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rooms.service import ChatService
+from rooms.store import Stores
+from rooms.webinars.polls import PollService
+from rooms.webinars.qa import QuestionService
+from rooms.webinars.sessions import WebinarSessions
+from rooms.webinars.stage import StageService
+from rooms.webinars.store import WebinarStores
+
+
+@dataclass(frozen=True)
+class WebinarServices:
+    stores: WebinarStores
+    sessions: WebinarSessions
+    questions: QuestionService
+    stage: StageService
+    polls: PollService
+
+    @classmethod
+    def build(cls, stores: Stores, chat: ChatService) -> "WebinarServices":
+        wstores = WebinarStores.over(stores)
+        sessions = WebinarSessions(stores, wstores, chat)
+        return cls(stores=wstores, sessions=sessions, questions=QuestionService(sessions, wstores, chat),
+                   stage=StageService(sessions, wstores, chat), polls=PollService(sessions, wstores, chat))
