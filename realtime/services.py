@@ -64,6 +64,7 @@ class Services:
             await emergency.rooms.on_membership(room, member, joined)
 
         rooms.on_membership = on_membership
+        rooms.write_guards.append(emergency.rooms.refuse_if_closed)
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
         limiter = open_limiter(settings.redis_url)
         return cls(

@@ -17,6 +17,8 @@ MAX_ROOM_NAME = 80
 
 # Called after membership changes so live subscriptions follow: (room, member, joined?).
 MembershipListener = Callable[[Room, Member, bool], Awaitable[None]]
+# Asked before new messages are written: raises when the room takes none (a closed emergency).
+WriteGuard = Callable[[Room], Awaitable[None]]
 
 
 async def _ignore(room: Room, member: Member, joined: bool) -> None:
@@ -27,6 +29,7 @@ class RoomService:
     def __init__(self, stores: Stores, on_membership: MembershipListener = _ignore) -> None:
         self.stores = stores
         self.on_membership = on_membership
+        self.write_guards: list[WriteGuard] = []
 
     async def get(self, room_id: int) -> Room:
         room = await self.stores.rooms.get(room_id)
@@ -47,6 +50,11 @@ class RoomService:
         if membership is None:
             raise Forbidden("join the room first")
         return room, membership
+
+    async def ensure_open(self, room: Room) -> None:
+        """Kinds of room with a life of their own (emergencies) may refuse new messages."""
+        for guard in self.write_guards:
+            await guard(room)
 
     @staticmethod
     def _is_public(room: Room) -> bool:

@@ -39,7 +39,8 @@ class ChatService:
     async def send(self, member: Member, room_id: int, client_id: str, body: str) -> tuple[Event, bool]:
         """Stores the message once per client id and publishes it. Answers (event, created)."""
         self._check_body(body)
-        await self.rooms.writable(member, room_id)
+        room, _ = await self.rooms.writable(member, room_id)
+        await self.rooms.ensure_open(room)
         event, created = await self.stores.messages.append(room_id, member.id, client_id, body)
         if created:
             await self.publish(event)
@@ -47,7 +48,8 @@ class ChatService:
 
     async def edit(self, member: Member, room_id: int, target_seq: int, body: str) -> Event:
         self._check_body(body)
-        await self.rooms.writable(member, room_id)
+        room, _ = await self.rooms.writable(member, room_id)
+        await self.rooms.ensure_open(room)
         target = await self._message(room_id, target_seq)
         if target.sender_id != member.id:
             raise Forbidden("only the author edits a message")
@@ -56,7 +58,8 @@ class ChatService:
         return event
 
     async def delete(self, member: Member, room_id: int, target_seq: int) -> Event:
-        _, membership = await self.rooms.writable(member, room_id)
+        room, membership = await self.rooms.writable(member, room_id)
+        await self.rooms.ensure_open(room)
         target = await self._message(room_id, target_seq)
         if target.sender_id != member.id and not membership.role.can_moderate:
             raise Forbidden("only the author or a moderator deletes a message")

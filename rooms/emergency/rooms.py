@@ -52,6 +52,13 @@ class EmergencyRooms:
             raise NotFound("no such emergency")
         return Seat(emergency, membership)
 
+    async def refuse_if_closed(self, room: Room) -> None:
+        """The chat core's write guard: a closed emergency's chat is read-only too."""
+        if room.kind is RoomKind.EMERGENCY:
+            emergency = await self.store.get(room.id)
+            if emergency is not None and not emergency.active:
+                raise Forbidden("this emergency is closed")
+
     async def active_seat(self, member: Member, room_id: int) -> Seat:
         """A seat in an emergency that still takes changes."""
         seat = await self.seat(member, room_id)

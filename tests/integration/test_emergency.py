@@ -264,6 +264,9 @@ async def test_the_audit_trail_of_a_closed_room_is_exported_by_coordinators(serv
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     refused = await coordinator.http.post(f"/api/emergencies/{room}/alerts", json={"client_id": "a2", "body": "late"})
     assert refused.status_code == 403
+    c = await coordinator.connect(server.ws_url)
+    assert (await c.say(room, "after closing"))["code"] == "forbidden"   # the chat is read-only too
+    await c.close()
 
     exported = (await coordinator.http.get(f"/api/emergencies/{room}/audit.json")).json()
     entries = exported["entries"]
