@@ -41,6 +41,7 @@ system:
 
 # `make bench FULL=1` runs the long version.
 bench: venv
+	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m bench $(if $(FULL),--full,)
 
 migrate: venv

@@ -1,0 +1,24 @@
+"""The scenarios of issue 9, by name, in the order `python -m bench` runs them."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from bench.scenarios import capacity, chat, history, media, saturation
+from bench.scenarios.common import RunOptions
+from bench.sizes import Sizes
+
+Scenario = Callable[[Sizes, RunOptions], dict]
+
+SCENARIOS: dict[str, Scenario] = {
+    "webinar-chat": chat.webinar_chat,
+    "many-rooms": chat.many_rooms,
+    "capacity": capacity.run,
+    "saturation": saturation.run,
+    "scale-out": saturation.scale_out,
+    "history": history.run,
+    "media": media.run,
+}
+
+# Run only when named with --only, never as part of the default set.
+SKIPPED_BY_DEFAULT = {"media": media.REASON}

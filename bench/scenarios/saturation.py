@@ -1,0 +1,63 @@
+"""Saturation (one room, offered load stepped up until p99 or loss gives) and scale-out (the same search
+on Postgres + Redis with one server process, then two)."""
+
+from __future__ import annotations
+
+from bench.analysis import ratio
+from bench.scenarios.common import RunOptions, both, convene, geometric, log, search
+from bench.sizes import Sizes
+from bench.targets import Layout
+
+
+def run(sizes: Sizes, options: RunOptions) -> dict:
+    layout = Layout(rooms=1, members_per_room=sizes.saturation_members, senders_per_room=sizes.saturation_senders)
+    rates = geometric(sizes.saturation_start_rate, sizes.saturation_growth, sizes.saturation_steps)
+    results = {}
+    for target in both(options):
+        log(f"saturation on {target.name}: 1 room x {layout.members_per_room} members, {layout.senders} senders, "
+            f"steps of {sizes.saturation_step_s:g} s")
+        with target:
+            results[target.name] = search(target, layout, rates, sizes.saturation_refine,
+                                          sizes.saturation_step_s, sizes, options)
+    c, b = results["convene"], results["baseline"]
+    share = ratio(c["max_sustained_deliveries_per_s"], b["max_sustained_deliveries_per_s"])
+    # What the two would carry if each had a CPU to itself: the inverse ratio of CPU per delivery.
+    cpu_share = ratio(b["server_cpu_us_per_delivery"], c["server_cpu_us_per_delivery"])
+    return {
+        "layout": layout.__dict__, "step_s": sizes.saturation_step_s, "p99_limit_ms": sizes.p99_limit_ms, **results,
+        "ratio": {"max_sustained_deliveries_per_s": share, "cpu_per_delivery_inverse": cpu_share},
+        "targets": [{"target": "saturation throughput >= 0.5x the baseline's",
+                     "value": f"{c['max_sustained_deliveries_per_s']:.0f} vs {b['max_sustained_deliveries_per_s']:.0f} "
+                              f"deliveries/s = {share}x"
+                              + (f" (the machine's CPUs were {b['machine_cpu_share_at_max']:.0%} busy at the "
+                                 "baseline's best step)" if (b["machine_cpu_share_at_max"] or 0) >= 0.75 else "")
+                              + f"; by server CPU per delivery {cpu_share}x",
+                     "met": bool(share is not None and share >= 0.5)}],
+    }
+
+
+def scale_out(sizes: Sizes, options: RunOptions) -> dict:
+    layout = Layout(rooms=1, members_per_room=sizes.scaleout_members, senders_per_room=sizes.scaleout_senders)
+    rates = geometric(sizes.scaleout_start_rate, sizes.scaleout_growth, sizes.scaleout_steps)
+    results = {}
+    for processes in (1, 2):
+        name = f"convene_x{processes}"
+        target = convene(options, backend="postgres", processes=processes, name=name)
+        log(f"scale-out: {processes} process(es) on Postgres + Redis, 1 room x {layout.members_per_room} members "
+            "spread over them")
+        with target:
+            results[name] = search(target, layout, rates, sizes.scaleout_refine, sizes.scaleout_step_s,
+                                   sizes, options)
+    one, two = results["convene_x1"], results["convene_x2"]
+    gain = ratio(two["max_sustained_deliveries_per_s"], one["max_sustained_deliveries_per_s"])
+    # The search cannot tell apart loads closer than its last bisection step: "more" must beat that.
+    resolution = round(sizes.scaleout_growth ** (1 / 2 ** sizes.scaleout_refine), 3)
+    return {
+        "layout": layout.__dict__, "step_s": sizes.scaleout_step_s, **results,
+        "ratio": {"two_over_one": gain}, "resolution": resolution,
+        "targets": [{"target": "scale-out: two processes carry more than one",
+                     "value": f"{two['max_sustained_deliveries_per_s']:.0f} vs "
+                              f"{one['max_sustained_deliveries_per_s']:.0f} deliveries/s = {gain}x "
+                              f"(the search resolves {resolution}x)",
+                     "met": bool(gain is not None and gain >= resolution)}],
+    }

@@ -1,0 +1,72 @@
+"""How big each scenario is: the full sizes of issue 9, and the quick ones that make `make bench` < 5 minutes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    mode: str
+
+    # Webinar chat: one room, everyone subscribed, a few people talking.
+    webinar_members: int = 1000
+    webinar_senders: int = 5
+    webinar_rate: float = 2.0             # messages per second per sender
+    webinar_duration_s: float = 60.0
+
+    # Many rooms: small rooms, everyone talking a little.
+    many_rooms: int = 200
+    many_members: int = 10
+    many_rate: float = 0.2
+    many_duration_s: float = 60.0
+
+    # Capacity: idle subscribed sockets, ramped in steps up to a ceiling.
+    capacity_max: int = 18_000           # the container's hard open-file limit is 20,000 per process
+    capacity_step: int = 2_000
+    capacity_members: int = 200           # sockets share these members' tokens
+    capacity_workers: int = 2
+
+    # Saturation: one room, senders step the offered load up until latency or loss gives.
+    saturation_members: int = 200
+    saturation_senders: int = 10
+    saturation_start_rate: float = 10.0   # messages per second, all senders together
+    saturation_growth: float = 1.4
+    saturation_steps: int = 16            # climbing steps at most
+    saturation_refine: int = 3            # bisecting steps after the first failure
+    attempts: int = 3                     # tries of a failing step before believing it (shared machine)
+    saturation_step_s: float = 10.0
+
+    # Scale-out: the saturation search on Postgres + Redis, one process against two.
+    scaleout_members: int = 200
+    scaleout_senders: int = 10
+    scaleout_start_rate: float = 10.0
+    scaleout_growth: float = 1.4
+    scaleout_steps: int = 14
+    scaleout_refine: int = 3
+    scaleout_step_s: float = 10.0
+
+    # History: page fetches in a room holding this many messages in Postgres.
+    history_messages: int = 1_000_000
+    history_fetches: int = 2_000
+    history_concurrency: int = 8
+
+    body_chars: int = 100
+    # Pass marks for one saturation step.
+    p99_limit_ms: float = 200.0
+    keep_up_ratio: float = 0.9            # delivered at least this share of the offered deliveries/s
+
+
+FULL = Sizes(mode="full")
+
+QUICK = Sizes(
+    mode="quick",
+    webinar_members=200, webinar_duration_s=8.0,
+    many_rooms=20, many_members=10, many_rate=0.5, many_duration_s=8.0,
+    capacity_max=1_500, capacity_step=500, capacity_members=50, capacity_workers=1,
+    saturation_members=100, saturation_start_rate=40.0, saturation_growth=2.0, saturation_steps=6,
+    saturation_refine=2, saturation_step_s=3.0, attempts=1,
+    scaleout_members=100, scaleout_start_rate=20.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=1,
+    scaleout_step_s=3.0,
+    history_messages=100_000, history_fetches=300, history_concurrency=4,
+)
