@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             started = time.monotonic()
+            commit = report.git_commit()
             try:
                 result = SCENARIOS[name](sizes, options)
             except RunTimedOut:
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"{name} failed:\n{traceback.format_exc()}")
                 result = {"error": traceback.format_exc(), "targets": []}
                 failed.append(name)
-            result.update(scenario=name, mode=sizes.mode, command=command,
+            result.update(scenario=name, mode=sizes.mode, command=command, git_commit=commit,
                           finished_at=time.strftime("%Y-%m-%d %H:%M %Z"),
                           duration_s=round(time.monotonic() - started, 1),
                           sizes=dataclasses.asdict(sizes), options={**dataclasses.asdict(options),

@@ -25,6 +25,12 @@ def _run(argv: list[str]) -> str:
         return ""
 
 
+def git_commit() -> str:
+    """The commit the servers were started from (the tree changes while others work: recorded per scenario)."""
+    dirty = bool(_run(["git", "status", "--porcelain", "--untracked-files=no"]))
+    return _run(["git", "rev-parse", "--short", "HEAD"]) + (" + uncommitted changes" if dirty else "")
+
+
 def machine_info() -> dict:
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     mem_kib = next((int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:")), 0)
@@ -41,13 +47,11 @@ def machine_info() -> dict:
         postgres = _run([str(find_postgres_bin() / "postgres"), "--version"])
     except RuntimeError:
         postgres = ""
-    dirty = bool(_run(["git", "status", "--porcelain"]))
     return {
         "nproc": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": model,
         "memory_gib": round(mem_kib / 1024 / 1024, 1), "kernel": platform.release(),
         "python": platform.python_version(), "libraries": versions, "postgres": postgres,
         "redis": _run(["redis-server", "--version"]).split(" sha=")[0],
-        "git_commit": _run(["git", "rev-parse", "--short", "HEAD"]) + (" (with uncommitted changes)" if dirty else ""),
     }
 
 
@@ -263,7 +267,7 @@ def render(results: dict[str, dict]) -> str:
         lines += ["### Machine", "",
                   f"{machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_gib']} GiB RAM, Linux "
                   f"{machine['kernel']}, Python {machine['python']}; {libs}; {machine['postgres']}; "
-                  f"{machine['redis']}; commit {machine['git_commit']}.", ""]
+                  f"{machine['redis']}.", ""]
     for name in SCENARIOS:
         runs = results.get(name)
         if not runs:
@@ -274,7 +278,7 @@ def render(results: dict[str, dict]) -> str:
             if run is None:
                 continue
             lines += [f"**{mode}** — `{run.get('command', '')}`, {run.get('finished_at', '')}, "
-                      f"{_n(run.get('duration_s'), 0)} s", ""]
+                      f"{_n(run.get('duration_s'), 0)} s, server code at {run.get('git_commit', '?')}", ""]
             lines += _scenario_section(name, run)
     lines.append(TABLES_END)
     return "\n".join(lines)

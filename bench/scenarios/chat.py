@@ -72,6 +72,9 @@ def many_rooms(sizes: Sizes, options: RunOptions) -> dict:
         log(f"many rooms on {target.name}: {layout.rooms} rooms x {layout.members_per_room} members, "
             f"each sending {phase.rate:g} msg/s")
         with target:
-            results[target.name] = chat_run(target, layout, phase, options)
+            profile = options.profile and target.name == "convene"
+            results[target.name] = chat_run(target, layout, phase, options,
+                                            after=_profile_phase(target, phase, options, "many-rooms")
+                                            if profile else None)
     return {"layout": layout.__dict__, "phase": phase.__dict__, **results, "ratio": _compare(results),
             "targets": []}

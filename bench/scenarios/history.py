@@ -13,6 +13,7 @@ import asyncio
 import random
 import time
 
+from bench import profiling
 from bench.analysis import connect_summary, summary_ms
 from bench.generator import LoadGenerator
 from bench.procstat import Sampler
@@ -103,6 +104,15 @@ def run(sizes: Sizes, options: RunOptions) -> dict:
                     lat = results[key]["latency_ms"]
                     log(f"  {key}: p50 {lat.get('p50')} ms, p99 {lat.get('p99')} ms, "
                         f"{results[key]['pages_per_s']} pages/s, wrong {results[key]['wrong_pages']}")
+            if options.profile:
+                raw = options.out_dir / "profile-history.txt"
+                log("  profiling the server (py-spy) while one client fetches pages over the websocket")
+                plan = {specs[0].index: [ws_path(b) for b in _befores(rng, head, n)]}
+                spy = profiling.record(target.pids[0], raw, max(5.0, n * 0.015), extra=("--gil",))
+                gen.requests(plan)
+                _, stderr = spy.communicate(timeout=n * 0.015 + 60)
+                results["profile"] = ({"raw": raw.name, **profiling.summarize(raw)} if spy.returncode == 0
+                                      else {"error": stderr.decode(errors="replace")[-500:]})
         results["database_alone"] = asyncio.run(_direct(target.database_url, room.id,
                                                          _befores(rng, head, min(n, 500)), head))
         log(f"  database alone: p99 {results['database_alone']['latency_ms'].get('p99')} ms")
