@@ -1,5 +1,7 @@
-"""`python -m bench [--full] [--only SCENARIO]`: run the scenarios, write docs/bench-results/ and the tables
-in docs/performance.md."""
+"""Runs the benchmark scenarios and writes docs/bench-results/ and the tables of docs/performance.md.
+
+Usage: `python -m bench [--full] [--only SCENARIO …]`; see docs/performance.md.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from bench.scenarios.common import RunOptions, log
 from bench.sizes import FULL, QUICK
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO_ROOT / "docs" / "bench-results"
 # The whole run stops by itself after this long, whatever happens.
 DEADLINE_S = {"quick": 15 * 60, "full": 90 * 60}
 # The machine is shared: each measured phase first waits this long at most for other load to calm down.
@@ -42,8 +45,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="load generator processes (default 2)")
     parser.add_argument("--no-compression", action="store_true", help="do not offer permessage-deflate")
     parser.add_argument("--profile", action="store_true",
-                        help="py-spy the server during an extra webinar-chat phase")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "bench-results")
+                        help="py-spy the server during an extra phase of webinar-chat, many-rooms and history")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="where the JSON results go (docs/performance.md is only rendered from the default)")
     parser.add_argument("--no-docs", action="store_true", help="do not update docs/performance.md and the plot")
     return parser.parse_args(argv)
 
@@ -84,11 +88,13 @@ def main(argv: list[str] | None = None) -> int:
             path = report.write_result(args.out, name, sizes.mode, result)
             log(f"{name} done in {time.monotonic() - started:.0f} s -> {path}")
             for target in result.get("targets", []):
-                verdict = {True: "MET", False: "NOT MET", None: "not decided at quick sizes"}[target["met"]]
+                verdict = {True: "MET", False: "NOT MET"}.get(target["met"], f"not decided ({target.get('undecided')})")
                 log(f"  target: {target['target']}: {target['value']} -> {verdict}")
     finally:
         signal.alarm(0)
-    if not args.no_docs:
+    if args.out.resolve() != DEFAULT_OUT.resolve() and not args.no_docs:
+        log(f"results are in {args.out}; docs/performance.md keeps the tables of {DEFAULT_OUT}")
+    elif not args.no_docs:
         results = report.load_results(args.out)
         report.update_markdown(REPO_ROOT / "docs" / "performance.md", report.render(results))
         plot = report.plot_latency(results, args.out / "latency.png")

@@ -1,8 +1,11 @@
 """The load generator: protocol clients in worker processes of their own, driven phase by phase from the parent.
 
 A worker holds a share of the clients on one asyncio loop (uvloop when it is
-installed) and records every send (client_id, scheduled time, send time, ack
-time, seq) and every delivery (room, seq, client_id, receiver, receive time).
+installed). Each socket is the `websockets` library's sans-I/O ClientProtocol
+driven from asyncio callbacks (the library's asyncio client costs about half as
+much again per delivery, enough to distort the latencies it measures). A worker
+records every send (client_id, scheduled time, send time, ack time, seq) and
+every delivery (room, seq, client_id, receiver, receive time).
 The parent (LoadGenerator) tells all workers what to do next over a pipe:
 
     connect  open the next clients' sockets, wait for `hello`, subscribe to their rooms

@@ -61,12 +61,12 @@ FULL = Sizes(mode="full")
 
 QUICK = Sizes(
     mode="quick",
-    webinar_members=200, webinar_duration_s=8.0,
-    many_rooms=20, many_members=10, many_rate=0.5, many_duration_s=8.0,
-    capacity_max=1_500, capacity_step=500, capacity_members=50, capacity_workers=1,
+    webinar_members=200, webinar_duration_s=6.0,
+    many_rooms=20, many_members=10, many_rate=0.5, many_duration_s=6.0,
+    capacity_max=1_000, capacity_step=500, capacity_members=50, capacity_workers=1,
     saturation_members=100, saturation_start_rate=40.0, saturation_growth=2.0, saturation_steps=6,
     saturation_refine=2, saturation_step_s=3.0, attempts=1,
     scaleout_members=100, scaleout_start_rate=20.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=1,
     scaleout_step_s=3.0,
-    history_messages=100_000, history_fetches=300, history_concurrency=4,
+    history_messages=100_000, history_fetches=200, history_concurrency=4,
 )

@@ -104,6 +104,7 @@ def run(sizes: Sizes, options: RunOptions) -> dict:
         "targets": [{"target": ">= 10,000 concurrent connections in one process at <= 30 KB RSS each",
                      "value": f"{c['max_connections']} connections, {per_conn} KiB each",
                      # A quick run's ceiling is below 10,000: it cannot decide the target.
+                     "undecided": "a quick run's ceiling is below 10,000 connections",
                      "met": None if sizes.capacity_max < 10_000 else bool(
                          c["max_connections"] >= 10_000 and per_conn is not None
                          and per_conn * 1024 <= 30_000 and c["fanout_probe"]["clean"])}],

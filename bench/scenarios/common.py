@@ -21,7 +21,7 @@ class RunOptions:
     backend: str = "embedded"          # Convene's backend in the single-process scenarios
     workers: int = 2                   # load generator processes
     compression: bool = True           # offer permessage-deflate, as browsers do
-    profile: bool = False              # py-spy the server during an extra webinar-chat phase
+    profile: bool = False              # py-spy the server in an extra phase (webinar chat, many rooms, history)
     quiet_wait_s: float = 5.0          # before each measured phase, wait this long at most for a quiet machine
     out_dir: Path = Path("docs/bench-results")
 

@@ -59,5 +59,8 @@ def scale_out(sizes: Sizes, options: RunOptions) -> dict:
                      "value": f"{two['max_sustained_deliveries_per_s']:.0f} vs "
                               f"{one['max_sustained_deliveries_per_s']:.0f} deliveries/s = {gain}x "
                               f"(the search resolves {resolution}x)",
-                     "met": bool(gain is not None and gain >= resolution)}],
+                     # Within one bisection step of 1 the search cannot say which carried more.
+                     "met": None if gain is not None and 1.0 < gain < resolution
+                     else bool(gain is not None and gain >= resolution),
+                     "undecided": "the difference is within the search's resolution"}],
     }
