@@ -54,6 +54,8 @@ class EventKind(str, enum.Enum):
     SPEAKER = "speaker"                  # promoted or demoted
     POLL = "poll"                        # opened or closed
     POLL_RESULTS = "poll.results"        # the counts after a vote; the voter is not named
+    MUTE = "mute"                        # a host muted or unmuted someone's microphone on stage
+    REMOVAL = "removal"                  # a host removed someone from the webinar
 
     @property
     def structured(self) -> bool:
