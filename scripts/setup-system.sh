@@ -18,9 +18,12 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 # Without recommends Chromium has no fonts and browser tests would render empty boxes.
 [ -x /usr/bin/chromium ] || missing+=(chromium fonts-liberation)
+# Media tests run inside a loopback-only network namespace (unshare -n, ip link set lo up).
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup-system: redis-server, postgresql and chromium already installed"
+    echo "setup-system: redis-server, postgresql, chromium, unshare and ip already installed"
     exit 0
 fi
 
