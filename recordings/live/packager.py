@@ -1,0 +1,168 @@
+"""The PacketTap that feeds one webinar's live stream: hands packets to a worker process, never blocks.
+
+on_packet runs on the server's event loop, so it only frames the packet and appends it to
+a queue; a writer thread moves the queue into the worker's stdin pipe (blocking there is
+fine: it is not the loop). When the worker falls behind, video is dropped — from the packet
+that did not fit until the publisher's next keyframe, so the picture never decodes garbage —
+and audio is kept (up to LiveSettings.audio_backlog_bytes, which only a stuck worker reaches).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import fcntl
+import logging
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recordings.live.settings import LiveSettings
+from recordings.live.wire import CODECS, Message, MessageType
+
+if TYPE_CHECKING:
+    import av
+
+log = logging.getLogger(__name__)
+
+END_TIMEOUT_S = 30.0              # the worker's flush at the end; after this it is killed
+TICK_S = 0.1                      # with no packet for this long, the worker is told the time anyway
+
+
+class LivePackager:
+    """One webinar's live stream: implements recordings.media.taps.PacketTap."""
+
+    def __init__(self, webinar_id: int, live_dir: Path, settings: LiveSettings) -> None:
+        self.webinar_id = webinar_id
+        self.live_dir = live_dir
+        self.settings = settings
+        self.started_at = datetime.now(timezone.utc)
+        self.dropped_video = 0
+        self.dropped_audio = 0
+        self._t0 = time.monotonic()
+        self._queue: collections.deque[bytes] = collections.deque()
+        self._queued = {"audio": 0, "video": 0}     # bytes waiting, by kind
+        self._kinds: collections.deque[tuple[str, int]] = collections.deque()
+        self._skipping_video: set[int] = set()       # publishers whose video waits for a keyframe
+        self._lock = threading.Condition()
+        self._closed = False
+        live_dir.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "recordings.live.worker", str(live_dir), repr(self._t0), settings.to_json()],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
+        assert self.process.stdin is not None
+        try:
+            fcntl.fcntl(self.process.stdin.fileno(), fcntl.F_SETPIPE_SZ, settings.pipe_bytes)
+        except OSError:
+            pass   # the default pipe size works too
+        self._writer = threading.Thread(target=self._write, name=f"live-{webinar_id}-writer", daemon=True)
+        self._writer.start()
+        log.info("live stream of webinar %s started in %s (worker pid %s)", webinar_id, live_dir, self.process.pid)
+
+    # PacketTap.
+
+    def on_packet(self, publisher_id: int, kind: str, codec: str, packet: "av.Packet") -> None:
+        known = CODECS.get(codec)
+        if known is None or known.kind != kind:
+            return
+        keyframe = bool(packet.is_keyframe)
+        with self._lock:
+            if self._closed:
+                return
+            if kind == "video":
+                if publisher_id in self._skipping_video:
+                    if not keyframe:
+                        self.dropped_video += 1
+                        return
+                    self._skipping_video.discard(publisher_id)
+                if self._queued["video"] + self._queued["audio"] > self.settings.video_backlog_bytes:
+                    self._skipping_video.add(publisher_id)
+                    self.dropped_video += 1
+                    return
+            elif self._queued["audio"] > self.settings.audio_backlog_bytes:
+                self.dropped_audio += 1
+                return
+            data = Message(MessageType.PACKET, publisher_id, int(packet.pts or 0), time.monotonic(), known,
+                           keyframe, bytes(packet)).encode()
+            self._enqueue(kind, data)
+
+    def on_publisher_left(self, publisher_id: int) -> None:
+        with self._lock:
+            if not self._closed:
+                self._skipping_video.discard(publisher_id)
+                self._enqueue("audio", Message(MessageType.LEFT, publisher_id).encode())
+
+    def close(self) -> None:
+        """The webinar's media ended: the worker writes what it has and #EXT-X-ENDLIST, then exits."""
+        with self._lock:
+            if self._closed:
+                return
+            self._enqueue("audio", Message(MessageType.END, arrival=time.monotonic()).encode())
+            self._closed = True
+
+    # The rest.
+
+    @property
+    def closed(self) -> bool:
+        """close() was called, or the worker went away."""
+        with self._lock:
+            return self._closed
+
+    @property
+    def backlog_bytes(self) -> int:
+        with self._lock:
+            return self._queued["audio"] + self._queued["video"]
+
+    async def finished(self) -> int:
+        """Waits for the worker to write the end of the stream; its exit status."""
+        return await asyncio.to_thread(self.wait, END_TIMEOUT_S)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.error("live stream worker of webinar %s did not finish in %s s; killed", self.webinar_id, timeout)
+            self.process.kill()
+            return self.process.wait()
+
+    def _enqueue(self, kind: str, data: bytes) -> None:
+        self._queue.append(data)
+        self._kinds.append((kind, len(data)))
+        self._queued[kind] += len(data)
+        self._lock.notify()
+
+    def _write(self) -> None:
+        stdin = self.process.stdin
+        assert stdin is not None
+        try:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._lock.wait(TICK_S)
+                    if self._queue:
+                        data = self._queue.popleft()
+                        kind, size = self._kinds.popleft()
+                        self._queued[kind] -= size
+                        last = self._closed and not self._queue
+                    else:
+                        data, last = Message(MessageType.TICK, arrival=time.monotonic()).encode(), False
+                stdin.write(data)
+                if last:
+                    break
+                if not self._queue:
+                    stdin.flush()   # nothing else to send now: let the worker have it
+            stdin.flush()
+        except (BrokenPipeError, ValueError, OSError) as error:
+            log.error("live stream worker of webinar %s went away: %s", self.webinar_id, error)
+            with self._lock:
+                self._closed = True
+                self._queue.clear()
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass

@@ -1,0 +1,62 @@
+"""The live stream's encoding settings, read from the environment once (documented in docs/live-stream.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Mapping
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    # Video rendition: H.264 at a small size and rate, for attendees on modest links.
+    width: int = 640
+    height: int = 360
+    fps: int = 15
+    video_bitrate: int = 350_000
+    # One AAC encode, muxed into both renditions: the audio-only one is just this.
+    audio_bitrate: int = 48_000
+    # Segment length; the keyframe interval is the same, so every segment is exactly this long.
+    segment_s: int = 2
+    # How far behind real time the worker mixes, so packets that arrive late still make it.
+    jitter_s: float = 0.5
+    # Encoded video waiting for the worker beyond this is dropped (until the next keyframe); audio is not.
+    video_backlog_bytes: int = 512 * 1024
+    # Audio is dropped only when the worker is this far behind: it is stuck, not slow.
+    audio_backlog_bytes: int = 4 * 1024 * 1024
+    # The pipe to the worker (Linux's default is 64 KiB): about a second of video in flight.
+    pipe_bytes: int = 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "LiveSettings":
+        env = os.environ if env is None else env
+        return cls(
+            width=_int(env, "LIVE_VIDEO_WIDTH", cls.width) // 2 * 2,
+            height=_int(env, "LIVE_VIDEO_HEIGHT", cls.height) // 2 * 2,
+            fps=_int(env, "LIVE_VIDEO_FPS", cls.fps),
+            video_bitrate=_int(env, "LIVE_VIDEO_BITRATE", cls.video_bitrate),
+            audio_bitrate=_int(env, "LIVE_AUDIO_BITRATE", cls.audio_bitrate),
+            segment_s=_int(env, "LIVE_SEGMENT_S", cls.segment_s),
+            jitter_s=_float(env, "LIVE_JITTER_S", cls.jitter_s),
+            video_backlog_bytes=_int(env, "LIVE_VIDEO_BACKLOG_BYTES", cls.video_backlog_bytes),
+            audio_backlog_bytes=_int(env, "LIVE_AUDIO_BACKLOG_BYTES", cls.audio_backlog_bytes),
+            pipe_bytes=_int(env, "LIVE_PIPE_BYTES", cls.pipe_bytes),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "LiveSettings":
+        return cls(**json.loads(text))

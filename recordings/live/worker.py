@@ -1,0 +1,157 @@
+"""The packager worker process: reads packets from stdin, decodes, mixes, encodes once, writes HLS.
+
+Run by recordings/live/packager.py as `python -m recordings.live.worker OUT_DIR T0 SETTINGS_JSON`,
+where T0 is the CLOCK_MONOTONIC time the stream starts. The output follows the wall clock, a
+jitter delay behind: every 1/fps a frame and the audio up to then are encoded whether or not
+anyone is publishing (black picture, silence), so a gap never breaks the stream's timeline.
+"""
+
+from __future__ import annotations
+
+import fractions
+import logging
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+
+from recordings.live.hls import AUDIO_RATE, HlsOutput
+from recordings.live.mixer import AudioTrack, mix
+from recordings.live.picture import STALE_S, Canvas, VideoTrack, choose
+from recordings.live.settings import LiveSettings
+from recordings.live.wire import Message, MessageType, read_message
+
+log = logging.getLogger("recordings.live.worker")
+
+AUDIO_FRAME = 1024       # samples per AAC frame
+INBOX = 256              # messages read ahead; beyond it the pipe (and then the server) holds them
+
+
+class Packager:
+    def __init__(self, out_dir: Path, t0: float, settings: LiveSettings) -> None:
+        self.t0 = t0
+        self.settings = settings
+        self.output = HlsOutput(out_dir, settings)
+        self.canvas = Canvas(settings.width, settings.height)
+        self.audio: dict[int, AudioTrack] = {}
+        self.video: dict[int, VideoTrack] = {}
+        self.frame_index = 0
+        self.audio_position = 0
+        self.shown: tuple[int, av.VideoFrame] | None = None    # (source frame id, fitted frame)
+        self.shown_at = float("-inf")
+        self.latest_arrival = 0.0
+
+    def handle(self, message: Message) -> None:
+        if message.type is MessageType.TICK:
+            self.latest_arrival = max(self.latest_arrival, message.arrival - self.t0)
+            return
+        if message.type is MessageType.LEFT:
+            self.audio.pop(message.publisher_id, None)
+            self.video.pop(message.publisher_id, None)
+            return
+        arrival = message.arrival - self.t0
+        self.latest_arrival = max(self.latest_arrival, arrival)
+        if message.codec.kind == "audio":
+            track = self.audio.get(message.publisher_id) or self.audio.setdefault(message.publisher_id, AudioTrack())
+            track.add(message.payload, message.pts, arrival)
+        else:
+            video = self.video.get(message.publisher_id)
+            if video is None:
+                video = self.video[message.publisher_id] = VideoTrack(message.codec.decoder)
+            video.add(message.payload, message.pts, arrival, message.keyframe)
+
+    def produce(self, until: float) -> None:
+        """Encodes the stream up to `until` seconds of stream time, video and audio in time order."""
+        fps = self.settings.fps
+        while True:
+            video_at = self.frame_index / fps
+            audio_at = self.audio_position / AUDIO_RATE
+            video_due = video_at <= until
+            audio_due = (self.audio_position + AUDIO_FRAME) / AUDIO_RATE <= until
+            if video_due and (not audio_due or video_at <= audio_at):
+                self._video_frame(video_at)
+            elif audio_due:
+                self._audio_frame()
+            else:
+                return
+
+    def _video_frame(self, at: float) -> None:
+        track = choose(self.video, at)
+        source = track.frame_at(at) if track is not None else None
+        if source is not None:
+            if self.shown is None or self.shown[0] != id(source):
+                self.shown = (id(source), self.canvas.fit(source))
+            self.shown_at = at
+        elif at - self.shown_at >= STALE_S:
+            self.shown = None
+        picture = self.shown[1] if self.shown is not None else self.canvas.black
+        self.output.encode_video(picture, self.frame_index)
+        self.frame_index += 1
+
+    def _audio_frame(self) -> None:
+        chunks = [chunk for track in self.audio.values()
+                  if (chunk := track.take(self.audio_position, AUDIO_FRAME)) is not None]
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=AUDIO_FRAME)
+        frame.planes[0].update(mix(chunks, AUDIO_FRAME))
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = self.audio_position
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self.output.encode_audio(frame)
+        self.audio_position += AUDIO_FRAME
+
+    def close(self) -> None:
+        self.output.close()
+
+
+def _read_into(inbox: "queue.Queue[Message | None]") -> None:
+    try:
+        while (message := read_message(sys.stdin.buffer)) is not None:
+            inbox.put(message)
+    except (ValueError, OSError) as error:
+        log.error("the packet pipe broke: %s", error)
+    inbox.put(None)
+
+
+def run(out_dir: Path, t0: float, settings: LiveSettings) -> None:
+    packager = Packager(out_dir, t0, settings)
+    inbox: queue.Queue[Message | None] = queue.Queue(maxsize=INBOX)
+    threading.Thread(target=_read_into, args=(inbox,), name="packet-reader", daemon=True).start()
+    tick = 1 / settings.fps
+    ending = False
+    while not ending:
+        deadline = time.monotonic() + tick
+        while (wait := deadline - time.monotonic()) > 0:
+            try:
+                message = inbox.get(timeout=wait)
+            except queue.Empty:
+                break
+            if message is None or message.type is MessageType.END:
+                if message is not None:
+                    packager.latest_arrival = message.arrival - t0
+                ending = True
+                break
+            try:
+                packager.handle(message)
+            except Exception:   # one bad packet must not end a webinar's stream
+                log.exception("packet from publisher %s not used", message.publisher_id)
+        # Never past what the server has sent: when the worker is behind, what is still queued
+        # is older than now, and must not arrive after its moment has been encoded.
+        until = min(time.monotonic() - t0, packager.latest_arrival)
+        if not ending:
+            until -= settings.jitter_s
+        packager.produce(until)
+    packager.close()
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    out_dir, t0, settings = Path(argv[1]), float(argv[2]), LiveSettings.from_json(argv[3])
+    run(out_dir, t0, settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,128 @@
+"""The live packager: real VP8 and Opus packets in (as a webinar's media session hands them on), HLS out.
+
+The stream is produced once per test process (tests/support/live_media.py, about 6 s in real
+time) and read here as a player or the archive would read it: playlists, files, decoded media.
+"""
+
+from __future__ import annotations
+
+import array
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from recordings.live.packager import LivePackager
+from recordings.live.settings import LiveSettings
+from tests.support.live_media import SECOND_SPEAKER, opus_packets, play, recorded_stream, vp8_packets
+
+
+@pytest.fixture(scope="module")
+def recording():
+    return recorded_stream()
+
+
+def media_playlist(path: Path) -> tuple[int, list[tuple[float, str]], str]:
+    text = path.read_text()
+    target = int(re.search(r"#EXT-X-TARGETDURATION:(\d+)", text).group(1))
+    entries = [(float(d), name) for d, name in re.findall(r"#EXTINF:([\d.]+),\n(\S+)", text)]
+    return target, entries, text
+
+
+def loudness(samples: list[float]) -> float:
+    return (sum(s * s for s in samples) / max(1, len(samples))) ** 0.5
+
+
+def decoded(path: Path) -> dict:
+    """What a player would get: streams, duration, picture brightness and sound level over time."""
+    with av.open(str(path)) as container:
+        kinds = sorted(s.type for s in container.streams)
+        video = next((s for s in container.streams if s.type == "video"), None)
+        size = (video.codec_context.width, video.codec_context.height) if video else None
+        audio_levels: dict[int, list[float]] = {}
+        lumas: list[int] = []
+        last = 0.0
+        for frame in container.decode(*container.streams):
+            last = max(last, float(frame.time) + (frame.samples / frame.sample_rate
+                                                   if isinstance(frame, av.AudioFrame) else 0.0))
+            if isinstance(frame, av.AudioFrame):
+                values = array.array("f", bytes(frame.planes[0])[: frame.samples * 4])
+                audio_levels.setdefault(int(frame.time), []).extend(values)
+            else:
+                plane = frame.planes[0]
+                lumas.append(bytes(plane)[plane.line_size * (frame.height // 2) + frame.width // 2])
+    return {"kinds": kinds, "size": size, "duration": last, "lumas": lumas,
+            "levels": {second: loudness(values) for second, values in audio_levels.items()}}
+
+
+def test_segments_appear_while_the_host_publishes(recording):
+    assert recording.exit_status == 0
+    assert recording.segments_while_flowing["video"], "no video segment while packets were flowing"
+    assert recording.segments_while_flowing["audio"], "no audio segment while packets were flowing"
+    assert recording.dropped_video == 0 and recording.dropped_audio == 0
+
+
+def test_the_playlists_follow_the_contract(recording):
+    master = (recording.directory / "master.m3u8").read_text()
+    assert master.startswith("#EXTM3U\n")
+    variants = re.findall(r"#EXT-X-STREAM-INF:(.*)\n(\S+)", master)
+    assert [uri for _, uri in variants] == ["video/index.m3u8", "audio/index.m3u8"]
+    assert 'CODECS="avc1.' in variants[0][0] and "RESOLUTION=640x360" in variants[0][0]
+    assert 'CODECS="mp4a.40.2"' in variants[1][0]
+    for rendition in ("video", "audio"):
+        target, entries, text = media_playlist(recording.directory / rendition / "index.m3u8")
+        assert '#EXT-X-MAP:URI="init.mp4"' in text and text.rstrip().endswith("#EXT-X-ENDLIST")
+        assert (recording.directory / rendition / "init.mp4").stat().st_size > 0
+        assert [name for _, name in entries] == [f"seg-{n:05d}.m4s" for n in range(len(entries))]
+        for duration, name in entries:
+            assert round(duration) <= target   # RFC 8216 4.3.3.1
+            assert (recording.directory / rendition / name).stat().st_size > 0
+        # Regular segments: a keyframe every 2 s exactly, so all but the last are 2 s long.
+        assert all(abs(duration - 2.0) < 0.05 for duration, _ in entries[:-1]), entries
+        assert abs(sum(d for d, _ in entries) - recording.seconds) <= 1.0
+        assert not list((recording.directory / rendition).glob("*.tmp"))
+
+
+def test_the_video_rendition_decodes_with_picture_and_sound(recording):
+    got = decoded(recording.directory / "video" / "index.m3u8")
+    assert got["kinds"] == ["audio", "video"] and got["size"] == (640, 360)
+    assert abs(got["duration"] - recording.seconds) <= 1.0
+    # The synthetic camera changes brightness every frame; black (16) only before its first keyframe.
+    assert len(set(got["lumas"])) > 20
+    assert got["levels"][1] > 0.1
+
+
+def test_the_audio_rendition_is_audio_only_and_mixes_every_speaker(recording):
+    got = decoded(recording.directory / "audio" / "index.m3u8")
+    assert got["kinds"] == ["audio"]
+    assert abs(got["duration"] - recording.seconds) <= 1.0
+    alone, together = got["levels"][1], got["levels"][int(sum(SECOND_SPEAKER) / 2)]
+    assert alone > 0.1
+    assert together > alone * 1.2, got["levels"]   # the second publisher's tone is in the mix
+    assert got["levels"][SECOND_SPEAKER[1] + 0] < together   # and gone once they left
+
+
+def test_a_stalled_worker_loses_video_never_audio(tmp_path):
+    """The tap never blocks: with the worker stopped, video beyond the backlog is dropped (until a keyframe),
+    audio is queued; once the worker runs again the whole audio timeline is there."""
+    packets = vp8_packets(3.0, 1) + opus_packets(3.0, 1)
+    settings = LiveSettings(video_backlog_bytes=20_000, pipe_bytes=4096)
+    packager = LivePackager(9, tmp_path / "live" / "9", settings)
+    time.sleep(0.5)   # the worker has started
+    os.kill(packager.process.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        play(packager, packets)
+        assert time.monotonic() - started < 4.0, "on_packet blocked"
+        assert packager.dropped_video > 0 and packager.dropped_audio == 0
+    finally:
+        os.kill(packager.process.pid, signal.SIGCONT)
+    packager.close()
+    assert packager.wait(30) == 0
+    got = decoded(tmp_path / "live" / "9" / "audio" / "index.m3u8")
+    # Sent from 0.5 s to 3.5 s of the stream: every whole second in between has the tone, no hole.
+    assert all(got["levels"][second] > 0.1 for second in (1, 2)), got["levels"]
