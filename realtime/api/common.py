@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import orjson
@@ -31,17 +33,18 @@ def error_response(error: ConveneError) -> JSONResponse:
     return JSONResponse({"error": error.payload()}, status_code=error.http_status, headers=headers)
 
 
-async def read_bounded(request: Request) -> bytes:
-    """The raw body, refused as soon as it passes MAX_REQUEST_BYTES (declared or actually sent)."""
-    limit = services_of(request).settings.max_request_bytes
+async def read_bounded(request: Request, limit: int | None = None, field: str | None = None) -> bytes:
+    """The raw body, refused as soon as it passes `limit` (default MAX_REQUEST_BYTES), declared or
+    actually sent."""
+    limit = limit if limit is not None else services_of(request).settings.max_request_bytes
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise BadRequest(f"request bodies are limited to {limit} bytes")
+        raise BadRequest(f"request bodies are limited to {limit} bytes", field=field)
     data = b""
     async for chunk in request.stream():
         data += chunk
         if len(data) > limit:
-            raise BadRequest(f"request bodies are limited to {limit} bytes")
+            raise BadRequest(f"request bodies are limited to {limit} bytes", field=field)
     return data
 
 
@@ -71,6 +74,32 @@ async def current_member(request: Request) -> Member:
     if how == "cookie" and request.method in UNSAFE_METHODS:
         require_same_origin(request)
     return member
+
+
+async def optional_member(request: Request) -> Member | None:
+    """The caller, or None for a visitor (for what is public). A stale token or cookie is refused
+    rather than treated as a visitor, so a client learns to log in again."""
+    services = services_of(request)
+    member, how = await authenticate(request, services.cookies, services.accounts)
+    if member is not None and how == "cookie" and request.method in UNSAFE_METHODS:
+        require_same_origin(request)
+    if member is None and (request.headers.get("authorization") or services.cookies.token(request)):
+        raise Unauthenticated("this session has expired; log in again")
+    return member
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+MemberEndpoint = Callable[[Request, Member], Awaitable[Response]]
+
+
+def member_endpoint(handler: MemberEndpoint) -> Endpoint:
+    """An endpoint for logged-in callers only: it receives the caller (see current_member)."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        return await handler(request, await current_member(request))
+
+    return endpoint
 
 
 def require_same_origin(request: Request) -> None:

@@ -10,12 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.api.common import current_member, int_param, json, read_body, services_of
+from realtime.api.common import int_param, json, member_endpoint, read_body, read_bounded, services_of
 from rooms.emergency.markdown import render
 from rooms.emergency.models import Area, EmergencyStatus, Layer, Sitrep
 from rooms.emergency.store.fourw import FourWFilter
 from rooms.errors import BadRequest, NotFound
-from rooms.models import Role
+from rooms.models import Member, Role
 
 ClientId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Text = Annotated[StrictStr, Field(max_length=100_000)]   # real limits are the services'
@@ -84,23 +84,23 @@ def _areas(areas: list[AreaBody]) -> list[Area]:
 
 # The emergency and its members.
 
-async def list_emergencies(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def list_emergencies(request: Request, member: Member) -> Response:
     mine = await services_of(request).emergency.rooms.mine(member)
     return json({"emergencies": [{**e.public(), "role": role.value, "coordinator": role.can_moderate}
                                  for e, role in mine]})
 
 
-async def create_emergency(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def create_emergency(request: Request, member: Member) -> Response:
     body = await read_body(request, NewEmergency)
     emergency = await services_of(request).emergency.rooms.create(
         member, body.name, body.topic, body.region, body.started_on, _areas(body.areas))
     return json(emergency.public(), status=201)
 
 
-async def emergency_detail(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def emergency_detail(request: Request, member: Member) -> Response:
     rooms = services_of(request).emergency.rooms
     if request.method == "PATCH":
         body = await read_body(request, EmergencyChanges)
@@ -111,8 +111,8 @@ async def emergency_detail(request: Request) -> Response:
     return json({**seat.emergency.public(), "role": seat.membership.role.value, "coordinator": seat.coordinator})
 
 
-async def emergency_members(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def emergency_members(request: Request, member: Member) -> Response:
     rooms = services_of(request).emergency.rooms
     if request.method == "POST":
         body = await read_body(request, NewMember)
@@ -126,8 +126,8 @@ async def emergency_members(request: Request) -> Response:
 
 # Alerts.
 
-async def alerts(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def alerts(request: Request, member: Member) -> Response:
     service = services_of(request).emergency.alerts
     if request.method == "POST":
         body = await read_body(request, NewAlert)
@@ -137,22 +137,22 @@ async def alerts(request: Request) -> Response:
     return json({"alerts": [{**alert.public(), "acks": acks} for alert, acks in recent]})
 
 
-async def pending_alerts(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def pending_alerts(request: Request, member: Member) -> Response:
     pending = await services_of(request).emergency.alerts.pending(member, _room(request))
     return json({"alerts": [alert.public() for alert in pending]})
 
 
-async def alert_status(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def alert_status(request: Request, member: Member) -> Response:
     alert, acks, waiting = await services_of(request).emergency.alerts.status(
         member, _room(request), request.path_params["seq"])
     return json({"alert": alert.public(), "acknowledged": [ack.public() for ack in acks],
                  "pending": [{**m.brief(), "organisation": m.organisation} for m in waiting]})
 
 
-async def acknowledge(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def acknowledge(request: Request, member: Member) -> Response:
     event, created = await services_of(request).emergency.alerts.ack(member, _room(request),
                                                                     request.path_params["seq"])
     return json({**event.frame(), "duplicate": not created}, status=201 if created else 200)
@@ -160,8 +160,8 @@ async def acknowledge(request: Request) -> Response:
 
 # Situation reports.
 
-async def sitrep(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def sitrep(request: Request, member: Member) -> Response:
     service = services_of(request).emergency.sitreps
     if request.method == "POST":
         body = await read_body(request, NewSitrep)
@@ -171,14 +171,14 @@ async def sitrep(request: Request) -> Response:
     return json({"sitrep": current.public(_html(current)) if current else None})
 
 
-async def sitrep_history(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def sitrep_history(request: Request, member: Member) -> Response:
     history = await services_of(request).emergency.sitreps.history(member, _room(request))
     return json({"versions": [{**s.public(), "changes": diff} for s, diff in history]})
 
 
-async def sitrep_version(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def sitrep_version(request: Request, member: Member) -> Response:
     found = await services_of(request).emergency.sitreps.version(member, _room(request),
                                                                  request.path_params["version"])
     return json(found.public(_html(found)))
@@ -211,8 +211,8 @@ def _date_param(request: Request, name: str) -> date | None:
         raise BadRequest("a date written YYYY-MM-DD", field=name) from None
 
 
-async def fourw(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def fourw(request: Request, member: Member) -> Response:
     service = services_of(request).emergency.fourw
     if request.method == "POST":
         body = await read_body(request, FourWBody)
@@ -222,8 +222,8 @@ async def fourw(request: Request) -> Response:
     return json({"entries": [entry.public() for entry in entries]})
 
 
-async def fourw_entry(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def fourw_entry(request: Request, member: Member) -> Response:
     service = services_of(request).emergency.fourw
     entry_id = request.path_params["entry_id"]
     if request.method == "DELETE":
@@ -234,22 +234,17 @@ async def fourw_entry(request: Request) -> Response:
     return json(entry.public())
 
 
-async def fourw_csv(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def fourw_csv(request: Request, member: Member) -> Response:
     text = await services_of(request).emergency.fourw.export_csv(member, _room(request), _filter(request))
     return Response(text, media_type="text/csv; charset=utf-8", headers={
         "content-disposition": f'attachment; filename="4w-{_room(request)}.csv"'})
 
 
-async def fourw_import(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def fourw_import(request: Request, member: Member) -> Response:
     services = services_of(request)
-    limit = services.emergency.settings.fourw_import_max_bytes
-    data = b""
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise BadRequest(f"imports are limited to {limit} bytes", field="csv")
+    data = await read_bounded(request, services.emergency.settings.fourw_import_max_bytes, field="csv")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -258,24 +253,24 @@ async def fourw_import(request: Request) -> Response:
     return json({"imported": count}, status=201)
 
 
-async def fourw_gaps(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def fourw_gaps(request: Request, member: Member) -> Response:
     gaps = await services_of(request).emergency.fourw.gaps(member, _room(request), _date_param(request, "on"))
     return json({"layers": [layer.value for layer in Layer], "areas": [gap.public() for gap in gaps]})
 
 
 # Digest, audit, notification address.
 
-async def digest(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def digest(request: Request, member: Member) -> Response:
     service = services_of(request).emergency.digest
     if request.method == "POST":
         return json((await service.email(member, _room(request))).public(), status=202)
     return json((await service.look(member, _room(request))).public())
 
 
-async def audit(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def audit(request: Request, member: Member) -> Response:
     service = services_of(request).emergency.audit
     kind = request.path_params["format"]
     headers = {"content-disposition": f'attachment; filename="audit-{_room(request)}.{kind}"'}
@@ -288,8 +283,8 @@ async def audit(request: Request) -> Response:
     raise NotFound("json or csv")
 
 
-async def notifications(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def notifications(request: Request, member: Member) -> Response:
     outbox = services_of(request).emergency.stores.outbox
     if request.method == "PUT":
         body = await read_body(request, NotificationSettings)

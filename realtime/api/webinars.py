@@ -1,4 +1,4 @@
-"""Webinars over HTTP: sessions, registration, state, attendance, the .ics file, Q&A, hands and polls."""
+"""Webinars over HTTP: sessions, registration, state, attendance, the .ics file, Q&A, hands, polls and moderation."""
 
 from __future__ import annotations
 
@@ -20,12 +20,11 @@ from starlette.routing import Route
 from realtime.api.common import (
     current_member,
     json,
+    member_endpoint,
+    optional_member,
     read_body,
-    require_same_origin,
     services_of,
 )
-from realtime.auth import authenticate
-from rooms.errors import Unauthenticated
 from rooms.models import Member
 from rooms.store.schema import utcnow
 from rooms.webinars.ics import calendar
@@ -63,6 +62,11 @@ class Target(BaseModel):
     member_id: MemberId
 
 
+class MuteBody(BaseModel):
+    member_id: MemberId
+    muted: StrictBool
+
+
 class NewPoll(BaseModel):
     question: Short
     options: Annotated[list[Short], Field(max_length=50)]
@@ -74,17 +78,6 @@ class Ballot(BaseModel):
 
 def _id(request: Request) -> int:
     return request.path_params["webinar_id"]
-
-
-async def _maybe_member(request: Request) -> Member | None:
-    """Public webinars are readable without logging in."""
-    services = services_of(request)
-    member, how = await authenticate(request, services.cookies, services.accounts)
-    if member is not None and how == "cookie" and request.method != "GET":
-        require_same_origin(request)
-    if member is None and (request.headers.get("authorization") or services.cookies.token(request)):
-        raise Unauthenticated("this session has expired; log in again")
-    return member
 
 
 # Sessions.
@@ -99,43 +92,44 @@ async def webinars(request: Request) -> Response:
             starts_at=body.starts_at, ends_at=body.ends_at, visibility=WebinarVisibility(body.visibility),
             anonymous_questions=body.anonymous_questions)
         return json((await sessions.seat(member, webinar.id)).public(), status=201)
-    member = await _maybe_member(request)
+    member = await optional_member(request)
     return json({"webinars": [w.public() for w in await sessions.listing(member)]})
 
 
 async def webinar_detail(request: Request) -> Response:
     sessions = services_of(request).webinars.sessions
-    member = await _maybe_member(request)
+    member = await optional_member(request)
     if member is None:
         return json({**(await sessions.visible(None, _id(request))).public(), "role": None, "registered": False})
     seat = await sessions.seat(member, _id(request))
     people = await sessions.people(member, _id(request))
-    return json({**seat.public(), "people": [{**m.brief(), "role": role.value} for m, role in people]})
+    return json({**seat.public(), "people": [{**m.brief(), "role": role.value, "muted": muted}
+                                             for m, role, muted in people]})
 
 
 async def webinar_ics(request: Request) -> Response:
-    webinar = await services_of(request).webinars.sessions.visible(await _maybe_member(request), _id(request))
+    webinar = await services_of(request).webinars.sessions.visible(await optional_member(request), _id(request))
     url = str(request.url_for("webinar_detail", webinar_id=webinar.id))
     text = calendar(webinar, domain=request.url.hostname or "convene", url=url, now=utcnow())
     return Response(text, media_type="text/calendar; charset=utf-8", headers={
         "content-disposition": f'attachment; filename="webinar-{webinar.id}.ics"'})
 
 
-async def register(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def register(request: Request, member: Member) -> Response:
     seat = await services_of(request).webinars.sessions.register(member, _id(request))
     return json(seat.public())
 
 
-async def state_change(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def state_change(request: Request, member: Member) -> Response:
     sessions = services_of(request).webinars.sessions
     move = sessions.start if request.url.path.endswith("/start") else sessions.end
     return json((await move(member, _id(request))).public())
 
 
-async def panelists(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def panelists(request: Request, member: Member) -> Response:
     body = await read_body(request, Target)
     await services_of(request).webinars.sessions.add_panelist(member, _id(request), body.member_id)
     return Response(status_code=204)
@@ -143,28 +137,28 @@ async def panelists(request: Request) -> Response:
 
 # Attendance.
 
-async def join(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def join(request: Request, member: Member) -> Response:
     joined_at = await services_of(request).webinars.sessions.join(member, _id(request))
     return json({"joined_at": joined_at.isoformat()})
 
 
-async def leave(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def leave(request: Request, member: Member) -> Response:
     left = await services_of(request).webinars.sessions.leave(member, _id(request))
     return json({"left": left})
 
 
-async def attendance(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def attendance(request: Request, member: Member) -> Response:
     report = await services_of(request).webinars.sessions.attendance_report(member, _id(request))
     return json({"attendance": [a.public() for a in report]})
 
 
 # Q&A.
 
-async def questions(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def questions(request: Request, member: Member) -> Response:
     service = services_of(request).webinars.questions
     if request.method == "POST":
         body = await read_body(request, NewQuestion)
@@ -173,15 +167,15 @@ async def questions(request: Request) -> Response:
     return json({"questions": [q.public() for q in await service.listing(member, _id(request))]})
 
 
-async def upvote(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def upvote(request: Request, member: Member) -> Response:
     question, counted = await services_of(request).webinars.questions.upvote(
         member, _id(request), request.path_params["question_id"])
     return json({**question.public(), "counted": counted})
 
 
-async def moderate_question(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def moderate_question(request: Request, member: Member) -> Response:
     body = await read_body(request, QuestionChange)
     question = await services_of(request).webinars.questions.moderate(
         member, _id(request), request.path_params["question_id"], QuestionState(body.state))
@@ -190,8 +184,8 @@ async def moderate_question(request: Request) -> Response:
 
 # Hands and speakers.
 
-async def hands(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def hands(request: Request, member: Member) -> Response:
     stage = services_of(request).webinars.stage
     if request.method == "POST":
         body = await read_body(request, HandBody)
@@ -200,14 +194,14 @@ async def hands(request: Request) -> Response:
     return json({"hands": [m.brief() for m in await stage.raised(member, _id(request))]})
 
 
-async def lower_hand(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def lower_hand(request: Request, member: Member) -> Response:
     await services_of(request).webinars.stage.lower(member, _id(request), request.path_params["member_id"])
     return Response(status_code=204)
 
 
-async def speakers(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def speakers(request: Request, member: Member) -> Response:
     stage = services_of(request).webinars.stage
     if request.method == "POST":
         body = await read_body(request, Target)
@@ -217,10 +211,26 @@ async def speakers(request: Request) -> Response:
     return Response(status_code=204)
 
 
+# Moderation.
+
+@member_endpoint
+async def mute(request: Request, member: Member) -> Response:
+    body = await read_body(request, MuteBody)
+    changed = await services_of(request).webinars.moderation.mute(member, _id(request), body.member_id, body.muted)
+    return json({"member_id": body.member_id, "muted": body.muted, "changed": changed})
+
+
+@member_endpoint
+async def remove(request: Request, member: Member) -> Response:
+    body = await read_body(request, Target)
+    changed = await services_of(request).webinars.moderation.remove(member, _id(request), body.member_id)
+    return json({"member_id": body.member_id, "removed": True, "changed": changed})
+
+
 # Polls.
 
-async def polls(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def polls(request: Request, member: Member) -> Response:
     service = services_of(request).webinars.polls
     if request.method == "POST":
         body = await read_body(request, NewPoll)
@@ -229,16 +239,16 @@ async def polls(request: Request) -> Response:
     return json({"polls": [p.public() for p in await service.listing(member, _id(request))]})
 
 
-async def vote(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def vote(request: Request, member: Member) -> Response:
     body = await read_body(request, Ballot)
     poll = await services_of(request).webinars.polls.vote(member, _id(request), request.path_params["poll_id"],
                                                           body.option)
     return json(poll.public())
 
 
-async def close_poll(request: Request) -> Response:
-    member = await current_member(request)
+@member_endpoint
+async def close_poll(request: Request, member: Member) -> Response:
     poll = await services_of(request).webinars.polls.close(member, _id(request), request.path_params["poll_id"])
     return json(poll.public())
 
@@ -262,6 +272,8 @@ routes = [
     Route(_base + "/hands/{member_id:int}", lower_hand, methods=["DELETE"]),
     Route(_base + "/speakers", speakers, methods=["POST"]),
     Route(_base + "/speakers/{member_id:int}", speakers, methods=["DELETE"]),
+    Route(_base + "/mute", mute, methods=["POST"]),
+    Route(_base + "/remove", remove, methods=["POST"]),
     Route(_base + "/polls", polls, methods=["GET", "POST"]),
     Route(_base + "/polls/{poll_id:int}/vote", vote, methods=["POST"]),
     Route(_base + "/polls/{poll_id:int}/close", close_poll, methods=["POST"]),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rooms.service import ChatService
 from rooms.store import Stores
+from rooms.webinars.moderation import ModerationService
 from rooms.webinars.polls import PollService
 from rooms.webinars.qa import QuestionService
 from rooms.webinars.sessions import WebinarSessions
@@ -20,10 +21,12 @@ class WebinarServices:
     questions: QuestionService
     stage: StageService
     polls: PollService
+    moderation: ModerationService
 
     @classmethod
     def build(cls, stores: Stores, chat: ChatService) -> "WebinarServices":
         wstores = WebinarStores.over(stores)
         sessions = WebinarSessions(stores, wstores, chat)
         return cls(stores=wstores, sessions=sessions, questions=QuestionService(sessions, wstores, chat),
-                   stage=StageService(sessions, wstores, chat), polls=PollService(sessions, wstores, chat))
+                   stage=StageService(sessions, wstores, chat), polls=PollService(sessions, wstores, chat),
+                   moderation=ModerationService(sessions, wstores, chat))

@@ -35,6 +35,8 @@ class Seat:
     webinar: Webinar
     role: WebinarRole | None   # None: an attendee
     registered: bool
+    muted: bool = False
+    removed: bool = False      # a moderator removed them: they may read a public webinar, nothing more
 
     @property
     def moderates(self) -> bool:
@@ -44,9 +46,18 @@ class Seat:
     def hosts(self) -> bool:
         return self.role is WebinarRole.HOST
 
+    @property
+    def may_publish(self) -> bool:
+        """Hosts, panelists and promoted speakers of a live webinar (media, see docs/webinars.md)."""
+        return self.role is not None and self.registered and self.webinar.state is WebinarState.LIVE
+
+    @property
+    def may_publish_audio(self) -> bool:
+        return self.may_publish and not self.muted
+
     def public(self) -> dict:
         return {**self.webinar.public(), "role": self.role.value if self.role else None,
-                "registered": self.registered}
+                "registered": self.registered, "muted": self.muted, "removed": self.removed}
 
 
 class WebinarSessions:
@@ -66,12 +77,14 @@ class WebinarSessions:
 
     async def seat(self, member: Member, webinar_id: int) -> Seat:
         webinar = await self.visible(member, webinar_id)
-        role, registered = await self.store.standing(webinar_id, member.id)
-        return Seat(webinar, role, registered)
+        standing = await self.store.standing(webinar_id, member.id)
+        return Seat(webinar, standing.role, standing.registered, standing.muted, standing.removed)
 
     async def participant(self, member: Member, webinar_id: int, *, live: bool = False) -> Seat:
         """A registered member of a webinar that has not ended (and, with live, has started)."""
         seat = await self.seat(member, webinar_id)
+        if seat.removed:
+            raise Forbidden("you were removed from this webinar")
         if not seat.registered:
             raise Forbidden("register for this webinar first")
         _open(seat.webinar, live)
@@ -113,9 +126,11 @@ class WebinarSessions:
     async def register(self, member: Member, webinar_id: int) -> Seat:
         seat = await self.seat(member, webinar_id)
         _open(seat.webinar, live=False)
+        if seat.removed:
+            raise Forbidden("you were removed from this webinar")
         if await self.store.register(seat.webinar, member.id):
             await self.chat.announce_membership(await self.chat.rooms.get(seat.webinar.room_id), member, True)
-        return Seat(seat.webinar, seat.role, True)
+        return await self.seat(member, webinar_id)   # re-read: a removal may have won the race
 
     async def start(self, member: Member, webinar_id: int) -> Webinar:
         return await self._move(await self.host(member, webinar_id), WebinarState.LIVE, member)
@@ -143,17 +158,22 @@ class WebinarSessions:
         added = await self.stores.accounts.get(member_id)
         if added is None:
             raise NotFound("no such member", field="member_id")
-        role, _ = await self.store.standing(webinar_id, member_id)
-        if role is WebinarRole.HOST:
+        standing = await self.store.standing(webinar_id, member_id)
+        if standing.role is WebinarRole.HOST:
             raise BadRequest("a host is already on the panel", field="member_id")
+        if standing.removed:
+            raise Conflict("this member was removed from the webinar", field="member_id")
         await self.store.set_role(seat.webinar, member_id, WebinarRole.PANELIST, host.id, None, {})
 
-    async def people(self, member: Member, webinar_id: int) -> list[tuple[Member, WebinarRole]]:
-        """The hosts, panelists and speakers: what an attendee sees of the stage."""
+    async def people(self, member: Member, webinar_id: int) -> list[tuple[Member, WebinarRole, bool]]:
+        """The hosts, panelists and speakers, each with whether they are muted: what an attendee sees of
+        the stage."""
         await self.seat(member, webinar_id)
         roles = await self.store.roles(webinar_id)
+        muted = await self.store.muted(webinar_id)
         found = {m.id: m for m in await self.stores.accounts.get_many(list(roles))}
-        return [(found[member_id], role) for member_id, role in roles.items() if member_id in found]
+        return [(found[member_id], role, member_id in muted) for member_id, role in roles.items()
+                if member_id in found]
 
     # Attendance.
 

@@ -1,6 +1,6 @@
 """Who is on stage: attendees raise and lower hands; moderators promote an attendee to speaker and demote them.
 
-Only while the webinar is live. A speaker may publish once media exists (a later step);
+Only while the webinar is live. A speaker may publish media (see Seat.may_publish);
 promoting lowers the member's hand.
 """
 
@@ -38,11 +38,11 @@ class StageService:
     async def promote(self, moderator: Member, webinar_id: int, member_id: int) -> None:
         seat = await self.sessions.moderator(moderator, webinar_id, live=True)
         target = await self._member(member_id)
-        role, registered = await self.roles.standing(webinar_id, member_id)
-        if not registered:
+        standing = await self.roles.standing(webinar_id, member_id)
+        if not standing.registered:
             raise NotFound("not registered for this webinar", field="member_id")
-        if role is not None:
-            if role is WebinarRole.SPEAKER:
+        if standing.role is not None:
+            if standing.role is WebinarRole.SPEAKER:
                 return
             raise BadRequest("hosts and panelists are already on stage", field="member_id")
         await self._set_hand(webinar_id, seat.webinar.room_id, target, False, moderator.id)
@@ -54,7 +54,7 @@ class StageService:
     async def demote(self, moderator: Member, webinar_id: int, member_id: int) -> None:
         seat = await self.sessions.moderator(moderator, webinar_id, live=True)
         target = await self._member(member_id)
-        role, _ = await self.roles.standing(webinar_id, member_id)
+        role = (await self.roles.standing(webinar_id, member_id)).role
         if role is None:
             return
         if role is not WebinarRole.SPEAKER:

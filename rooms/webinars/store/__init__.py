@@ -8,6 +8,7 @@ from rooms.emergency.store.sequence import Sequence
 from rooms.store import Stores
 from rooms.webinars.store.attendance import AttendanceStore
 from rooms.webinars.store.hands import HandStore
+from rooms.webinars.store.moderation import ModerationStore
 from rooms.webinars.store.polls import PollStore
 from rooms.webinars.store.questions import QuestionStore
 from rooms.webinars.store.sessions import SessionStore
@@ -20,10 +21,11 @@ class WebinarStores:
     questions: QuestionStore
     hands: HandStore
     polls: PollStore
+    moderation: ModerationStore
 
     @classmethod
     def over(cls, stores: Stores) -> "WebinarStores":
         db, sequence = stores.db, Sequence(stores.messages)
         return cls(sessions=SessionStore(db, sequence), attendance=AttendanceStore(db),
                    questions=QuestionStore(db, sequence), hands=HandStore(db, sequence),
-                   polls=PollStore(db, sequence))
+                   polls=PollStore(db, sequence), moderation=ModerationStore(db, sequence))

@@ -1,4 +1,4 @@
-"""The webinar tables, on the chat core's metadata. Migration 0003 is the authority on their shape."""
+"""The webinar tables, on the chat core's metadata. Migrations 0003 and 0004 are the authority on their shape."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 from rooms.store.schema import BigId, UTCDateTime, metadata
@@ -60,6 +61,16 @@ webinar_registrations = Table(
     "webinar_registrations", metadata,
     _webinar_fk(), _member_fk(),
     Column("registered_at", UTCDateTime, nullable=False),
+    # Set by a moderator: the member's audio is not forwarded while it is true (see docs/webinars.md).
+    Column("muted", Boolean, nullable=False, server_default=false()),
+)
+
+# Members a moderator removed: they lose registration and the room, and may not register again.
+webinar_removals = Table(
+    "webinar_removals", metadata,
+    _webinar_fk(), _member_fk(),
+    Column("removed_by", BigInteger, ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    Column("removed_at", UTCDateTime, nullable=False),
 )
 
 # One row per visit to the live page; left_at stays NULL while the member is there.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
@@ -14,10 +15,20 @@ from rooms.models import Event, EventKind, Role, RoomKind, Visibility
 from rooms.store.database import Database
 from rooms.store.schema import memberships, rooms, utcnow
 from rooms.webinars.models import Webinar, WebinarRole, WebinarState, WebinarVisibility
-from rooms.webinars.store.schema import webinar_registrations, webinar_roles, webinars
+from rooms.webinars.store.schema import webinar_registrations, webinar_removals, webinar_roles, webinars
 
 # A webinar role's room role, so the chat core's moderation (deleting messages) follows it.
 _ROOM_ROLE = {WebinarRole.HOST: Role.OWNER, WebinarRole.PANELIST: Role.MODERATOR, WebinarRole.SPEAKER: Role.MEMBER}
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's standing in one webinar, read in one go."""
+
+    role: WebinarRole | None   # None: an attendee
+    registered: bool
+    muted: bool
+    removed: bool
 
 
 def webinar_from_row(row: Row) -> Webinar:
@@ -66,15 +77,23 @@ class SessionStore:
         async with self.db.read() as conn:
             return [webinar_from_row(row) for row in (await conn.execute(stmt)).all()]
 
-    async def standing(self, webinar_id: int, member_id: int) -> tuple[WebinarRole | None, bool]:
-        """The member's role (None for an attendee) and whether they registered."""
+    async def standing(self, webinar_id: int, member_id: int) -> Standing:
         async with self.db.read() as conn:
             role = await conn.scalar(select(webinar_roles.c.role).where(
                 webinar_roles.c.webinar_id == webinar_id, webinar_roles.c.member_id == member_id))
-            registered = await conn.scalar(select(webinar_registrations.c.member_id).where(
+            muted = await conn.scalar(select(webinar_registrations.c.muted).where(
                 webinar_registrations.c.webinar_id == webinar_id,
                 webinar_registrations.c.member_id == member_id))
-        return (WebinarRole(role) if role else None), registered is not None
+            removed = await conn.scalar(select(webinar_removals.c.member_id).where(
+                webinar_removals.c.webinar_id == webinar_id, webinar_removals.c.member_id == member_id))
+        return Standing(role=WebinarRole(role) if role else None, registered=muted is not None,
+                        muted=bool(muted), removed=removed is not None)
+
+    async def muted(self, webinar_id: int) -> set[int]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(webinar_registrations.c.member_id).where(
+                webinar_registrations.c.webinar_id == webinar_id, webinar_registrations.c.muted))).all()
+        return {row.member_id for row in rows}
 
     async def roles(self, webinar_id: int) -> dict[int, WebinarRole]:
         async with self.db.read() as conn:
@@ -139,7 +158,9 @@ class SessionStore:
     async def _register(self, conn: AsyncConnection, webinar_id: int, room_id: int, member_id: int) -> bool:
         exists = await conn.scalar(select(webinar_registrations.c.member_id).where(
             webinar_registrations.c.webinar_id == webinar_id, webinar_registrations.c.member_id == member_id))
-        if exists is not None:
+        removed = await conn.scalar(select(webinar_removals.c.member_id).where(
+            webinar_removals.c.webinar_id == webinar_id, webinar_removals.c.member_id == member_id))
+        if exists is not None or removed is not None:   # checked here too: a removal may race a registration
             return False
         await conn.execute(insert(webinar_registrations).values(webinar_id=webinar_id, member_id=member_id,
                                                                 registered_at=utcnow()))

@@ -1,0 +1,102 @@
+"""Webinar pages in the browser: a host schedules and starts a webinar, an attendee registers, joins the
+live page, asks a question and raises a hand; the host sees both live and invites them to speak."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import TIMEOUT_MS, Person, new_person, run_axe, screenshot
+from tests.browser.test_weight import BUDGET_BYTES, Transfers
+from tests.support.services import ServerProcess
+
+
+def test_an_attendee_asks_and_raises_a_hand_and_the_host_invites_them_to_speak(
+        browser: Browser, site: ServerProcess, people: list[Person]) -> None:
+    host = new_person(browser, site, "Amina Host")
+    guest = new_person(browser, site, "Kofi Guest")
+    people += [host, guest]
+    accessibility: dict[str, list] = {}
+
+    h = host.page
+    h.goto("/webinars/new")
+    accessibility["new"] = run_axe(h)
+    h.fill("#w-title", "Helping the helpers: rest and supervision")
+    h.fill("#w-description", "For lay counsellors after a hard month.")
+    h.fill("#w-starts", "2030-01-15T10:00")
+    h.check("input[name=visibility][value=public]")
+    h.check("input[name=anonymous_questions]")
+    h.click("#webinar-new button[type=submit]")
+    h.wait_for_url(re.compile(r"/webinars/\d+$"))
+    webinar_id = int(h.url.rsplit("/", 1)[1])
+    expect(h.locator("#countdown")).to_contain_text("Starts in")   # the lobby counts down
+    accessibility["lobby"] = run_axe(h)
+    h.click("button:has-text('Start the webinar')")
+    expect(h.locator(".tag.state")).to_have_text("live")
+
+    g = guest.page
+    g.goto("/webinars")
+    expect(g.locator("#live li")).to_contain_text("Helping the helpers")
+    accessibility["list"] = run_axe(g)
+    g.click("#live a")
+    g.click("button:has-text('Register')")
+    expect(g.locator("text=You are registered.")).to_be_visible()
+    g.click("text=Join the live page")
+    g.wait_for_url(f"**/webinars/{webinar_id}/live")
+    expect(g.locator("#room")).to_have_attribute("data-conn", "online")
+    expect(g.locator("#w-you")).to_have_text("You are in the audience.")
+    h.goto(f"/webinars/{webinar_id}/live")
+    expect(h.locator("#room")).to_have_attribute("data-conn", "online")
+
+    g.fill("#w-question", "How do we rest when the need does not stop?")
+    g.click("#w-ask button[type=submit]")
+    question = h.locator("#w-questions li")
+    expect(question).to_contain_text("How do we rest when the need does not stop?")
+    expect(question.locator(".who")).to_have_text("Kofi Guest")
+    g.click("#w-hand")
+    expect(g.locator("#w-hand")).to_have_attribute("aria-pressed", "true")
+    hand = h.locator("#w-hands li")
+    expect(hand).to_contain_text("Kofi Guest")
+
+    hand.locator("button[data-act=promote]").click()
+    expect(g.locator("#w-you")).to_contain_text("You are a speaker")
+    expect(g.locator("#w-hand")).to_be_hidden()
+    expect(g.locator("#w-stage li", has_text="Kofi Guest").locator(".role")).to_have_text("speaker")
+    expect(h.locator("#w-hands li")).to_have_count(0)
+    # The host's stage controls for the new speaker; muting shows on the speaker's page too.
+    h.locator("#w-stage li", has_text="Kofi Guest").locator("button[data-act=mute]").click()
+    expect(g.locator("#w-you")).to_contain_text("muted your microphone")
+    # The webinar's chat is the room's chat, through chat.js.
+    g.fill("#body", "Thank you, I can hear you")
+    g.keyboard.press("Enter")
+    expect(h.locator("#messages li[data-seq] .body").last).to_have_text("Thank you, I can hear you")
+
+    screenshot(h, "webinar-live-host-390")
+    screenshot(g, "webinar-live-speaker-390")
+    accessibility["live (host)"] = run_axe(h)
+    accessibility["live (speaker)"] = run_axe(g)
+    assert accessibility == {name: [] for name in accessibility}
+    assert host.errors == [] and guest.errors == []
+
+
+def test_the_live_page_first_load_fits_the_weight_budget(
+        browser: Browser, site: ServerProcess, people: list[Person]) -> None:
+    host = new_person(browser, site, "Host")
+    guest = new_person(browser, site, "Guest")
+    people += [host, guest]
+    webinar = host.api("POST", "/api/webinars", {"title": "Weight", "starts_at": "2030-01-15T10:00:00Z",
+                                                 "ends_at": "2030-01-15T11:00:00Z"})
+    host.api("POST", f"/api/webinars/{webinar['id']}/start")
+    guest.api("POST", f"/api/webinars/{webinar['id']}/register")
+    # A cold browser with the attendee's session: no HTTP cache, no service worker.
+    context = browser.new_context(base_url=site.url, viewport={"width": 360, "height": 740})
+    context.set_default_timeout(TIMEOUT_MS * 2)
+    context.add_cookies(guest.context.cookies())
+    page = context.new_page()
+    people.append(Person(context, page, guest.username, guest.display_name, site.url, []))
+    transfers = Transfers(context, page)
+    page.goto(f"/webinars/{webinar['id']}/live", wait_until="load")
+    expect(page.locator("#room")).to_have_attribute("data-conn", "online")
+    assert transfers.total() <= BUDGET_BYTES, json.dumps(list(transfers.responses.values()), indent=1)
