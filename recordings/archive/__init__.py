@@ -1,0 +1,1 @@
+"""The recordings archive (issue 7): catalogue, jobs that produce the renditions, delivery, access."""
