@@ -1,5 +1,6 @@
 """Webinar pages in the browser: a host schedules and starts a webinar, an attendee registers, joins the
-live page, asks a question and raises a hand; the host sees both live and invites them to speak."""
+live page, asks a question and raises a hand; the host sees both live, invites them to speak, mutes and
+finally removes them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.browser.test_weight import BUDGET_BYTES, Transfers
 from tests.support.services import ServerProcess
 
 
-def test_an_attendee_asks_and_raises_a_hand_and_the_host_invites_them_to_speak(
+def test_an_attendee_asks_and_raises_a_hand_and_the_host_invites_mutes_and_removes_them(
         browser: Browser, site: ServerProcess, people: list[Person]) -> None:
     host = new_person(browser, site, "Amina Host")
     guest = new_person(browser, site, "Kofi Guest")
@@ -78,6 +79,14 @@ def test_an_attendee_asks_and_raises_a_hand_and_the_host_invites_them_to_speak(
     accessibility["live (host)"] = run_axe(h)
     accessibility["live (speaker)"] = run_axe(g)
     assert accessibility == {name: [] for name in accessibility}
+
+    # Removal: the host confirms; the removed member's page says so and its chat stops.
+    h.once("dialog", lambda dialog: dialog.accept())
+    h.locator("#w-stage li", has_text="Kofi Guest").locator("button[data-act=remove]").click()
+    expect(h.locator("#w-stage li", has_text="Kofi Guest")).to_have_count(0)
+    expect(g.locator("#w-you")).to_have_text("You were removed from this webinar.")
+    expect(g.locator("#conn-state")).to_have_text("You are no longer a member of this room.")
+    expect(g.locator("#w-ask")).to_be_hidden()
     assert host.errors == [] and guest.errors == []
 
 
