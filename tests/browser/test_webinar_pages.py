@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import TIMEOUT_MS, Person, new_person, run_axe, screenshot
+from tests.browser.conftest import SCREENSHOTS, TIMEOUT_MS, Person, new_person, run_axe, screenshot
 from tests.browser.test_weight import BUDGET_BYTES, Transfers
 from tests.support.services import ServerProcess
 
@@ -109,3 +109,8 @@ def test_the_live_page_first_load_fits_the_weight_budget(
     page.goto(f"/webinars/{webinar['id']}/live", wait_until="load")
     expect(page.locator("#room")).to_have_attribute("data-conn", "online")
     assert transfers.total() <= BUDGET_BYTES, json.dumps(list(transfers.responses.values()), indent=1)
+    SCREENSHOTS.parent.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS.parent / "webinar-weight.json").write_text(json.dumps({
+        "budget_bytes": BUDGET_BYTES, "first_load_bytes": transfers.total(),
+        "first_load": [{k: r[k] for k in ("url", "type", "bytes", "encoding")} for r in transfers.responses.values()]},
+        indent=1))
