@@ -514,6 +514,8 @@
     let f;
     try { f = JSON.parse(text); } catch (e) { return; }
     clearTimeout(pongTimer);   // any frame proves the link is alive
+    // Other scripts of the page (webinar.js, media.js) see every frame, so a page keeps one socket.
+    document.dispatchEvent(new CustomEvent('convene:frame', { detail: f }));
     switch (f.type) {
       case 'hello':
         if (f.member && f.member.id !== ME) return stop(t('other_tab'));
@@ -587,6 +589,8 @@
   // Life cycle ---------------------------------------------------------------
 
   retryNow.addEventListener('click', reconnectNow);
+  // ...and send over it: detail.frame goes out, detail.sent says whether the socket was open.
+  document.addEventListener('convene:send', (event) => { event.detail.sent = send(event.detail.frame); });
   window.addEventListener('online', () => { if (state === 'offline') reconnectNow(); });
   window.addEventListener('offline', () => { if (ws) drop(); });
   document.addEventListener('visibilitychange', () => {
