@@ -1,4 +1,8 @@
-"""Security headers on every HTTP response: a strict CSP (no third-party origins), no sniffing, no framing."""
+"""Security headers on every HTTP response: a strict CSP (no third-party origins), no sniffing, no framing.
+
+Also refuses, as not found, any path with a number too long to be one of our ids: Starlette's
+`{x:int}` accepts any length, and a 20-digit id would overflow the database's 64-bit columns (a 500).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,15 @@ HEADERS = [
 ]
 
 
+# Ids are 64-bit: 18 digits always fit, so anything longer cannot name a row.
+MAX_ID_DIGITS = 18
+NOT_FOUND = b'{"error":{"code":"not_found","message":"no such resource"}}'
+
+
+def has_oversized_id(path: str) -> bool:
+    return any(len(part) > MAX_ID_DIGITS and part.isdigit() for part in path.split("/"))
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -23,6 +36,11 @@ class SecurityHeaders:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if has_oversized_id(scope["path"]):
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json"), *HEADERS]})
+            await send({"type": "http.response.body", "body": NOT_FOUND})
             return
 
         async def send_with_headers(message: Message) -> None:

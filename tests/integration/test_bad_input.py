@@ -59,6 +59,18 @@ async def test_bad_http_bodies_name_the_field(server):
     assert response.status_code == 422 and response.json()["error"]["field"] == "country"
 
 
+async def test_ids_too_long_for_the_database_are_not_found(server):
+    member = await Api.register(server.url)
+    huge = 2**70
+    for path in (f"/api/rooms/{huge}", f"/api/rooms/{huge}/messages", f"/rooms/{huge}", f"/members/{huge}"):
+        response = await member.http.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["x-content-type-options"] == "nosniff"
+    # The largest id the database holds is still looked up normally.
+    response = await member.http.get(f"/api/rooms/{2**63 - 1}")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory):
     """A server with the kind of message limit a real deployment has: 1/s, bursts of 5."""
