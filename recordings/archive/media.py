@@ -108,10 +108,16 @@ def remux_mp4(video_src: Path | None, audio_src: Path | None, target: Path, prog
                         yield float(packet.dts * packet.time_base), n, packet
 
             done = 0.0
+            last: dict[int, int] = {}
             for at, _, packet in heapq.merge(*(packets(n) for n in chosen), key=lambda item: item[0]):
                 key = id(packet.stream)
+                if key in last and packet.dts - shifts[key] <= last[key]:
+                    # The packager restarted mid-webinar and its appended segments start again from zero
+                    # (after #EXT-X-DISCONTINUITY): carry on from where the stream was.
+                    shifts[key] = packet.dts - last[key] - max(1, packet.duration or 1)
                 packet.pts -= shifts[key]
                 packet.dts -= shifts[key]
+                last[key] = packet.dts
                 packet.stream = outs[key]
                 out.mux(packet)
                 if at - done >= 5:

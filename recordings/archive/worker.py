@@ -72,6 +72,11 @@ class JobWorker:
         out_dir.mkdir(parents=True)
         try:
             await self._run(job, recording, out_dir)
+        except (OSError, ValueError) as error:
+            # The source is gone or unreadable from here (storage not shared with the process that
+            # queued it?): a failure the host sees, rather than a job retried until it runs out of attempts.
+            await self.stores.jobs.fail(job.id, self.owner, f"cannot read the source: {error}")
+            log.warning("recording %s: job %s failed: %s", recording.id, job.id, error)
         except asyncio.CancelledError:
             # Shutting down: hand the job back at once instead of waiting for the lease to lapse.
             await asyncio.shield(self.stores.jobs.release(job.id, self.owner))
@@ -143,7 +148,10 @@ class JobWorker:
 
     def _source_path(self, recording: Recording, out_dir: Path) -> Path:
         if recording.source_kind is SourceKind.LIVE:
-            return Path(recording.source)
+            live = Path(recording.source)
+            if not any((live / rendition / "index.m3u8").exists() for rendition in ("video", "audio")):
+                raise FileNotFoundError(f"the live directory {live} holds no recording")
+            return live
         local = self.storage.local_path(recording.source)
         if local is not None:
             return local
