@@ -60,6 +60,7 @@ def archive(browser: Browser, site: ServerProcess, tmp_path_factory: pytest.Temp
     clip = synthetic_file(tmp_path_factory.mktemp("clip") / "session.mp4", seconds=CLIP_S)
     page = host.page
     page.goto("/recordings/import")
+    assert run_axe(page) == []
     page.set_input_files("#i-file", str(clip))
     page.fill("#i-title", f"Oral rehydration in a {word} outbreak")
     page.fill("#i-description", "Field practice for community health workers.")
@@ -68,6 +69,9 @@ def archive(browser: Browser, site: ServerProcess, tmp_path_factory: pytest.Temp
     page.click("#import-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/recordings/\d+$"))
     recording_id = int(page.url.rstrip("/").split("/")[-1])
+    # The host's page follows the preparation and turns into the player by itself once it is ready.
+    expect(page.locator("#player")).to_be_visible(timeout=READY_WITHIN_S * 1000)
+    expect(page.locator("#job-state")).to_have_text("Ready")
     wait_ready(host, recording_id)
     yield Archive(host, recording_id, word)
     host.context.close()
@@ -193,6 +197,8 @@ def test_player_plays_with_captions_and_resumes(browser: Browser, site: ServerPr
     expect(page.locator("#chapters-form .status")).to_have_text("Saved.")
     page.get_by_role("link", name="0:04 Questions from the field").click()
     page.wait_for_function("() => document.getElementById('player').currentTime >= 4")
+    screenshot(page, "en-recording-host-390")
+    assert run_axe(page) == []   # the host's editing forms too
 
     viewer = new_person(browser, site, "Lucía", width=360)
     people.append(viewer)
