@@ -146,9 +146,11 @@ async def live_file(request: Request) -> Response:
         stat = os.stat(path)
     except OSError:
         raise NotFound("not written yet" if access.webinar.state.value != "ended" else "no such file") from None
-    headers = {"cache-control": "", "vary": "Cookie, Authorization" if not access.public else "Origin"}
     if access.public:
-        headers["access-control-allow-origin"] = "*"   # other sites' players and CDNs may use it
+        # The same bytes for everyone: no Vary (it would split a CDN's cache), and other sites' players may read them.
+        headers = {"access-control-allow-origin": "*"}
+    else:
+        headers = {"vary": "Cookie, Authorization"}
     media_type = _content_type(name, match.group("rendition"))
     if name.endswith(".m3u8"):
         text = path.read_text()

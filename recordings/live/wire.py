@@ -59,6 +59,11 @@ class Message:
                            1 if self.keyframe else 0, len(self.payload)) + self.payload
 
 
+def packet_message(publisher_id: int, pts: int, arrival: float, codec: Codec, keyframe: bool, payload: bytes) -> bytes:
+    """Message(PACKET, ...).encode() without building the object: this runs on the event loop per packet."""
+    return HEADER.pack(MessageType.PACKET, publisher_id, pts, arrival, codec, keyframe, len(payload)) + payload
+
+
 def read_message(stream: BinaryIO) -> Message | None:
     """The next message, or None at the end of the pipe (the server went away: finish up)."""
     header = _read_exactly(stream, HEADER.size)

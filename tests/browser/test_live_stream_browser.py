@@ -23,16 +23,14 @@ def wait_until(page: Page, expression: str, timeout_s: float = 15.0) -> None:
 
 def test_a_member_listens_then_watches_the_stream(browser: Browser, site: ServerProcess, people):
     recording = recorded_stream()
-    host = new_person(browser, site, "Host")
-    people.append(host)
-    webinar = host.api("POST", "/api/webinars", {
+    member = new_person(browser, site, "Host")
+    people.append(member)
+    webinar = member.api("POST", "/api/webinars", {
         "title": "Grief in displacement", "starts_at": "2026-12-03T12:00:00Z", "ends_at": "2026-12-03T13:00:00Z",
         "visibility": "public"})
     copy_stream(recording, Path(site.env["CONVENE_DATA_DIR"]), webinar["id"])
 
-    listener = new_person(browser, site, "Listener")
-    people.append(listener)
-    page = listener.page
+    page = member.page
     page.goto(f"/webinars/{webinar['id']}/stream")
     page.get_by_role("button", name="Listen").click()
     # currentTime moves only if the segments were fetched, appended and decoded.
@@ -44,4 +42,4 @@ def test_a_member_listens_then_watches_the_stream(browser: Browser, site: Server
     wait_until(page, "document.querySelector('.stream video').currentTime > 1.5")
     assert page.evaluate("document.querySelector('.stream video').videoWidth") == 640
     assert page.evaluate("document.querySelector('.stream').dataset.mode") == "video"
-    assert listener.errors == []
+    assert member.errors == []

@@ -19,6 +19,7 @@ import pytest
 from recordings.live.packager import LivePackager
 from recordings.live.settings import LiveSettings
 from tests.support.live_media import SECOND_SPEAKER, opus_packets, play, recorded_stream, vp8_packets
+from tests.support.netns import run_scenario
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +110,7 @@ def test_the_audio_rendition_is_audio_only_and_mixes_every_speaker(recording):
 def test_a_stalled_worker_loses_video_never_audio(tmp_path):
     """The tap never blocks: with the worker stopped, video beyond the backlog is dropped (until a keyframe),
     audio is queued; once the worker runs again the whole audio timeline is there."""
-    packets = vp8_packets(3.0, 1) + opus_packets(3.0, 1)
+    packets = vp8_packets(2.5, 1) + opus_packets(2.5, 1)
     settings = LiveSettings(video_backlog_bytes=20_000, pipe_bytes=4096)
     packager = LivePackager(9, tmp_path / "live" / "9", settings)
     time.sleep(0.5)   # the worker has started
@@ -124,5 +125,44 @@ def test_a_stalled_worker_loses_video_never_audio(tmp_path):
     packager.close()
     assert packager.wait(30) == 0
     got = decoded(tmp_path / "live" / "9" / "audio" / "index.m3u8")
-    # Sent from 0.5 s to 3.5 s of the stream: every whole second in between has the tone, no hole.
+    # Sent from 0.5 s to 3 s of the stream: every whole second in between has the tone, no hole.
     assert all(got["levels"][second] > 0.1 for second in (1, 2)), got["levels"]
+
+
+def test_a_webinar_published_over_webrtc_becomes_a_stream_that_ends_with_it():
+    """End to end, in the loopback-only namespace: aiortc host → media session → tap → worker → HTTP."""
+    result = run_scenario("tests.media.scenario_live_stream")
+    during = result["during"]
+    # While the host publishes, segments are listed and served, and the playlist is live.
+    assert during["playlist_status"] == 200 and during["segments_listed"] >= 2
+    assert during["audio_segments_listed"] >= 2
+    assert during["ended_while_publishing"] is False and during["playlist_cache"] == "public, max-age=1"
+    assert during["segment_status"] == 200 and during["segment_bytes"] > 1000
+    # Ended with the webinar; both renditions decode, with the host's picture and tone in them.
+    video, audio = result["video"], result["audio"]
+    assert video["kinds"] == ["audio", "video"] and audio["kinds"] == ["audio"]
+    for rendition in (video, audio):
+        assert abs(rendition["duration"] - result["published_s"]) <= 1.5, result
+        assert rendition["loud_audio_frames"] > 100   # about 4 s of the tone at least (47 frames a second)
+    assert video["distinct_lumas"] > 20
+
+
+def test_a_crashed_worker_is_replaced_and_the_stream_goes_on(tmp_path):
+    packets = vp8_packets(4.0, 1) + opus_packets(4.0, 1)
+    directory = tmp_path / "live" / "10"
+    packager = LivePackager(10, directory, LiveSettings())
+    first = packager.process.pid
+    play(packager, [p for p in packets if p.at < 3.0])   # the first segment is out by now
+    assert media_playlist(directory / "audio" / "index.m3u8")[1], "no segment before the crash"
+    os.kill(first, signal.SIGKILL)   # as a decoder crash on a hostile packet would
+    play(packager, [p for p in packets if p.at >= 3.0], offset_s=3.0)
+    packager.close()
+    assert packager.wait(30) == 0
+    assert packager.restarts == 1 and packager.process.pid != first
+    for rendition in ("video", "audio"):
+        _, entries, text = media_playlist(directory / rendition / "index.m3u8")
+        # What the first worker wrote, then what the second did, in one playlist.
+        assert text.rstrip().endswith("#EXT-X-ENDLIST") and text.count("#EXT-X-DISCONTINUITY") >= 1
+        assert len(entries) >= 2 and sum(duration for duration, _ in entries) > 2.5
+    got = decoded(directory / "audio" / "index.m3u8")
+    assert all(level > 0.1 for level in got["levels"].values()), got["levels"]

@@ -29,7 +29,7 @@ class Sent:
     packet: av.Packet
 
 
-def vp8_packets(seconds: float, publisher_id: int, *, fps: int = 15, size: tuple[int, int] = (320, 240),
+def vp8_packets(seconds: float, publisher_id: int, *, fps: int = 15, size: tuple[int, int] = (160, 120),
                 keyframe_s: float = 1.0) -> list[Sent]:
     encoder = av.CodecContext.create("libvpx", "w")
     encoder.width, encoder.height = size
