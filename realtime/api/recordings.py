@@ -4,6 +4,7 @@ invites, resume positions, chat replay, imports, retries, and a webinar's record
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, datetime, time, timezone
 from typing import Annotated, AsyncIterator, Literal
 
@@ -23,8 +24,8 @@ from recordings.archive.store import Filters
 from rooms.errors import BadRequest, ConveneError, Unauthenticated
 from rooms.models import Member
 
-Language = Annotated[StrictStr, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)]
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+Language = Annotated[StrictStr, Field(pattern=LANGUAGE_PATTERN, max_length=16)]
 
 
 class TooLarge(ConveneError):
@@ -126,7 +127,6 @@ def _filters(request: Request) -> Filters:
 
 
 def _matches(pattern: str, value: str) -> bool:
-    import re
     return re.match(pattern, value) is not None and len(value) <= 16
 
 

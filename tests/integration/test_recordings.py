@@ -251,8 +251,12 @@ async def test_a_host_may_opt_out_of_recording(archive, media_dir):
     assert webinar["record"] is False
     base = f"/api/webinars/{webinar['id']}"
     assert (await other.http.put(base + "/record", json={"record": True})).status_code == 403
+    assert (await host.http.put(base + "/record", json={"record": True})).json()["record"] is True
+    assert (await host.http.get(base)).json()["record"] is True
+    assert (await host.http.put(base + "/record", json={"record": False})).status_code == 200
     webinar = (await host.http.post(base + "/start")).json()
     await host.http.post(base + "/end")
+    assert (await host.http.put(base + "/record", json={"record": True})).status_code == 409
     async with Packager(archive) as packager:
         assert await packager.finished(webinar, media_dir / "live") is None
     mine = (await host.http.get("/api/recordings", params={"q": "Psychological"})).json()["recordings"]
@@ -414,7 +418,12 @@ async def test_search_filters_and_sorting(archive, media_dir):
                                                                           {"t": 0, "title": "Intro"}]})
     assert [c["title"] for c in (await host.http.get(f"/api/recordings/{water}")).json()["chapters"]] == [
         "Intro", "Boiling"]
-    await viewer.http.put(f"/api/recordings/{created['Cold chain for vaccines']}/position", json={"position_s": 3})
+    cold = created["Cold chain for vaccines"]
+    for position in (3, 1):   # a member's first saved position counts one view; later ones move it
+        assert (await viewer.http.put(f"/api/recordings/{cold}/position", json={"position_s": position})
+                ).status_code == 204
+    cold_detail = (await viewer.http.get(f"/api/recordings/{cold}")).json()
+    assert cold_detail["views"] == 1 and cold_detail["resume_s"] == 1
 
     async def titles(**params) -> list[str]:
         answer = (await host.http.get("/api/recordings", params={"presenter": host.id, **params})).json()
@@ -456,3 +465,21 @@ async def test_each_job_runs_once_across_processes(cluster, tmp_path):
         # A second claim, by either process, would have counted a second attempt.
         assert detail["state"] == "failed" and detail["job"]["attempts"] == 1, detail
         assert "no recording" in detail["job"]["error"]
+
+
+async def test_captions_are_webvtt_within_a_size_limit(archive, library):
+    host, invited = library["host"], library["invited"]
+    base = f"/api/recordings/{library['members']}/captions"
+    vtt = "WEBVTT\n\n00:00.500 --> 00:02.000\nBienvenue à tous\n".encode()
+    added = await host.http.post(base, params={"language": "fr", "label": "Français"}, content=vtt)
+    assert added.status_code == 201, added.text
+    caption = added.json()
+    assert caption["language"] == "fr" and caption["label"] == "Français"
+    served = await invited.http.get(caption["url"])
+    assert served.status_code == 200 and served.content == vtt and served.headers["content-type"].startswith(
+        "text/vtt")
+    listed = (await invited.http.get(f"/api/recordings/{library['members']}")).json()["captions"]
+    assert caption["id"] in [c["id"] for c in listed]
+    assert (await host.http.post(base, content=b"1\n00:00:00,000 --> 00:00:01,000\nSRT\n")).status_code == 422
+    assert (await host.http.post(base, content=b"WEBVTT\n" + b"x" * (1024 * 1024 + 1))).status_code == 413
+    assert (await host.http.post(base, params={"language": "not a language"}, content=vtt)).status_code == 422

@@ -16,7 +16,7 @@ from tests.support.recording_sources import synthetic_file
 from tests.support.services import ServerProcess
 
 # Slow steps so the kill lands mid-job; a short lease so the takeover comes soon after the restart.
-SLOW = {"RECORDING_JOB_STEP_DELAY_S": "0.6", "RECORDING_JOB_LEASE_S": "2", "RECORDING_JOB_POLL_S": "0.2"}
+SLOW = {"RECORDING_JOB_STEP_DELAY_S": "0.5", "RECORDING_JOB_LEASE_S": "1.5", "RECORDING_JOB_POLL_S": "0.2"}
 
 
 async def job_of(api: Api, recording_id: int) -> dict:
