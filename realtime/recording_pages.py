@@ -22,9 +22,9 @@ from realtime.i18n import LANGUAGES
 from realtime.api.recordings import _detail as recording_json
 from realtime.api.recordings import _filters as parse_filters
 from realtime.api.recordings import summary
-from realtime.pages import Preferences, _current, _render, _see_other, member_page, page, templates
+from realtime.pages import Preferences, _current, _read_form, _render, _see_other, member_page, page, templates
 from recordings.archive.store import Filters
-from rooms.errors import BadRequest, ConveneError, Unauthenticated
+from rooms.errors import BadRequest, ConveneError, NotFound, Unauthenticated
 from rooms.models import Member
 
 CATALOGUE_PAGE = 20
@@ -119,8 +119,21 @@ async def player(request: Request) -> Response:
     except Unauthenticated:   # members-only: log in, then come back here
         return _see_other("/login?next=" + quote(request.url.path, safe="/"))
     rec = await recording_json(archive, seat)
-    return _render(request, "recordings_player.html",
-                   {"rec": rec, "downloads": {d["kind"]: d for d in rec["downloads"]}}, member=member)
+    return _render(request, "recordings_player.html", {
+        "rec": rec, "downloads": {d["kind"]: d for d in rec["downloads"]},
+        "invited": request.query_params.get("invited", "")[:80] if seat.can_edit else ""}, member=member)
+
+
+@member_page
+async def invite(request: Request, member: Member) -> Response:
+    """A host invites a member by username to an invite-only recording (a plain form: no JavaScript)."""
+    recording_id = request.path_params["recording_id"]
+    username = (await _read_form(request)).get("username", "").strip().lstrip("@")
+    found = await services_of(request).stores.accounts.credentials(username) if username else None
+    if found is None:
+        raise NotFound("no member with that username", field="username")
+    await services_of(request).recordings.invite(member, recording_id, found[0].id)
+    return _see_other(f"/recordings/{recording_id}?invited={quote(found[0].display_name)}#invite")
 
 
 @member_page
@@ -133,4 +146,5 @@ routes = [
     Route("/recordings", catalogue, methods=["GET"]),
     Route("/recordings/import", import_form, methods=["GET"]),
     Route("/recordings/{recording_id:int}", player, methods=["GET"]),
+    Route("/recordings/{recording_id:int}/invites", invite, methods=["POST"]),
 ]

@@ -246,6 +246,27 @@ def test_player_plays_with_captions_and_resumes(browser: Browser, site: ServerPr
     context.close()
 
 
+def test_an_invite_only_recording_for_invited_members(browser: Browser, site: ServerProcess, archive: Archive,
+                                                      people: list[Person]) -> None:
+    guest = new_person(browser, site, "Invited guest")
+    people.append(guest)
+    host = archive.host.page
+    host.goto(f"/recordings/{archive.id}")
+    host.check("input[name=visibility][value=invite]")
+    host.click("#edit-form button[type=submit]")
+    expect(host.locator("#edit-form .status")).to_have_text("Saved.")
+    try:
+        guest.page.goto(f"/recordings/{archive.id}")
+        expect(guest.page.locator("h1")).to_have_text("Not allowed")
+        host.fill("#e-invite", guest.username)
+        host.click("#invite button[type=submit]")
+        expect(host.locator("#invite .saved")).to_have_text("Invited guest can now watch this recording.")
+        guest.page.reload()
+        expect(guest.page.locator("#player")).to_be_visible()
+    finally:
+        archive.host.api("PATCH", f"/api/recordings/{archive.id}", {"visibility": "public"})
+
+
 def test_the_discussion_replays_at_its_moments_and_jumps_there(
         browser: Browser, site: ServerProcess, people: list[Person], tmp_path: Path) -> None:
     recording_id, _ = run_async(live_webinar_recording(site, fake_live_dir(tmp_path / "live", seconds=CLIP_S)))
