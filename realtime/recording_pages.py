@@ -18,10 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import services_of
-from realtime.i18n import LANGUAGES
 from realtime.api.recordings import _detail as recording_json
 from realtime.api.recordings import _filters as parse_filters
 from realtime.api.recordings import summary
+from realtime.i18n import LANGUAGES
 from realtime.pages import Preferences, _current, _read_form, _render, _see_other, member_page, page, templates
 from recordings.archive.store import Filters
 from rooms.errors import BadRequest, ConveneError, NotFound, Unauthenticated
@@ -121,19 +121,32 @@ async def player(request: Request) -> Response:
     rec = await recording_json(archive, seat)
     return _render(request, "recordings_player.html", {
         "rec": rec, "downloads": {d["kind"]: d for d in rec["downloads"]},
-        "invited": request.query_params.get("invited", "")[:80] if seat.can_edit else ""}, member=member)
+        "invited": await _just_invited(request, seat.can_edit)}, member=member)
+
+
+async def _just_invited(request: Request, can_edit: bool) -> str:
+    """The name of the member the host has just invited (?invited=<id>), only if that is true."""
+    raw = request.query_params.get("invited", "")
+    if not (can_edit and raw.isdigit() and len(raw) < 19):
+        return ""
+    services, recording_id = services_of(request), request.path_params["recording_id"]
+    if not await services.recordings.stores.catalogue.invited(recording_id, int(raw)):
+        return ""
+    invitee = await services.stores.accounts.get(int(raw))
+    return invitee.display_name if invitee else ""
 
 
 @member_page
 async def invite(request: Request, member: Member) -> Response:
     """A host invites a member by username to an invite-only recording (a plain form: no JavaScript)."""
-    recording_id = request.path_params["recording_id"]
+    services, recording_id = services_of(request), request.path_params["recording_id"]
+    await services.recordings.editor(member, recording_id)   # before any lookup: no probing of usernames
     username = (await _read_form(request)).get("username", "").strip().lstrip("@")
-    found = await services_of(request).stores.accounts.credentials(username) if username else None
+    found = await services.stores.accounts.credentials(username) if username else None
     if found is None:
         raise NotFound("no member with that username", field="username")
-    await services_of(request).recordings.invite(member, recording_id, found[0].id)
-    return _see_other(f"/recordings/{recording_id}?invited={quote(found[0].display_name)}#invite")
+    await services.recordings.invite(member, recording_id, found[0].id)
+    return _see_other(f"/recordings/{recording_id}?invited={found[0].id}#invite")
 
 
 @member_page

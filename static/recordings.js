@@ -60,10 +60,13 @@
     if (!urls[mode]) mode = urls.video ? 'video' : 'audio';
     const modes = document.getElementById('mode');
 
+    let switching = false;   // while the other file loads, its 0:00 is not the member's place
     function play(url, at, resume) {
+      switching = true;
       video.src = url;   // overrides the <source> the page was rendered with
       video.addEventListener('loadedmetadata', function seek() {
         video.removeEventListener('loadedmetadata', seek);
+        switching = false;
         if (at > 0) video.currentTime = at;
         if (resume) video.play().catch(() => {});
       });
@@ -104,7 +107,7 @@
     let savedAt = -1, lastSave = 0;
     function savePosition(leaving) {
       const position = video.currentTime;
-      if (!MEMBER || !isFinite(position) || Math.abs(position - savedAt) < 1) return;
+      if (!MEMBER || switching || !isFinite(position) || Math.abs(position - savedAt) < 1) return;
       savedAt = position;
       lastSave = Date.now();
       // keepalive lets the request finish after the page is gone (sendBeacon can only POST).
@@ -160,7 +163,8 @@
       return li;
     }
     // Appends what is newly due and drops what lies ahead after a seek back: one pass over the
-    // difference, never the whole list, so a long discussion costs nothing per timeupdate.
+    // difference, so a long discussion costs almost nothing per timeupdate (only the "whole
+    // discussion" view walks every item, to mark those still ahead).
     function sync() {
       if (!events) return;
       const now = all.checked ? Infinity : video.currentTime;
@@ -175,7 +179,9 @@
         replay.append(batch);
         if (follow) replay.scrollTop = replay.scrollHeight;
       }
-      if (all.checked) for (const li of replay.children) li.classList.toggle('ahead', Number(li.dataset.t) > video.currentTime);
+      if (all.checked || replay.querySelector('.ahead')) {
+        for (const li of replay.children) li.classList.toggle('ahead', Number(li.dataset.t) > video.currentTime);
+      }
       note.hidden = shown > 0;
       note.textContent = t.nothing_yet;
     }
