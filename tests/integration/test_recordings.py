@@ -251,6 +251,8 @@ async def test_a_host_may_opt_out_of_recording(archive, media_dir):
     assert webinar["record"] is False
     base = f"/api/webinars/{webinar['id']}"
     assert (await other.http.put(base + "/record", json={"record": True})).status_code == 403
+    async with httpx.AsyncClient(base_url=archive.url) as anonymous:
+        assert (await anonymous.put(base + "/record", json={"record": True})).status_code == 401
     assert (await host.http.put(base + "/record", json={"record": True})).json()["record"] is True
     assert (await host.http.get(base)).json()["record"] is True
     assert (await host.http.put(base + "/record", json={"record": False})).status_code == 200
