@@ -13,6 +13,7 @@ import asyncio
 import collections
 import fcntl
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -50,16 +51,41 @@ class LivePackager:
         self._lock = threading.Condition()
         self._closed = False
         self._writer_waiting = False
+        self._first_arrival: float | None = None
         self.restarts = 0
-        live_dir.mkdir(parents=True, exist_ok=True)
-        self.process = self._spawn()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._lock_file: int | None = None
         self._writer = threading.Thread(target=self._write, name=f"live-{webinar_id}-writer", daemon=True)
         self._writer.start()
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    @property
+    def started(self) -> bool:
+        """A worker was started: a publisher sent something and no other process streams this webinar."""
+        return self.process is not None
+
+    def _claim(self) -> bool:
+        """One writer per webinar directory: a process with only viewers of this webinar (or a second
+        process on the same disk) must not write over the stream of the process its publishers use."""
+        self.live_dir.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.live_dir.parent / f"{self.live_dir.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            return False
+        self._lock_file = descriptor
+        self.live_dir.mkdir(parents=True, exist_ok=True)
+        return True
+
+    def _release(self) -> None:
+        if self._lock_file is not None:
+            os.close(self._lock_file)   # closing drops the flock
+            self._lock_file = None
+
+    def _spawn(self, t0: float | None = None) -> subprocess.Popen[bytes]:
         # The stream's clock starts with its worker: a restarted worker continues the playlists
         # after a discontinuity instead of filling the time it was away with black.
-        t0 = time.monotonic()
+        t0 = time.monotonic() if t0 is None else t0
         process = subprocess.Popen(
             [sys.executable, "-m", "recordings.live.worker", str(self.live_dir), repr(t0), self.settings.to_json()],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
@@ -94,7 +120,11 @@ class LivePackager:
             elif self._queued["audio"] > self.settings.audio_backlog_bytes:
                 self.dropped_audio += 1
                 return
-            self._enqueue(kind, packet_message(publisher_id, int(packet.pts or 0), time.monotonic(), known,
+            arrival = time.monotonic()
+            if self._first_arrival is None:
+                self._first_arrival = arrival   # the stream starts with its first packet
+                self.started_at = datetime.now(timezone.utc)
+            self._enqueue(kind, packet_message(publisher_id, int(packet.pts or 0), arrival, known,
                                                keyframe, bytes(packet)))
 
     def on_publisher_left(self, publisher_id: int) -> None:
@@ -125,16 +155,24 @@ class LivePackager:
             return self._queued["audio"] + self._queued["video"]
 
     async def finished(self) -> int:
-        """Waits for the worker to write the end of the stream; its exit status."""
+        """Waits for the worker to write the end of the stream; its exit status (0 when none was started)."""
         return await asyncio.to_thread(self.wait, END_TIMEOUT_S)
 
     def wait(self, timeout: float) -> int:
+        """Waits for the writer thread (it ends once the worker has exited) and answers the worker's status."""
+        self._writer.join(timeout)
+        return self._wait_process(timeout)
+
+    def _wait_process(self, timeout: float) -> int:
+        process = self.process
+        if process is None:
+            return 0
         try:
-            return self.process.wait(timeout)
+            return process.wait(timeout)
         except subprocess.TimeoutExpired:
             log.error("live stream worker of webinar %s did not finish in %s s; killed", self.webinar_id, timeout)
-            self.process.kill()
-            return self.process.wait()
+            process.kill()
+            return process.wait()
 
     def _enqueue(self, kind: str, data: bytes) -> None:
         self._queue.append(data)
@@ -143,24 +181,44 @@ class LivePackager:
             self._lock.notify()
 
     def _write(self) -> None:
-        while True:
-            try:
-                self._feed(self.process)
-                return
-            except (BrokenPipeError, ValueError, OSError) as error:
-                status = self.process.wait()
-                with self._lock:
-                    again = not self._closed and self.restarts < MAX_RESTARTS
-                    if not again:
-                        self._closed = True
-                        self._queue.clear()
-                        self._queued = {"audio": 0, "video": 0}
-                log.error("live stream worker of webinar %s went away (exit %s, %s)%s", self.webinar_id,
-                          status, error, "; starting another" if again else "")
-                if not again:
+        with self._lock:
+            while self._first_arrival is None and not self._closed:
+                self._writer_waiting = True
+                self._lock.wait()
+                self._writer_waiting = False
+            first_arrival = self._first_arrival
+        if first_arrival is None:
+            return   # closed before anyone published: no stream
+        if not self._claim():
+            log.info("live stream of webinar %s is written by another process; this one stands by", self.webinar_id)
+            self._give_up()
+            return
+        try:
+            self.process = self._spawn(first_arrival)
+            while True:
+                try:
+                    self._feed(self.process)
                     return
-                self.restarts += 1
-                self.process = self._spawn()
+                except (BrokenPipeError, ValueError, OSError) as error:
+                    status = self.process.wait()
+                    with self._lock:
+                        again = not self._closed and self.restarts < MAX_RESTARTS
+                    log.error("live stream worker of webinar %s went away (exit %s, %s)%s", self.webinar_id,
+                              status, error, "; starting another" if again else "")
+                    if not again:
+                        self._give_up()
+                        return
+                    self.restarts += 1
+                    self.process = self._spawn()
+        finally:
+            self._wait_process(END_TIMEOUT_S)   # the worker's last writes happen under the directory lock
+            self._release()
+
+    def _give_up(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._queue.clear()
+            self._queued = {"audio": 0, "video": 0}
 
     def _feed(self, process: subprocess.Popen[bytes]) -> None:
         stdin = process.stdin

@@ -75,6 +75,8 @@ class LiveStreams:
         status = await packager.finished()
         if self.packagers.get(packager.webinar_id) is packager:
             del self.packagers[packager.webinar_id]
+        if not packager.started:
+            return   # nobody published through this process, or another process writes the stream
         if status != 0:
             # No #EXT-X-ENDLIST: not a finished stream. The next tap for this webinar appends to it.
             log.error("live stream worker of webinar %s exited with %s", packager.webinar_id, status)
