@@ -75,8 +75,16 @@ async def main() -> dict:
             assert (await host.http.post(f"/api/webinars/{wid}/end")).status_code == 200
             await until(lambda: all("#EXT-X-ENDLIST" in (live / r / "index.m3u8").read_text()
                                     for r in ("video", "audio")), "the end of the stream", 30)
+            # Then the stream is handed to the archive (services.recordings.live_finished).
+            archived = None
+            deadline = time.monotonic() + 20
+            while archived is None and time.monotonic() < deadline:
+                listing = (await host.http.get("/api/recordings", params={"limit": 50})).json()
+                archived = next((r for r in listing.get("recordings", []) if r.get("webinar_id") == wid), None)
+                await asyncio.sleep(0.2)
         await publisher.close()
         return {"during": during, "published_s": published_s,
+                "archived": archived and {"state": archived["state"], "title": archived["title"]},
                 "video": decoded(live / "video" / "index.m3u8"), "audio": decoded(live / "audio" / "index.m3u8")}
     finally:
         server.stop()

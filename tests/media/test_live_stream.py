@@ -153,6 +153,8 @@ def test_a_webinar_published_over_webrtc_becomes_a_stream_that_ends_with_it():
         assert abs(rendition["duration"] - result["published_s"]) <= 1.5, result
         assert rendition["loud_audio_frames"] > 100   # about 4 s of the tone at least (47 frames a second)
     assert video["distinct_lumas"] > 20
+    # The finished stream went to the archive: the host sees a recording of the webinar.
+    assert result["archived"] is not None and result["archived"]["title"] == "Media check"
 
 
 def test_a_crashed_worker_is_replaced_and_the_stream_goes_on(tmp_path):
