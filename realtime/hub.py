@@ -93,7 +93,27 @@ class RoomFeed:
             if self.head != item.seq - 1:
                 self.needs_check = True  # could not close the gap now; never deliver past a hole
                 return
-        self._deliver(item.seq, item.text)
+        await self._deliver_paced(item.seq, item.text)
+
+    async def _deliver_paced(self, seq: int, text: str) -> None:
+        """Like _deliver, but a large room yields to the loop every `fanout_slice` sockets, so a
+        send (and its ack) arriving meanwhile is not queued behind a thousand writers."""
+        subscriptions = list(self.subscriptions.values())
+        slice_size = self.hub.fanout_slice
+        if len(subscriptions) <= slice_size:
+            self._deliver(seq, text)
+            return
+        # Head first: whoever subscribes during a pause replays this event (from `recent`) and
+        # is not in the list below; whoever left or resubscribed is skipped by the identity check.
+        self.head = seq
+        self._remember(seq, text)
+        for start in range(0, len(subscriptions), slice_size):
+            if start:
+                await asyncio.sleep(0)
+            for sub in subscriptions[start:start + slice_size]:
+                if sub.live and sub.delivered == seq - 1 and self.subscriptions.get(sub.conn.id) is sub:
+                    if sub.conn.push(text):
+                        sub.delivered = seq
 
     async def _fill(self, upto: int | None) -> None:
         """Delivers events after head from the store, up to `upto` (the store's head when None)."""
@@ -165,7 +185,7 @@ class Hub:
     def __init__(self, stores: Stores, broker: Broker, *, replay_page: int = 500,
                  repair_interval_s: float = 2.0, replay_wait_s: float = 30.0,
                  feed_queue_size: int = 10_000, handshake_concurrency: int = 64,
-                 recent_events: int = 256, presence_fanout_max: int = 200) -> None:
+                 recent_events: int = 256, presence_fanout_max: int = 200, fanout_slice: int = 200) -> None:
         self.stores = stores
         self.broker = broker
         self.replay_page = replay_page
@@ -174,6 +194,7 @@ class Hub:
         self.feed_queue_size = feed_queue_size
         self.recent_events = recent_events
         self.presence_fanout_max = presence_fanout_max
+        self.fanout_slice = fanout_slice
         self.feeds: dict[int, RoomFeed] = {}
         self.connections: dict[str, Connection] = {}
         self.admission = asyncio.Semaphore(handshake_concurrency)

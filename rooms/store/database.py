@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import AsyncIterator, Iterator
@@ -140,15 +141,50 @@ class PostgresDatabase(Database):
             max_overflow=20,
             # A burst (a reconnect storm) waits its turn for a connection rather than failing.
             pool_timeout=60,
-            pool_pre_ping=True,
+            # No pool_pre_ping: on asyncpg it is three round trips (BEGIN, ping, ROLLBACK) on every
+            # checkout, more than a history page's query. Only a connection that sat idle is
+            # pinged (below); one that died while busy fails its statement, which invalidates the
+            # whole pool and surfaces as StoreUnavailable (retryable) once.
             # Generous: under a burst the event loop itself is slow to see a connect complete.
             connect_args={"timeout": 15, "command_timeout": 30},
         )
+        _ping_when_idle(engine)
         super().__init__(engine)
+        # Reads need no transaction: in autocommit asyncpg sends the query alone, without
+        # BEGIN and ROLLBACK around it (set on the client side, no round trip).
+        self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        with _outage_as_unavailable("the message store is unreachable; retry shortly"):
+            async with self._read_engine.connect() as conn:
+                yield conn
 
     async def _lock_for_migration(self, conn: AsyncConnection) -> None:
         # Several processes may start at once; only one migrates at a time.
         await conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
+
+
+PING_AFTER_IDLE_S = 10.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Pings a pooled connection at checkout only if it sat idle for a while (a database restart
+    is noticed before the first query after a quiet spell); a busy pool is never pinged."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection, record) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy) -> None:
+        if time.monotonic() - record.info.get("idle_since", time.monotonic()) < PING_AFTER_IDLE_S:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            # The pool discards this connection and checks out another (up to three tries).
+            raise exc.DisconnectionError("idle connection failed its ping") from error
 
 
 def open_database(sqlalchemy_url: str) -> Database:

@@ -8,38 +8,96 @@ never leaves a hole in the sequence.
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from typing import Awaitable, Callable
+
+from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rooms.errors import NotFound
-from rooms.models import Event, EventKind, Page
+from rooms.models import Event, EventKind, Page, Room
 from rooms.store.database import Database
-from rooms.store.schema import members, messages, rooms, utcnow
+from rooms.store.rooms import room_from_row
+from rooms.store.schema import members, memberships, messages, rooms, utcnow
 
 _event_columns = [*messages.c, members.c.display_name.label("sender_name")]
 
 
+_kinds = {kind.value: kind for kind in EventKind}   # a dict lookup: EventKind(value) is slow per row
+_index = {column.key: i for i, column in enumerate(_event_columns)}
+_ROOM, _SEQ, _KIND, _SENDER, _CLIENT_ID, _BODY, _TARGET, _CREATED, _EDITED, _DELETED, _NAME = (
+    _index[key] for key in ("room_id", "seq", "kind", "sender_id", "client_id", "body", "target_seq",
+                            "created_at", "edited_at", "deleted_at", "sender_name"))
+
+
 def event_from_row(row: Row) -> Event:
+    # By position: a history page converts many rows, and attribute lookup by name costs more.
     return Event(
-        room_id=row.room_id,
-        seq=row.seq,
-        kind=EventKind(row.kind),
-        sender_id=row.sender_id,
-        sender_name=row.sender_name or "",
-        client_id=row.client_id,
-        body=row.body,
-        target_seq=row.target_seq,
-        created_at=row.created_at,
-        edited_at=row.edited_at,
-        deleted=row.deleted_at is not None,
+        room_id=row[_ROOM],
+        seq=row[_SEQ],
+        kind=_kinds[row[_KIND]],
+        sender_id=row[_SENDER],
+        sender_name=row[_NAME] or "",
+        client_id=row[_CLIENT_ID],
+        body=row[_BODY],
+        target_seq=row[_TARGET],
+        created_at=row[_CREATED],
+        edited_at=row[_EDITED],
+        deleted=row[_DELETED] is not None,
     )
 
 
 def _events():
     return select(*_event_columns).select_from(
         messages.outerjoin(members, members.c.id == messages.c.sender_id))
+
+
+# The send path's two statements, built once (statement construction was a measurable share of
+# a message's cost). The bump only happens for a member of the room: the same rule as
+# RoomService.writable, checked in the write itself so it is never stale.
+_bump_for_member = (
+    update(rooms)
+    .where(rooms.c.id == bindparam("room"),
+           exists().where(memberships.c.room_id == rooms.c.id,
+                          memberships.c.member_id == bindparam("member")))
+    .values(last_seq=rooms.c.last_seq + 1)
+    # The sender's current name (profiles change): the event goes out without another query.
+    .returning(*rooms.c, select(members.c.display_name).where(members.c.id == bindparam("member"))
+               .scalar_subquery().label("sender_name")))
+
+
+def _insert_once(dialect_insert):
+    # ON CONFLICT on the client-id constraint: a resent client id inserts nothing.
+    return (dialect_insert(messages)
+            .values(room_id=bindparam("room"), seq=bindparam("seq"), kind=EventKind.MESSAGE.value,
+                    sender_id=bindparam("member"), client_id=bindparam("client_id"),
+                    body=bindparam("body"), created_at=bindparam("created_at"))
+            .on_conflict_do_nothing(index_elements=[messages.c.room_id, messages.c.sender_id,
+                                                    messages.c.client_id])
+            .returning(messages.c.seq))
+
+
+_insert_message_once = {"sqlite": _insert_once(sqlite.insert), "postgresql": _insert_once(postgresql.insert)}
+
+# Asked with the room (under its row lock) before a message is written; raises to refuse.
+RoomCheck = Callable[[Room], Awaitable[None]]
+
+
+def _page(before: bool):
+    """A history page, newest first; built once per shape (construction cost more than the query)."""
+    stmt = _events().where(messages.c.room_id == bindparam("room"), messages.c.kind == EventKind.MESSAGE.value)
+    if before:
+        stmt = stmt.where(messages.c.seq < bindparam("before"))
+    return stmt.order_by(messages.c.seq.desc()).limit(bindparam("limit"))
+
+
+_page_latest, _page_before = _page(False), _page(True)
+
+
+class _AlreadyStored(Exception):
+    """Leaves the write transaction so the sequence increment is rolled back with it."""
 
 
 class MessageStore:
@@ -64,6 +122,33 @@ class MessageStore:
             if existing is None:
                 raise
             return existing, False
+
+    async def send(self, room_id: int, sender_id: int, client_id: str, body: str,
+                   check: RoomCheck) -> tuple[Event, bool] | None:
+        """The chat send path in one transaction: bump the room's sequence if the sender is a
+        member, ask `check`, insert once per client id. Answers (event, created), or None when
+        the room is missing or the sender is not a member (the caller finds out which)."""
+        created_at = utcnow()
+        params = {"room": room_id, "member": sender_id, "client_id": client_id, "body": body,
+                  "created_at": created_at}
+        try:
+            async with self.db.write() as conn:
+                room_row = (await conn.execute(_bump_for_member, params)).first()
+                if room_row is None:
+                    return None
+                await check(room_from_row(room_row))
+                params["seq"] = room_row.last_seq
+                if await conn.scalar(_insert_message_once[self.db.dialect], params) is None:
+                    raise _AlreadyStored
+        except (_AlreadyStored, IntegrityError):
+            # A resend (or the same client id racing in on another connection): the first one stands.
+            existing = await self.by_client_id(room_id, sender_id, client_id)
+            if existing is None:
+                raise
+            return existing, False
+        return Event(room_id=room_id, seq=room_row.last_seq, kind=EventKind.MESSAGE, sender_id=sender_id,
+                     sender_name=room_row.sender_name or "", client_id=client_id, body=body, target_seq=None,
+                     created_at=created_at), True
 
     async def by_client_id(self, room_id: int, sender_id: int, client_id: str) -> Event | None:
         stmt = _events().where(messages.c.room_id == room_id, messages.c.sender_id == sender_id,
@@ -116,12 +201,9 @@ class MessageStore:
 
     async def page(self, room_id: int, before_seq: int | None, limit: int) -> Page:
         """Messages (not edit/delete entries) older than before_seq, newest first, in their current state."""
-        stmt = _events().where(messages.c.room_id == room_id, messages.c.kind == EventKind.MESSAGE.value)
-        if before_seq is not None:
-            stmt = stmt.where(messages.c.seq < before_seq)
-        stmt = stmt.order_by(messages.c.seq.desc()).limit(limit + 1)
+        stmt = _page_latest if before_seq is None else _page_before
         async with self.db.read() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(stmt, {"room": room_id, "before": before_seq, "limit": limit + 1})).all()
         return Page(events=[event_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
 
     async def _next_seq(self, conn: AsyncConnection, room_id: int) -> int:
