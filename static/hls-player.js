@@ -32,12 +32,14 @@
   }
 
   function parseMedia(text, base) {
-    var list = { init: null, segments: [], ended: false, target: 2 }, seq = 0, duration = 0;
+    var list = { init: null, segments: [], ended: false, target: 2, canSkip: false }, seq = 0, duration = 0;
     lines(text).forEach(function (line) {
       if (line.indexOf('#EXT-X-MEDIA-SEQUENCE:') === 0) seq = +line.slice(22);
       else if (line.indexOf('#EXT-X-TARGETDURATION:') === 0) list.target = +line.slice(22) || 2;
       else if (line.indexOf('#EXT-X-MAP:') === 0) list.init = new URL(attrs(line.slice(11)).URI, base).href;
       else if (line.indexOf('#EXTINF:') === 0) duration = parseFloat(line.slice(8));
+      else if (line.indexOf('#EXT-X-SKIP:') === 0) seq += +attrs(line.slice(12))['SKIPPED-SEGMENTS'] || 0;
+      else if (line.indexOf('#EXT-X-SERVER-CONTROL:') === 0) list.canSkip = 'CAN-SKIP-UNTIL' in attrs(line.slice(22));
       else if (line === '#EXT-X-ENDLIST') list.ended = true;
       else if (line && line[0] !== '#') {
         list.segments.push({ seq: seq++, url: new URL(line, base).href, duration: duration });
@@ -48,7 +50,11 @@
 
   function fetchData(url, kind, signal) {
     return fetch(url, { signal: signal, credentials: 'same-origin' }).then(function (response) {
-      if (!response.ok) throw new Error(url + ': ' + response.status);
+      if (!response.ok) {
+        var error = new Error(url + ': ' + response.status);
+        error.notYet = response.status === 404;   // the stream has not started (or this segment is not out yet)
+        throw error;
+      }
       return kind === 'text' ? response.text() : response.arrayBuffer();
     });
   }
@@ -88,8 +94,8 @@
       media.dispatchEvent(new CustomEvent('convenehls', { detail: { state: state, detail: detail || '' } }));
     }
 
-    function run() {
-      return fetchData(master, 'text', signal).then(function (text) {
+    function run(text) {
+      return Promise.resolve(text).then(function (text) {
         var variants = parseMaster(text, master);
         var choice = variants.filter(function (v) { return v.audioOnly === !!options.audioOnly; })[0] || variants[0];
         if (!choice) throw new Error('no rendition in ' + master);
@@ -108,11 +114,21 @@
     }
 
     function follow(url, source, buffer) {
-      var next = null, initDone = false;
+      var next = null, initDone = false, skipUrl = null;
       function poll() {
         if (signal.aborted) return null;
-        return fetchData(url, 'text', signal).then(function (text) {
+        // Once we have the start, ask only for the end of the playlist (a delta update): it grows all webinar long.
+        return fetchData(skipUrl || url, 'text', signal).catch(function (error) {
+          if (!error.notYet || signal.aborted) throw error;
+          return null;   // the first segment is not out yet
+        }).then(function (text) {
+          if (text === null) {
+            report('waiting');
+            return sleep(1000, signal).then(poll);
+          }
           var list = parseMedia(text, url);
+          if (list.canSkip && !skipUrl) skipUrl = url + (url.indexOf('?') < 0 ? '?' : '&') + '_HLS_skip=YES';
+          var before = next;
           var chain = Promise.resolve();
           if (!initDone && list.init) {
             chain = fetchData(list.init, 'bytes', signal).then(function (data) { initDone = true; return append(buffer, data); });
@@ -141,7 +157,8 @@
               return null;
             }
             report('live');
-            return sleep(list.target * 500, signal).then(poll);
+            // RFC 8216 6.3.4: reload after a target duration, or half of one when nothing was new.
+            return sleep(list.target * (next !== before ? 1000 : 500), signal).then(poll);
           });
         });
       }
@@ -157,7 +174,15 @@
       else if (media.currentTime < b.start(0)) media.currentTime = b.start(0);
     }
 
-    run().catch(function (error) {
+    // Opened before the stream exists (the page is shared ahead of time): wait for it.
+    function start() {
+      return fetchData(master, 'text', signal).catch(function (error) {
+        if (!error.notYet || signal.aborted) throw error;
+        report('waiting');
+        return sleep(2000, signal).then(start);
+      });
+    }
+    start().then(run).catch(function (error) {
       if (!signal.aborted) report('error', String(error && error.message || error));
     });
     return {

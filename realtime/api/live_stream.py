@@ -23,6 +23,7 @@ from starlette.routing import Route
 from realtime.api.common import json, services_of
 from realtime.auth import authenticate
 from realtime.pages import _render, page
+from recordings.live.playlists import delta, with_server_control
 from recordings.live.streams import live_dir
 from rooms.errors import Forbidden, NotFound, Unauthenticated
 from rooms.models import Member
@@ -156,6 +157,9 @@ async def live_file(request: Request) -> Response:
         text = path.read_text()
         ended = "#EXT-X-ENDLIST" in text or (name == "master.m3u8" and access.webinar.state.value == "ended")
         headers["cache-control"] = _cache_control(name, access, ended)
+        if name != "master.m3u8":
+            # Players that have the start ask for the last few segments only (_HLS_skip=YES).
+            text = delta(text) if request.query_params.get("_HLS_skip") == "YES" else with_server_control(text)
         if access.query:
             text = _with_query(text, access.query)
         etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:24] + '"'

@@ -133,3 +133,25 @@ async def test_the_stream_page_offers_audio_first(server, recording):
         assert "hls-player.js" in page.text and 'data-hls-mode="audio"' in page.text
         player = await anyone.get("/static/hls-player.js")
         assert player.status_code == 200 and len(player.content) < 12_000   # small: no library
+
+
+async def test_players_poll_only_the_end_of_a_long_playlist(server, recording):
+    """Playlists keep every segment (they are the recording); a delta update (_HLS_skip=YES) keeps polls small."""
+    _, webinar = await webinar_with_stream(server, recording, "public")
+    directory = Path(server.env["CONVENE_DATA_DIR"]) / "live" / str(webinar["id"]) / "audio"
+    hour = "".join(f"#EXTINF:2.005333,\nseg-{n:05d}.m4s\n" for n in range(1800))
+    (directory / "index.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        '#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-MAP:URI="init.mp4"\n' + hour)
+    base = f"/webinars/{webinar['id']}/live/audio/index.m3u8"
+    async with httpx.AsyncClient(base_url=server.url, timeout=15) as player:
+        full = await player.get(base)
+        assert "#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=12.0" in full.text and full.text.count("#EXTINF") == 1800
+        update = await player.get(base + "?_HLS_skip=YES")
+        assert update.status_code == 200 and update.headers["cache-control"] == "public, max-age=1"
+        assert "#EXT-X-VERSION:9" in update.text and '#EXT-X-MAP:URI="init.mp4"' in update.text
+        skipped = int(re.search(r"#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)", update.text).group(1))
+        listed = re.findall(r"^seg-(\d+)\.m4s$", update.text, re.M)
+        # The last 12 s or so, numbered on from the skipped ones: nothing lost, nothing repeated.
+        assert skipped + len(listed) == 1800 and int(listed[0]) == skipped and 6 <= len(listed) <= 7
+        assert len(update.content) < 600 < len(full.content) // 50
