@@ -12,7 +12,6 @@ Run alone: `python -m bench.scenarios.live_stream [--full]` (prints JSON and a M
 from __future__ import annotations
 
 import argparse
-import fractions
 import json
 import shutil
 import sys
@@ -25,7 +24,7 @@ import av
 from bench.procstat import cpu_seconds, rss_kib
 from recordings.live.packager import LivePackager
 from recordings.live.settings import LiveSettings
-from tests.support.live_media import Sent, opus_packets
+from tests.support.live_media import Sent, opus_packets, vp8_encoder
 
 WARMUP_S = 2.0
 
@@ -33,14 +32,7 @@ WARMUP_S = 2.0
 def camera_packets(seconds: float, publisher_id: int, size: tuple[int, int], fps: int) -> list[Sent]:
     """A moving picture encoded with libvpx at a webcam's usual size and rate. Two seconds are encoded
     (keyframe first) and repeated with advancing timestamps: the packager sees a continuous stream."""
-    encoder = av.CodecContext.create("libvpx", "w")
-    encoder.width, encoder.height = size
-    encoder.pix_fmt = "yuv420p"
-    encoder.time_base = fractions.Fraction(1, 90_000)
-    encoder.framerate = fractions.Fraction(fps, 1)
-    encoder.bit_rate = 800_000
-    encoder.gop_size = 2 * fps
-    encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    encoder = vp8_encoder(size, fps, 800_000, keyframe_s=2.0)
     width, height = size
     pattern = bytes((x * 7 + (x // 13) * 31) % 220 + 16 for x in range(width * height * 2))
     loop: list[av.Packet] = []

@@ -27,7 +27,7 @@ from recordings.live.playlists import delta, with_server_control
 from recordings.live.streams import live_dir
 from rooms.errors import Forbidden, NotFound, Unauthenticated
 from rooms.models import Member
-from rooms.webinars.models import Webinar, WebinarVisibility
+from rooms.webinars.models import Webinar, WebinarState, WebinarVisibility
 
 NAME = re.compile(r"(?:master\.m3u8|(?P<rendition>video|audio)/(?:index\.m3u8|init\.mp4|seg-\d{1,9}\.m4s))")
 SIGNED_LINK_S = 6 * 3600      # long enough for a webinar; the link names one webinar only
@@ -146,7 +146,7 @@ async def live_file(request: Request) -> Response:
     try:
         stat = os.stat(path)
     except OSError:
-        raise NotFound("not written yet" if access.webinar.state.value != "ended" else "no such file") from None
+        raise NotFound("no such file" if access.webinar.state is WebinarState.ENDED else "not written yet") from None
     if access.public:
         # The same bytes for everyone: no Vary (it would split a CDN's cache), and other sites' players may read them.
         headers = {"access-control-allow-origin": "*"}
@@ -155,7 +155,7 @@ async def live_file(request: Request) -> Response:
     media_type = _content_type(name, match.group("rendition"))
     if name.endswith(".m3u8"):
         text = path.read_text()
-        ended = "#EXT-X-ENDLIST" in text or (name == "master.m3u8" and access.webinar.state.value == "ended")
+        ended = "#EXT-X-ENDLIST" in text or (name == "master.m3u8" and access.webinar.state is WebinarState.ENDED)
         headers["cache-control"] = _cache_control(name, access, ended)
         if name != "master.m3u8":
             # Players that have the start ask for the last few segments only (_HLS_skip=YES).

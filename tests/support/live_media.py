@@ -29,16 +29,22 @@ class Sent:
     packet: av.Packet
 
 
-def vp8_packets(seconds: float, publisher_id: int, *, fps: int = 15, size: tuple[int, int] = (160, 120),
-                keyframe_s: float = 1.0) -> list[Sent]:
+def vp8_encoder(size: tuple[int, int], fps: int, bit_rate: int, keyframe_s: float) -> av.CodecContext:
+    """libvpx as a browser's WebRTC uses it: real time, no look-ahead, a 90 kHz clock."""
     encoder = av.CodecContext.create("libvpx", "w")
     encoder.width, encoder.height = size
     encoder.pix_fmt = "yuv420p"
     encoder.time_base = fractions.Fraction(1, 90_000)
     encoder.framerate = fractions.Fraction(fps, 1)
-    encoder.bit_rate = 300_000
+    encoder.bit_rate = bit_rate
     encoder.gop_size = max(1, int(fps * keyframe_s))
     encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    return encoder
+
+
+def vp8_packets(seconds: float, publisher_id: int, *, fps: int = 15, size: tuple[int, int] = (160, 120),
+                keyframe_s: float = 1.0) -> list[Sent]:
+    encoder = vp8_encoder(size, fps, 300_000, keyframe_s)
     sent = []
     for index in range(int(seconds * fps)):
         frame = av.VideoFrame(size[0], size[1], "yuv420p")
