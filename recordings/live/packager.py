@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recordings.live.settings import LiveSettings
-from recordings.live.wire import CODECS, Message, MessageType, packet_message
+from recordings.live.wire import CODECS, MAX_PAYLOAD, Message, MessageType, packet_message
 
 if TYPE_CHECKING:
     import av
@@ -104,10 +104,15 @@ class LivePackager:
         if known is None or known.kind != kind:
             return
         keyframe = bool(packet.is_keyframe)
+        oversized = packet.size > MAX_PAYLOAD   # no WebRTC encoder makes such a frame; the worker would refuse it
         with self._lock:
             if self._closed:
                 return
             if kind == "video":
+                if oversized:
+                    self._skipping_video.add(publisher_id)
+                    self.dropped_video += 1
+                    return
                 if publisher_id in self._skipping_video:
                     if not keyframe:
                         self.dropped_video += 1
@@ -117,7 +122,7 @@ class LivePackager:
                     self._skipping_video.add(publisher_id)
                     self.dropped_video += 1
                     return
-            elif self._queued["audio"] > self.settings.audio_backlog_bytes:
+            elif oversized or self._queued["audio"] > self.settings.audio_backlog_bytes:
                 self.dropped_audio += 1
                 return
             arrival = time.monotonic()

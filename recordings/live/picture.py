@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 RATE = 90_000
 STALE_S = 2.0      # a publisher with no frame for this long has stopped sending video
-HELD_FRAMES = 90   # decoded frames kept per publisher (a few seconds: the jitter delay is far less)
+HELD_S = 1.0       # decoded frames kept per publisher behind their newest (the jitter delay is less)
+HELD_FRAMES = 60   # and never more than this many (a 1080p screen share is 3 MB a frame)
 
 
 class VideoTrack:
@@ -48,6 +49,8 @@ class VideoTrack:
                 self.since = at
             self.last_at = at
             self.frames.append((at, frame))
+        while len(self.frames) > 1 and self.frames[0][0] < at - HELD_S:
+            self.frames.popleft()   # nobody will ask for these: the output is only the jitter delay behind
 
     def sending(self, at: float) -> bool:
         return (self.since is not None and self.last_at is not None
