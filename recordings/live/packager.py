@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import fcntl
+import json
 import logging
 import os
 import subprocess
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 END_TIMEOUT_S = 30.0              # the worker's flush at the end; after this it is killed
 MAX_RESTARTS = 5                  # a worker that keeps crashing (a poisonous input?) is given up on
+START_FILE = "stream.json"        # in the live directory, beside the contract's files (never served)
 TICK_S = 0.1                      # with no packet for this long, the worker is told the time anyway
 
 
@@ -75,7 +77,17 @@ class LivePackager:
             return False
         self._lock_file = descriptor
         self.live_dir.mkdir(parents=True, exist_ok=True)
+        self._keep_start()
         return True
+
+    def _keep_start(self) -> None:
+        """A stream continued after a restart started when its first part did: the archive lines the
+        webinar's chat up with the recording from this time."""
+        record = self.live_dir / START_FILE
+        try:
+            self.started_at = datetime.fromisoformat(json.loads(record.read_text())["started_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            record.write_text(json.dumps({"started_at": self.started_at.isoformat()}))
 
     def _release(self) -> None:
         if self._lock_file is not None:
@@ -153,11 +165,6 @@ class LivePackager:
         """close() was called, or the worker went away."""
         with self._lock:
             return self._closed
-
-    @property
-    def backlog_bytes(self) -> int:
-        with self._lock:
-            return self._queued["audio"] + self._queued["video"]
 
     async def finished(self) -> int:
         """Waits for the worker to write the end of the stream; its exit status (0 when none was started)."""

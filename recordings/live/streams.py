@@ -63,12 +63,6 @@ class LiveStreams:
             task.add_done_callback(self._endings.discard)
         return packager
 
-    def end(self, webinar_id: int) -> None:
-        """The webinar ended: same as the media session closing its taps (idempotent)."""
-        packager = self.packagers.get(webinar_id)
-        if packager is not None:
-            packager.close()
-
     async def _finish(self, packager: LivePackager) -> None:
         while not packager.closed:
             await asyncio.sleep(CLOSED_POLL_S)

@@ -169,6 +169,11 @@ def test_a_crashed_worker_is_replaced_and_the_stream_goes_on(tmp_path):
     packager.close()
     assert packager.wait(30) == 0
     assert packager.restarts == 1 and packager.process.pid != first
+    # A server restarting mid-webinar continues the stream, which keeps its first start time.
+    again = LivePackager(10, directory, LiveSettings())
+    play(again, packets[:3])
+    again.close()
+    assert again.wait(30) == 0 and again.started_at == packager.started_at
     for rendition in ("video", "audio"):
         _, entries, text = media_playlist(directory / rendition / "index.m3u8")
         # What the first worker wrote, then what the second did, in one playlist.
