@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page
 from recordings.live.packager import LivePackager
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import live_dir
-from tests.browser.conftest import new_person
+from tests.browser.conftest import new_person, run_axe
 from tests.support.live_media import opus_packets, play, vp8_packets
 from tests.support.services import ServerProcess
 
@@ -54,6 +54,7 @@ def test_a_member_listens_then_watches_the_live_stream(browser: Browser, site: S
     try:
         page = member.page
         page.goto(f"/webinars/{webinar['id']}/stream")
+        assert run_axe(page) == []
         # Pressed before the first segment is out (about 2.5 s after the first packet): the player waits for it.
         page.get_by_role("button", name="Listen").click()
         # currentTime moves only if the segments were fetched, appended and decoded.
