@@ -43,6 +43,7 @@ class NewWebinar(BaseModel):
     ends_at: AwareDatetime
     visibility: Literal["public", "members"] = "members"
     anonymous_questions: StrictBool = False
+    record: StrictBool = True   # False: the host opts out of the automatic recording
 
 
 class NewQuestion(BaseModel):
@@ -90,7 +91,7 @@ async def webinars(request: Request) -> Response:
         webinar = await sessions.create(
             member, title=body.title, description=body.description, language=body.language,
             starts_at=body.starts_at, ends_at=body.ends_at, visibility=WebinarVisibility(body.visibility),
-            anonymous_questions=body.anonymous_questions)
+            anonymous_questions=body.anonymous_questions, record=body.record)
         return json((await sessions.seat(member, webinar.id)).public(), status=201)
     member = await optional_member(request)
     return json({"webinars": [w.public() for w in await sessions.listing(member)]})

@@ -63,6 +63,7 @@ class Webinar:
     created_at: datetime
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    record: bool = True          # recorded unless the host opted out
 
     def public(self) -> dict:
         return {
@@ -72,6 +73,7 @@ class Webinar:
             "state": self.state.value, "anonymous_questions": self.anonymous_questions,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "record": self.record,
         }
 
 

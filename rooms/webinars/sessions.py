@@ -106,7 +106,8 @@ class WebinarSessions:
     # The session.
 
     async def create(self, member: Member, *, title: str, description: str, language: str, starts_at: datetime,
-                     ends_at: datetime, visibility: WebinarVisibility, anonymous_questions: bool) -> Webinar:
+                     ends_at: datetime, visibility: WebinarVisibility, anonymous_questions: bool,
+                     record: bool = True) -> Webinar:
         title = " ".join(title.split())
         if not title or len(title) > MAX_TITLE:
             raise BadRequest(f"1 to {MAX_TITLE} characters", field="title")
@@ -118,7 +119,8 @@ class WebinarSessions:
             raise BadRequest("must be after starts_at, and within 7 days of it", field="ends_at")
         return await self.store.create(title=title, description=description.strip(), language=language,
                                        starts_at=starts_at, ends_at=ends_at, visibility=visibility,
-                                       anonymous_questions=anonymous_questions, host_id=member.id)
+                                       anonymous_questions=anonymous_questions, host_id=member.id,
+                                       record=record)
 
     async def listing(self, member: Member | None) -> list[Webinar]:
         return await self.store.listing(include_members_only=member is not None)

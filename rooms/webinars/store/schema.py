@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    true,
 )
 
 from rooms.store.schema import BigId, UTCDateTime, metadata
@@ -46,6 +47,8 @@ webinars = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),
+    # False: the host opted out of recording (migration 0005); the live packager's end discards the media.
+    Column("record", Boolean, nullable=False, server_default=true()),
     Index("ix_webinars_starts_at", "starts_at"),
 )
 

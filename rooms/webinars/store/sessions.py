@@ -36,7 +36,8 @@ def webinar_from_row(row: Row) -> Webinar:
                    language=row.language, starts_at=row.starts_at, ends_at=row.ends_at,
                    visibility=WebinarVisibility(row.visibility), state=WebinarState(row.state),
                    anonymous_questions=row.anonymous_questions, created_by=row.created_by,
-                   created_at=row.created_at, started_at=row.started_at, ended_at=row.ended_at)
+                   created_at=row.created_at, started_at=row.started_at, ended_at=row.ended_at,
+                   record=row.record)
 
 
 class SessionStore:
@@ -46,7 +47,7 @@ class SessionStore:
 
     async def create(self, *, title: str, description: str, language: str, starts_at: datetime,
                      ends_at: datetime, visibility: WebinarVisibility, anonymous_questions: bool,
-                     host_id: int) -> Webinar:
+                     host_id: int, record: bool = True) -> Webinar:
         """The chat room, the webinar and its first host, in one transaction."""
         now = utcnow()
         async with self.db.write() as conn:
@@ -59,7 +60,7 @@ class SessionStore:
                 room_id=room_id, title=title, description=description, language=language,
                 starts_at=starts_at, ends_at=ends_at, visibility=visibility.value,
                 state=WebinarState.SCHEDULED.value, anonymous_questions=anonymous_questions,
-                created_by=host_id, created_at=now).returning(webinars.c.id))).scalar_one()
+                created_by=host_id, created_at=now, record=record).returning(webinars.c.id))).scalar_one()
             await self._grant(conn, webinar_id, room_id, host_id, WebinarRole.HOST)
             await self._register(conn, webinar_id, room_id, host_id)
             row = (await conn.execute(select(webinars).where(webinars.c.id == webinar_id))).one()
