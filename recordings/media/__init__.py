@@ -1,0 +1,1 @@
+"""Webinar media: WebRTC selective forwarding with aiortc, without re-encoding (docs/webinars.md, "Media")."""

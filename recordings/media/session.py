@@ -1,0 +1,380 @@
+"""One webinar's media on this process: its publishers, its viewers, their peer connections, and its taps.
+
+A publisher is one RTCPeerConnection from a host, panelist or speaker to the server; each
+of its tracks feeds a Fanout. A viewer has one RTCPeerConnection per publisher it watches
+(so a publisher joining or leaving never renegotiates anyone else's connection), whose
+senders read packets from that publisher's fanouts: nothing is decoded or encoded.
+Everything here dies with the session. Authorization is the MediaHub's job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Iterable
+
+import av
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.rtcrtptransceiver import RTCRtpTransceiver
+
+from recordings.media.fanout import Fanout, PacketTrack
+from recordings.media.forwarding import AiortcChanged, forward_packets, on_keyframe_request, request_keyframe
+from recordings.media.taps import PacketTap
+from rooms.errors import BadRequest, NotFound
+
+log = logging.getLogger(__name__)
+
+# Forwarding needs every viewer to take the publisher's codec, so both sides negotiate only these.
+FORWARDED_CODECS = {"audio": ("audio/opus",), "video": ("video/vp8", "video/rtx")}
+KEYFRAME_INTERVAL_S = 0.5     # at most one keyframe request to a publisher this often
+MAX_VIEWS_PER_CONNECTION = 16
+
+Push = Callable[[dict], None]
+
+
+class StopReason(str, enum.Enum):
+    REQUESTED = "requested"     # the member sent media.stop
+    REPLACED = "replaced"       # the member published again (a reconnect)
+    DEMOTED = "demoted"         # a moderator took the member off stage
+    REMOVED = "removed"         # a moderator removed the member from the webinar
+    ENDED = "ended"             # the webinar ended (or the server is shutting down)
+    DISCONNECTED = "disconnected"   # the peer connection failed or its socket closed
+
+
+@dataclass(eq=False)
+class Publication:
+    member: dict                  # {"id", "username", "display_name"}
+    conn_id: str
+    stream: int                   # increases with every publication in the session: viewers re-view on change
+    pc: RTCPeerConnection
+    push: Push
+    muted: bool
+    fanouts: dict[str, Fanout] = field(default_factory=dict)
+    receivers: dict[str, object] = field(default_factory=dict)
+    last_keyframe_request: float = 0.0
+    keyframe_pending: bool = False
+
+    @property
+    def member_id(self) -> int:
+        return int(self.member["id"])
+
+    def public(self) -> dict:
+        return {"member": self.member, "kinds": sorted(self.fanouts), "stream": self.stream}
+
+
+@dataclass(eq=False)
+class Viewing:
+    member_id: int
+    conn_id: str
+    publication: Publication
+    pc: RTCPeerConnection
+    tracks: list[tuple[Fanout, PacketTrack]] = field(default_factory=list)
+
+
+class MediaSession:
+    def __init__(self, webinar_id: int, configuration: Callable[[], RTCConfiguration]) -> None:
+        self.webinar_id = webinar_id
+        self.configuration = configuration
+        self.publications: dict[int, Publication] = {}
+        self.viewings: set[Viewing] = set()
+        self.watchers: dict[str, Push] = {}
+        self.taps: list[PacketTap] = []
+        self.closed = False
+        self._streams = itertools.count(1)
+        self._tasks: set[asyncio.Task] = set()
+
+    # Taps (the live packager registers one).
+
+    def add_tap(self, tap: PacketTap) -> None:
+        self.taps.append(tap)
+
+    def remove_tap(self, tap: PacketTap) -> None:
+        if tap in self.taps:
+            self.taps.remove(tap)
+
+    # Publishing.
+
+    async def publish(self, member: dict, conn_id: str, sdp: str, kinds: Iterable[str], muted: bool,
+                      push: Push) -> tuple[Publication, str]:
+        """Answers a publisher's offer. A member publishing again replaces their previous publication."""
+        pc = RTCPeerConnection(self.configuration())
+        publication = Publication(member=member, conn_id=conn_id, stream=next(self._streams), pc=pc,
+                                  push=push, muted=muted)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            wanted = set(kinds)
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind in wanted and transceiver.kind not in publication.fanouts:
+                    self._receive(publication, transceiver)
+                else:
+                    transceiver.direction = "inactive"
+            if not publication.fanouts:
+                raise BadRequest("the offer has no audio or video to publish", field="sdp")
+            await pc.setLocalDescription(await pc.createAnswer())
+        except (BadRequest, AiortcChanged):
+            await pc.close()
+            raise
+        except Exception as error:   # hostile or broken SDP: aiortc raises all sorts
+            await pc.close()
+            raise _refused(error) from None
+        if self.closed:
+            await pc.close()
+            raise NotFound("the webinar's media session has closed")
+        previous = self.publications.get(publication.member_id)
+        self.publications[publication.member_id] = publication
+        self._watch_state(pc, lambda: self._spawn(self._publisher_gone(publication)))
+        if previous is not None:
+            # Another tab or device of the member's is told; the same socket publishing again is not.
+            await self._end_publication(previous, StopReason.REPLACED, notify=previous.conn_id != conn_id)
+        self._announce()
+        return publication, pc.localDescription.sdp
+
+    def _receive(self, publication: Publication, transceiver: RTCRtpTransceiver) -> None:
+        kind = transceiver.kind
+        _prefer_forwarded_codecs(transceiver)
+        transceiver.direction = "recvonly"
+        fanout = publication.fanouts[kind] = Fanout(kind)
+        publication.receivers[kind] = transceiver.receiver
+        member_id = publication.member_id
+
+        def on_packet(codec: str, packet: av.Packet) -> None:
+            if kind == "audio" and publication.muted:
+                return   # a muted member's audio goes nowhere: not to viewers, not to the taps
+            fanout.push(packet)
+            for tap in self.taps:
+                try:
+                    tap.on_packet(member_id, kind, codec, packet)
+                except Exception:
+                    log.exception("webinar %s: a media tap failed on a %s packet", self.webinar_id, kind)
+
+        forward_packets(transceiver.receiver, kind, on_packet)
+
+    def set_muted(self, member_id: int, muted: bool) -> None:
+        publication = self.publications.get(member_id)
+        if publication is not None:
+            publication.muted = muted
+
+    async def end_publication(self, publication: Publication, reason: StopReason) -> None:
+        if self.publications.get(publication.member_id) is not publication:
+            return   # already ended or replaced
+        await self._end_publication(publication, reason, notify=True)
+        self._announce()
+
+    async def _publisher_gone(self, publication: Publication) -> None:
+        if self.publications.get(publication.member_id) is publication:
+            log.info("webinar %s: member %s's peer connection is %s", self.webinar_id, publication.member_id,
+                     publication.pc.connectionState)
+        await self.end_publication(publication, StopReason.DISCONNECTED)
+
+    async def stop_publishing(self, member_id: int, reason: StopReason) -> bool:
+        publication = self.publications.get(member_id)
+        if publication is None:
+            return False
+        await self.end_publication(publication, reason)
+        return True
+
+    async def _end_publication(self, publication: Publication, reason: StopReason, *, notify: bool) -> None:
+        # Everything up to the first await happens at once: no packet or viewer slips in between.
+        if self.publications.get(publication.member_id) is publication:
+            del self.publications[publication.member_id]
+        for fanout in publication.fanouts.values():
+            fanout.end()
+        viewings = [v for v in self.viewings if v.publication is publication]
+        self.viewings.difference_update(viewings)
+        for tap in self.taps:
+            try:
+                tap.on_publisher_left(publication.member_id)
+            except Exception:
+                log.exception("webinar %s: a media tap failed on a publisher leaving", self.webinar_id)
+        if notify and reason is not StopReason.DISCONNECTED:
+            publication.push({"type": "media.stopped", "webinar": self.webinar_id,
+                              "publisher": publication.member_id, "reason": reason.value})
+        log.info("webinar %s: member %s stopped publishing (%s)", self.webinar_id, publication.member_id,
+                 reason.value)
+        await asyncio.gather(publication.pc.close(), *(self._close_viewing_peer(v) for v in viewings))
+
+    # Keyframes: with no encoder on the server, only the publisher can make one.
+
+    def request_keyframe(self, publication: Publication) -> None:
+        receiver = publication.receivers.get("video")
+        if receiver is None or publication.keyframe_pending:
+            return
+        wait = publication.last_keyframe_request + KEYFRAME_INTERVAL_S - time.monotonic()
+        if wait > 0:
+            publication.keyframe_pending = True   # one deferred request stands for all that arrive meanwhile
+
+            def later() -> None:
+                publication.keyframe_pending = False
+                self.request_keyframe(publication)
+
+            asyncio.get_running_loop().call_later(wait, later)
+            return
+        publication.last_keyframe_request = time.monotonic()
+        if self.publications.get(publication.member_id) is publication:
+            self._spawn(request_keyframe(receiver))   # type: ignore[arg-type]
+
+    # Viewing.
+
+    async def view(self, member_id: int, conn_id: str, publisher_id: int, sdp: str, audio_only: bool) -> str:
+        """Answers a viewer's offer for one publisher's tracks (video left out when audio_only)."""
+        publication = self._publication(publisher_id)
+        if sum(1 for v in self.viewings if v.conn_id == conn_id and v.publication is not publication) \
+                >= MAX_VIEWS_PER_CONNECTION:
+            raise BadRequest(f"at most {MAX_VIEWS_PER_CONNECTION} publishers viewed per connection",
+                             field="publisher")
+        pc = RTCPeerConnection(self.configuration())
+        viewing = Viewing(member_id=member_id, conn_id=conn_id, publication=publication, pc=pc)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            for transceiver in pc.getTransceivers():
+                fanout = publication.fanouts.get(transceiver.kind)
+                if fanout is None or (audio_only and transceiver.kind == "video") or \
+                        any(f is fanout for f, _ in viewing.tracks):
+                    transceiver.direction = "inactive"
+                    continue
+                self._send(viewing, transceiver, fanout)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except AiortcChanged:
+            await self._close_viewing_peer(viewing)
+            raise
+        except Exception as error:
+            await self._close_viewing_peer(viewing)
+            raise _refused(error) from None
+        if self.closed or self.publications.get(publisher_id) is not publication:
+            await self._close_viewing_peer(viewing)   # the publisher left while we negotiated
+            raise NotFound("that member is not publishing", field="publisher")
+        # A re-offer for the same publisher on the same socket replaces the old viewing.
+        replaced = [v for v in self.viewings if v.conn_id == conn_id and v.publication is publication]
+        self.viewings.difference_update(replaced)
+        self.viewings.add(viewing)
+        self._watch_state(pc, lambda: self._spawn(self.end_viewing(viewing)),
+                          on_connected=lambda: self.request_keyframe(publication))
+        for old in replaced:
+            await self._close_viewing_peer(old)
+        return pc.localDescription.sdp
+
+    def _publication(self, publisher_id: int) -> Publication:
+        publication = self.publications.get(publisher_id)
+        if publication is None:
+            raise NotFound("that member is not publishing", field="publisher")
+        return publication
+
+    def _send(self, viewing: Viewing, transceiver: RTCRtpTransceiver, fanout: Fanout) -> None:
+        publication = viewing.publication
+        _prefer_forwarded_codecs(transceiver)
+        track = fanout.subscribe(on_gap=lambda: self.request_keyframe(publication))
+        transceiver.sender.replaceTrack(track)
+        transceiver.direction = "sendonly"
+        on_keyframe_request(transceiver.sender, lambda: self.request_keyframe(publication))
+        viewing.tracks.append((fanout, track))
+
+    async def end_viewing(self, viewing: Viewing) -> None:
+        self.viewings.discard(viewing)
+        await self._close_viewing_peer(viewing)   # idempotent: a closed peer closes again at no cost
+
+    async def stop_viewing(self, conn_id: str, publisher_id: int | None = None) -> int:
+        """Ends a connection's viewing of one publisher, or of all of them; answers how many ended."""
+        ending = [v for v in self.viewings if v.conn_id == conn_id and
+                  (publisher_id is None or v.publication.member_id == publisher_id)]
+        self.viewings.difference_update(ending)
+        await asyncio.gather(*(self._close_viewing_peer(v) for v in ending))
+        return len(ending)
+
+    async def _close_viewing_peer(self, viewing: Viewing) -> None:
+        for fanout, track in viewing.tracks:
+            fanout.unsubscribe(track)
+            track.offer(None)
+        viewing.tracks.clear()
+        await viewing.pc.close()
+
+    # Who is told about publishers.
+
+    def watch(self, conn_id: str, push: Push) -> dict:
+        self.watchers[conn_id] = push
+        return self.publishers_frame()
+
+    def unwatch(self, conn_id: str) -> None:
+        self.watchers.pop(conn_id, None)
+
+    def publishers_frame(self) -> dict:
+        return {"type": "media.publishers", "webinar": self.webinar_id,
+                "publishers": [p.public() for p in sorted(self.publications.values(), key=lambda p: p.stream)]}
+
+    def _announce(self) -> None:
+        frame = self.publishers_frame()
+        for push in list(self.watchers.values()):
+            push(frame)
+
+    # Members and connections going away.
+
+    async def drop_member(self, member_id: int, reason: StopReason) -> None:
+        """A removed member: their publication, their viewing and their watching end."""
+        await self.stop_publishing(member_id, reason)
+        ending = [v for v in self.viewings if v.member_id == member_id]
+        self.viewings.difference_update(ending)
+        await asyncio.gather(*(self._close_viewing_peer(v) for v in ending))
+
+    async def drop_connection(self, conn_id: str) -> None:
+        """A socket closed: the peers it negotiated cannot be renegotiated, so they end."""
+        self.unwatch(conn_id)
+        for publication in [p for p in self.publications.values() if p.conn_id == conn_id]:
+            await self.end_publication(publication, StopReason.DISCONNECTED)
+        await self.stop_viewing(conn_id)
+
+    async def stop_viewing_all(self) -> None:
+        ending = list(self.viewings)
+        self.viewings.clear()
+        await asyncio.gather(*(self._close_viewing_peer(v) for v in ending))
+
+    def connections(self) -> set[str]:
+        return {p.conn_id for p in self.publications.values()} | {v.conn_id for v in self.viewings} | \
+            set(self.watchers)
+
+    async def close(self, reason: StopReason = StopReason.ENDED) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for publication in list(self.publications.values()):
+            await self._end_publication(publication, reason, notify=True)
+        await self.stop_viewing_all()
+        self._announce()
+        self.watchers.clear()
+        for tap in self.taps:
+            try:
+                tap.close()
+            except Exception:
+                log.exception("webinar %s: a media tap failed to close", self.webinar_id)
+        self.taps.clear()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # Plumbing.
+
+    def _watch_state(self, pc: RTCPeerConnection, on_gone: Callable[[], None],
+                     on_connected: Callable[[], None] | None = None) -> None:
+        @pc.on("connectionstatechange")
+        def changed() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                on_gone()
+            elif pc.connectionState == "connected" and on_connected is not None:
+                on_connected()
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _refused(error: Exception) -> BadRequest:
+    log.info("media offer refused: %r", error)
+    return BadRequest(f"the offer was refused ({type(error).__name__})", field="sdp")
+
+
+def _prefer_forwarded_codecs(transceiver: RTCRtpTransceiver) -> None:
+    wanted = FORWARDED_CODECS[transceiver.kind]
+    transceiver.setCodecPreferences([codec for codec in RTCRtpSender.getCapabilities(transceiver.kind).codecs
+                                     if codec.mimeType.lower() in wanted])

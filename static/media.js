@@ -1,0 +1,292 @@
+/* Webinar media over WebRTC (docs/protocol.md, "Webinar media"): publish camera, microphone or screen;
+   watch every publisher with video or audio only. One peer connection per publisher watched, so a
+   publisher joining or leaving never renegotiates the others. No dependencies.
+   Offers carry all their ICE candidates (the server does not trickle). */
+(function () {
+  'use strict';
+  var root = document.getElementById('w-media');
+  if (!root || !('RTCPeerConnection' in window) || !('WebSocket' in window)) return;
+
+  var webinar = Number(root.dataset.webinar);
+  var me = Number(root.dataset.me);
+  var S = JSON.parse(root.dataset.strings || '{}');
+  var statusEl = document.getElementById('m-status');
+  var videosEl = document.getElementById('m-videos');
+  var audioOnlyEl = document.getElementById('m-audio-only');
+  var WANTED = { audio: ['audio/opus'], video: ['video/vp8', 'video/rtx'] };   // what the server forwards
+  var BACKOFF_MAX_MS = 30000;
+
+  var ws = null;
+  var refs = 0;
+  var pending = new Map();        // ref -> {resolve, reject}
+  var views = new Map();          // publisher id -> {pc, stream, el}
+  var iceServers = [];
+  var backoff = 1000;
+  var watching = false;
+  var local = null;               // {media: MediaStream, pc, source: 'camera'|'screen'} while publishing
+  var audioOnly = localStorage.getItem('convene.media.audioOnly') === 'true';
+  if (audioOnlyEl) audioOnlyEl.checked = audioOnly;
+
+  function say(text) { if (statusEl) statusEl.textContent = text || ''; }
+
+  // The socket: media frames only; the chat has its own.
+  function connect() {
+    var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+    ws = new WebSocket(url);
+    ws.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame.type === 'hello') { backoff = 1000; watch(); if (local) startPublishing(); return; }
+      if (frame.ref && pending.has(frame.ref)) {
+        var waiter = pending.get(frame.ref);
+        pending.delete(frame.ref);
+        if (frame.type === 'error') waiter.reject(frame); else waiter.resolve(frame);
+        return;
+      }
+      if (frame.type === 'media.publishers' && frame.webinar === webinar) sync(frame.publishers);
+      else if (frame.type === 'media.stopped' && frame.publisher === me) stopped(frame.reason);
+    };
+    ws.onclose = function () {
+      pending.forEach(function (waiter) { waiter.reject({ code: 'disconnected' }); });
+      pending.clear();
+      watching = false;
+      views.forEach(function (_, id) { closeView(id); });
+      if (local && local.pc) { local.pc.close(); local.pc = null; }
+      var wait = Math.min(backoff, BACKOFF_MAX_MS) * (0.5 + Math.random() / 2);
+      backoff *= 2;
+      say((S.reconnecting || 'Reconnecting in {s} s').replace('{s}', Math.round(wait / 1000)));
+      setTimeout(connect, wait);
+    };
+  }
+
+  function request(frame) {
+    return new Promise(function (resolve, reject) {
+      if (!ws || ws.readyState !== WebSocket.OPEN) { reject({ code: 'disconnected' }); return; }
+      var ref = 'm' + (++refs);
+      pending.set(ref, { resolve: resolve, reject: reject });
+      ws.send(JSON.stringify(Object.assign({}, frame, { ref: ref })));
+    });
+  }
+
+  function watch() {
+    request({ type: 'media.watch', webinar: webinar }).then(function (frame) {
+      watching = true;
+      iceServers = frame.ice_servers || [];
+      sync(frame.publishers);
+    }, function (error) {
+      if (error.code === 'disconnected') return;
+      say(error.code === 'forbidden' ? (S.not_live || error.message) : error.message);
+      setTimeout(function () { if (!watching && ws && ws.readyState === WebSocket.OPEN) watch(); }, 5000);
+    });
+  }
+
+  // The server forwards without transcoding, so offer only what it forwards (and keep the offer small).
+  function preferCodecs(pc) {
+    pc.getTransceivers().forEach(function (t) {
+      var kind = t.receiver.track.kind;
+      var caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities(kind);
+      if (!caps || !t.setCodecPreferences) return;
+      var codecs = caps.codecs.filter(function (c) { return WANTED[kind].indexOf(c.mimeType.toLowerCase()) >= 0; });
+      if (codecs.length) t.setCodecPreferences(codecs);
+    });
+  }
+
+  function gathered(pc) {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise(function (resolve) {
+      var done = function () { if (pc.iceGatheringState === 'complete') resolve(); };
+      pc.addEventListener('icegatheringstatechange', done);
+      setTimeout(resolve, 3000);   // use what has been gathered by then
+    });
+  }
+
+  async function offer(pc) {
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    return pc.localDescription.sdp;
+  }
+
+  // Watching.
+
+  function sync(publishers) {
+    var wanted = new Map();
+    publishers.forEach(function (p) { if (p.member.id !== me) wanted.set(p.member.id, p); });
+    views.forEach(function (view, id) {
+      if (!wanted.has(id) || wanted.get(id).stream !== view.stream) closeView(id);
+    });
+    wanted.forEach(function (p, id) { if (!views.has(id)) openView(p); });
+    if (!publishers.length && !local) say(S.nobody || 'Nobody is presenting yet.');
+    else if (!local) say('');
+  }
+
+  async function openView(p) {
+    var id = p.member.id;
+    var pc = new RTCPeerConnection({ iceServers: iceServers });
+    var withVideo = !audioOnly && p.kinds.indexOf('video') >= 0;
+    var el = document.createElement(withVideo ? 'video' : 'audio');
+    el.autoplay = true;
+    el.playsInline = true;
+    el.controls = !withVideo;
+    el.dataset.member = id;
+    el.title = p.member.display_name;
+    var figure = document.createElement('figure');
+    var caption = document.createElement('figcaption');
+    caption.textContent = p.member.display_name;
+    caption.dir = 'auto';
+    figure.appendChild(el);
+    figure.appendChild(caption);
+    videosEl.appendChild(figure);
+    var view = { pc: pc, stream: p.stream, el: figure };
+    views.set(id, view);
+    if (p.kinds.indexOf('audio') >= 0) pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (withVideo) pc.addTransceiver('video', { direction: 'recvonly' });
+    preferCodecs(pc);
+    var stream = new MediaStream();
+    el.srcObject = stream;
+    pc.ontrack = function (event) {
+      stream.addTrack(event.track);
+      var played = el.play();
+      if (played && played.catch) played.catch(function () { say(S.tap_to_play || 'Tap the picture to start the sound.'); });
+    };
+    el.addEventListener('click', function () { el.play(); });
+    pc.onconnectionstatechange = function () {
+      if (pc.connectionState === 'failed' && views.get(id) === view) {
+        closeView(id);
+        setTimeout(function () { if (watching) watch(); }, 2000);   // ask again who is on stage, re-view
+      }
+    };
+    try {
+      var sdp = await offer(pc);
+      if (views.get(id) !== view) return;
+      var answer = await request({ type: 'media.view', webinar: webinar, publisher: id, sdp: sdp, audio_only: !withVideo });
+      if (views.get(id) !== view) return;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+    } catch (error) {
+      if (views.get(id) === view) closeView(id);
+    }
+  }
+
+  function closeView(id) {
+    var view = views.get(id);
+    if (!view) return;
+    views.delete(id);
+    view.pc.close();
+    view.el.remove();
+  }
+
+  // Publishing.
+
+  async function capture(source) {
+    if (source === 'screen') {
+      var screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
+      var mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+      return new MediaStream(screen.getVideoTracks().concat(mic.getAudioTracks()));
+    }
+    return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+  }
+
+  async function publish(source) {
+    var media;
+    try { media = await capture(source); } catch (error) { say((S.no_device || 'Could not use the device:') + ' ' + error.message); return; }
+    if (local && local.pc && local.media) {
+      // Camera ↔ screen: swap the picture on the same connection, no renegotiation.
+      var sender = local.pc.getSenders().find(function (s) { return s.track && s.track.kind === 'video'; });
+      var track = media.getVideoTracks()[0];
+      if (sender && track) {
+        await sender.replaceTrack(track);
+        local.media.getVideoTracks().forEach(function (t) { t.stop(); });
+        media.getAudioTracks().forEach(function (t) { t.stop(); });
+        local.media = new MediaStream([track].concat(local.media.getAudioTracks()));
+        local.source = source;
+        preview();
+        return;
+      }
+      stopLocal();
+    }
+    local = { media: media, pc: null, source: source };
+    preview();
+    startPublishing();
+  }
+
+  async function startPublishing() {
+    if (!local || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (local.pc) local.pc.close();
+    var pc = new RTCPeerConnection({ iceServers: iceServers });
+    var mine = local;
+    mine.pc = pc;
+    mine.media.getTracks().forEach(function (track) { pc.addTransceiver(track, { direction: 'sendonly', streams: [mine.media] }); });
+    preferCodecs(pc);
+    pc.onconnectionstatechange = function () {
+      if (pc.connectionState === 'failed' && local === mine && mine.pc === pc) {
+        say(S.publish_retry || 'Connection lost; publishing again…');
+        setTimeout(startPublishing, 2000);
+      }
+    };
+    var kinds = Array.from(new Set(mine.media.getTracks().map(function (t) { return t.kind; }))).sort();
+    try {
+      var sdp = await offer(pc);
+      var answer = await request({ type: 'media.publish', webinar: webinar, sdp: sdp, kinds: kinds });
+      if (mine.pc !== pc) return;
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      say(S.publishing || 'You are on stage.');
+      setControls(true);
+    } catch (error) {
+      if (error.code === 'disconnected') return;   // publishes again once the socket is back
+      stopLocal();
+      say((S.refused || 'Publishing was refused:') + ' ' + (error.message || error));
+    }
+  }
+
+  function preview() {
+    var el = document.getElementById('m-preview');
+    if (!el) return;
+    el.srcObject = local ? local.media : null;
+    el.hidden = !local;
+  }
+
+  function stopLocal() {
+    if (!local) return;
+    if (local.pc) local.pc.close();
+    local.media.getTracks().forEach(function (t) { t.stop(); });
+    local = null;
+    preview();
+    setControls(false);
+  }
+
+  function stopped(reason) {
+    if (reason === 'requested') return;
+    stopLocal();
+    say(S['stopped_' + reason] || S.stopped || 'Your publishing stopped.');
+  }
+
+  function setControls(on) {
+    var stop = document.getElementById('m-stop');
+    if (stop) stop.hidden = !on;
+  }
+
+  // Controls.
+  var camera = document.getElementById('m-camera');
+  var screenButton = document.getElementById('m-screen');
+  var stopButton = document.getElementById('m-stop');
+  if (camera) camera.addEventListener('click', function () { publish('camera'); });
+  if (screenButton) {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) screenButton.hidden = true;
+    screenButton.addEventListener('click', function () { publish('screen'); });
+  }
+  if (stopButton) stopButton.addEventListener('click', function () {
+    stopLocal();
+    request({ type: 'media.stop', webinar: webinar }).catch(function () {});
+    say('');
+  });
+  if (audioOnlyEl) audioOnlyEl.addEventListener('change', function () {
+    audioOnly = audioOnlyEl.checked;
+    localStorage.setItem('convene.media.audioOnly', String(audioOnly));
+    views.forEach(function (_, id) { closeView(id); });
+    if (watching) watch();
+  });
+  window.addEventListener('pagehide', function () { stopLocal(); });
+
+  // For diagnostics (and tests): the live peer connections.
+  window.conveneMedia = { views: views, local: function () { return local; }, publish: publish };
+  connect();
+}());
