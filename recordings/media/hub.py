@@ -109,7 +109,7 @@ class MediaHub:
     async def watch(self, member: Member, conn_id: str, webinar_id: int, push: Push) -> dict:
         """Answers the publishers now (and the ICE servers a browser needs); pushes changes until the socket closes."""
         webinar = await self._may_view(member, webinar_id)
-        listed = (await self._session(webinar)).watch(conn_id, push)
+        listed = (await self._session(webinar)).watch(member.id, conn_id, push)
         return {**listed, "ice_servers": list(self.config.ice_servers)}
 
     async def stop_media(self, member: Member, conn_id: str, webinar_id: int, publisher_id: int | None) -> None:

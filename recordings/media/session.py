@@ -81,7 +81,7 @@ class MediaSession:
         self.configuration = configuration
         self.publications: dict[int, Publication] = {}
         self.viewings: set[Viewing] = set()
-        self.watchers: dict[str, Push] = {}
+        self.watchers: dict[str, tuple[int, Push]] = {}   # socket → (member, push)
         self.taps: list[PacketTap] = []
         self.closed = False
         self._streams = itertools.count(1)
@@ -293,8 +293,8 @@ class MediaSession:
 
     # Who is told about publishers.
 
-    def watch(self, conn_id: str, push: Push) -> dict:
-        self.watchers[conn_id] = push
+    def watch(self, member_id: int, conn_id: str, push: Push) -> dict:
+        self.watchers[conn_id] = (member_id, push)
         return self.publishers_frame()
 
     def unwatch(self, conn_id: str) -> None:
@@ -306,7 +306,7 @@ class MediaSession:
 
     def _announce(self) -> None:
         frame = self.publishers_frame()
-        for push in list(self.watchers.values()):
+        for _, push in list(self.watchers.values()):
             push(frame)
 
     # Members and connections going away.
@@ -314,6 +314,8 @@ class MediaSession:
     async def drop_member(self, member_id: int, reason: StopReason) -> None:
         """A removed member: their publication, their viewing and their watching end."""
         await self.stop_publishing(member_id, reason)
+        for conn_id in [c for c, (m, _) in self.watchers.items() if m == member_id]:
+            del self.watchers[conn_id]
         ending = [v for v in self.viewings if v.member_id == member_id]
         self.viewings.difference_update(ending)
         await asyncio.gather(*(self._close_viewing_peer(v) for v in ending))

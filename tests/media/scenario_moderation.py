@@ -94,6 +94,7 @@ async def main() -> dict:
                             "video": count(got.video_times, a, b), "audio": count(got.audio_times, a, b)}
 
         assert (await host.http.post(base + "/remove", json={"member_id": viewer.id})).status_code == 200
+        removed_at = len(viewer_ws.frames)
         await asyncio.sleep(0.5)
         a, b = await window(1)
         out["after_removal"] = {"video": count(got.video_times, a, b), "state": viewer_pc.connectionState}
@@ -103,6 +104,8 @@ async def main() -> dict:
         assert (await host.http.post(base + "/end")).status_code == 200
         ended = await host_ws.wait_for(lambda f: f["type"] == "media.stopped")
         out["host_stopped"] = ended["reason"]
+        await asyncio.sleep(0.5)
+        out["pushes_after_removal"] = sum(1 for f in viewer_ws.frames[removed_at:] if f["type"] == "media.publishers")
         await viewer_pc.close()
         await host_pc.close()
         for client in (host_ws, speaker_ws, viewer_ws):

@@ -23,4 +23,5 @@ def test_mute_demotion_reconnect_removal_and_end_act_on_live_media():
     # Removed: the viewer's peer is closed and they may not watch again.
     assert result["after_removal"] == {"video": 0, "state": "closed"}
     assert result["watch_after_removal"] == "forbidden"
+    assert result["pushes_after_removal"] == 0   # not even who is on stage
     assert result["host_stopped"] == "ended"
