@@ -100,8 +100,14 @@ async def main() -> dict:
             await asyncio.sleep(2)
             later = await viewer_page.evaluate(VIEWER_STATS)
             figures = await viewer_page.locator("#m-videos figure video").count()
+            # The viewer switches to audio only: the picture goes, the sound stays.
+            await viewer_page.check("#m-audio-only")
+            await until(viewer_page, VIEWER_STATS, lambda s: s["state"] == "connected" and s["video"] is None
+                        and s["audio"] and s["audio"]["packetsReceived"] > 20, "audio only")
+            audio_only = {"video_elements": await viewer_page.locator("#m-videos figure video").count(),
+                          "audio_elements": await viewer_page.locator("#m-videos figure audio").count()}
             result = {"published": published, "first": first, "later": later, "video_elements": figures,
-                      "errors": errors}
+                      "audio_only": audio_only, "errors": errors}
             await browser.close()
             return result
     finally:

@@ -15,3 +15,5 @@ def test_chromium_publishes_and_another_chromium_decodes_it():
     assert later["video"]["frameWidth"] == 640          # Chromium's fake camera at the size media.js asks for
     assert later["audio"]["packetsReceived"] > first["audio"]["packetsReceived"], result
     assert result["video_elements"] == 1
+    # Switched to audio only, the viewer keeps the sound on a connection with no video at all.
+    assert result["audio_only"] == {"video_elements": 0, "audio_elements": 1}
