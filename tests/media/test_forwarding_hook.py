@@ -36,6 +36,8 @@ def test_aiortc_internals_the_hooks_rely_on_are_where_they_were():
     sender_source = inspect.getsource(aiortc.rtcrtpsender.RTCRtpSender)
     assert "payloads, timestamp = self.__encoder.pack(data)" in sender_source
     assert "self._send_keyframe()" in sender_source
+    # Keyframe requests go up to the publisher as the receiver's own PLI.
+    assert "async def _send_rtcp_pli(self, media_ssrc: int)" in receiver_source
 
 
 async def test_a_hooked_receiver_hands_on_packets_instead_of_decoding():
