@@ -13,8 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, WebSocketRoute
 
-from realtime import emergency_pages, pages
+from realtime import emergency_pages, pages, recording_pages, webinar_pages
 from realtime.api import auth, emergency, health, members, rooms, webinars
+from realtime.api import live_stream
+from realtime.api import media_files, recordings
 from realtime.api.common import error_response
 from realtime.gateway import websocket_endpoint
 from realtime.security import SecurityHeaders
@@ -47,7 +49,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *health.routes, *auth.routes, *members.routes, *rooms.routes, *pages.routes,
-        *emergency.routes, *emergency_pages.routes, *webinars.routes,
+        *emergency.routes, *emergency_pages.routes, *webinars.routes, *webinar_pages.routes,
+        *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
         WebSocketRoute("/ws", websocket_endpoint),
         Mount("/static", pages.static_files(), name="static"),
     ]

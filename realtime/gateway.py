@@ -8,7 +8,7 @@ import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from realtime import emergency_frames
+from realtime import emergency_frames, media_frames
 from realtime import protocol as p
 from realtime.auth import authenticate, origin_allowed
 from realtime.connection import Connection, ConnectionState
@@ -44,6 +44,7 @@ class Session:
             "typing": self.on_typing, "read": self.on_read, "presence": self.on_presence,
             "who": self.on_who, "ping": self.on_ping,
             **emergency_frames.handlers(self),
+            **media_frames.handlers(self),
         }
 
     def reply(self, frame: dict, ref: str | None) -> None:
@@ -103,7 +104,8 @@ class Session:
 
     async def on_history(self, frame: p.History) -> None:
         limit = min(frame.limit, self.services.settings.history_page_max)
-        page = await self.services.chat.history(self.conn.member, frame.room, frame.before, limit)
+        page = await self.services.chat.history(self.conn.member, frame.room, frame.before, limit,
+                                                subscribed=frame.room in self.conn.subscriptions)
         self.reply({"type": "history", "room": frame.room,
                     "messages": [event.frame() for event in reversed(page.events)],
                     "has_more": page.has_more}, frame.ref)

@@ -119,14 +119,46 @@ class PendingAlerts(_Frame):
     room: RoomId
 
 
+# Webinar media (docs/protocol.md, "Webinar media"; realtime/media_frames.py).
+Sdp = Annotated[StrictStr, Field(min_length=1, max_length=15_000)]   # the frame limit applies first
+MediaKind = Literal["audio", "video"]
+
+
+class MediaPublish(_Frame):
+    type: Literal["media.publish"]
+    webinar: RoomId
+    sdp: Sdp
+    kinds: Annotated[list[MediaKind], Field(min_length=1, max_length=2)] = ["audio", "video"]
+
+
+class MediaView(_Frame):
+    type: Literal["media.view"]
+    webinar: RoomId
+    publisher: RoomId
+    sdp: Sdp
+    audio_only: StrictBool = False
+
+
+class MediaWatch(_Frame):
+    type: Literal["media.watch"]
+    webinar: RoomId
+
+
+class MediaStop(_Frame):
+    type: Literal["media.stop"]
+    webinar: RoomId
+    publisher: RoomId | None = None   # none: stop publishing; a member: stop viewing them
+
+
 ClientFrame = Annotated[
     Union[Subscribe, Unsubscribe, Send, Edit, Delete, History, Typing, Read, SetPresence, Who, Ping,
-          PostAlert, AckAlert, PendingAlerts],
+          PostAlert, AckAlert, PendingAlerts, MediaPublish, MediaView, MediaWatch, MediaStop],
     Field(discriminator="type"),
 ]
 _client_frame = TypeAdapter(ClientFrame)
 FRAME_TYPES = ("subscribe", "unsubscribe", "send", "edit", "delete", "history",
-               "typing", "read", "presence", "who", "ping", "alert", "alert.ack", "alerts")
+               "typing", "read", "presence", "who", "ping", "alert", "alert.ack", "alerts",
+               "media.publish", "media.view", "media.watch", "media.stop")
 
 
 class ProtocolError(ConveneError):

@@ -13,8 +13,13 @@ from realtime.broker import Broker, BrokerState, open_broker
 from realtime.hub import Hub
 from realtime.limits import RateLimiter, open_limiter
 from realtime.limits.policy import AbuseLimits
+from realtime.media_frames import RoomEvents
 from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
+from recordings.archive.service import RecordingServices
+from recordings.live.settings import LiveSettings
+from recordings.live.streams import LiveStreams, archive_hook
+from recordings.media.hub import MediaConfig, MediaHub
 from rooms.accounts import AccountService
 from rooms.emergency.service import EmergencyServices
 from rooms.emergency.settings import EmergencySettings
@@ -44,6 +49,9 @@ class Services:
     limits: AbuseLimits
     emergency: EmergencyServices
     webinars: WebinarServices
+    media: MediaHub
+    live: LiveStreams
+    recordings: RecordingServices
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -67,6 +75,13 @@ class Services:
         rooms.write_guards.append(emergency.rooms.refuse_if_closed)
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
         limiter = open_limiter(settings.redis_url)
+        webinars = WebinarServices.build(stores, chat)
+        media = MediaHub(webinars, MediaConfig(ice_servers=settings.ice_servers,
+                                               host_addresses=settings.media_host_addresses),
+                         events=RoomEvents(hub, rooms), alive=lambda conn_id: conn_id in hub.connections)
+        # Every webinar's media session feeds one live HTTP stream (HLS) through a worker process.
+        live = LiveStreams(settings.data_dir, LiveSettings.from_env())
+        media.on_session.append(lambda session: session.add_tap(live.tap_for(session.webinar_id)))
         return cls(
             settings=settings, stores=stores, broker=broker, presence_backend=presence_backend, hub=hub,
             accounts=AccountService(stores, settings.session_max_age_s,
@@ -75,7 +90,8 @@ class Services:
             rooms=rooms, chat=chat,
             presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
             limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
-            webinars=WebinarServices.build(stores, chat),
+            webinars=webinars, media=media, live=live,
+            recordings=RecordingServices.build(stores, webinars, settings.data_dir, settings.secret_key),
         )
 
     async def start(self, migrate: bool = True) -> None:
@@ -85,12 +101,18 @@ class Services:
         await self.presence_backend.start()
         await self.hub.start()
         await self.emergency.start()
+        await self.media.start()
+        await self.recordings.start()
+        self.live.on_finished = archive_hook(self)
         self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.media.stop()
+        await self.live.stop()
+        await self.recordings.stop()
         await self.emergency.stop()
         await self.hub.stop()
         await self.presence_backend.stop()

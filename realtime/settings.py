@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -82,6 +83,13 @@ class Settings:
     password_memory_kib: int = 65536
     max_request_bytes: int = 64 * 1024
 
+    # Webinar media (recordings/media). ICE_SERVERS: a JSON list of RTCIceServer dicts
+    # ({"urls": "turn:turn.example.org:3478", "username": …, "credential": …}); none by default,
+    # never a public server. MEDIA_HOST_ADDRESSES: the addresses offered as host candidates
+    # (comma-separated); empty: aioice's own discovery (every interface but loopback).
+    ice_servers: tuple[dict, ...] = ()
+    media_host_addresses: tuple[str, ...] = ()
+
     @property
     def sqlalchemy_url(self) -> str:
         """The store URL in SQLAlchemy's async-driver spelling."""
@@ -123,7 +131,17 @@ class Settings:
             limits=_limits(env),
             password_time_cost=_int(env, "PASSWORD_TIME_COST", cls.password_time_cost),
             password_memory_kib=_int(env, "PASSWORD_MEMORY_KIB", cls.password_memory_kib),
+            ice_servers=_ice_servers(env),
+            media_host_addresses=_list(env, "MEDIA_HOST_ADDRESSES"),
         )
+
+
+def _ice_servers(env: Mapping[str, str]) -> tuple[dict, ...]:
+    raw = env.get("ICE_SERVERS", "").strip()
+    servers = json.loads(raw) if raw else []
+    if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
+        raise ValueError('ICE_SERVERS must be a JSON list of {"urls": …, "username"?, "credential"?}')
+    return tuple(servers)
 
 
 def _limits(env: Mapping[str, str]) -> LimitRates:
