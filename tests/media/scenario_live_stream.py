@@ -49,6 +49,26 @@ def decoded(path: Path) -> dict:
     return {"kinds": kinds, "duration": end, "distinct_lumas": len(lumas), "loud_audio_frames": loud}
 
 
+async def archived_files(http: httpx.AsyncClient, recording_id: int, into: Path) -> dict[str, Path]:
+    """Waits for the archive job to finish, then downloads every rendition the way a member would."""
+    detail: dict = {}
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        detail = (await http.get(f"/api/recordings/{recording_id}")).json()
+        if detail["state"] in ("ready", "failed"):
+            break
+        await asyncio.sleep(0.5)
+    assert detail.get("state") == "ready", detail
+    into.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for download in detail["downloads"]:
+        response = await http.get(download["url"])
+        assert response.status_code == 200 and len(response.content) == download["bytes"], download
+        files[download["kind"]] = into / download["name"]
+        files[download["kind"]].write_bytes(response.content)
+    return files
+
+
 async def main() -> dict:
     server = start_server()
     try:
@@ -82,10 +102,12 @@ async def main() -> dict:
                 listing = (await host.http.get("/api/recordings", params={"limit": 50})).json()
                 archived = next((r for r in listing.get("recordings", []) if r.get("webinar_id") == wid), None)
                 await asyncio.sleep(0.2)
+            files = await archived_files(host.http, archived["id"], live.parent / "downloads") if archived else {}
         await publisher.close()
         return {"during": during, "published_s": published_s,
                 "archived": archived and {"state": archived["state"], "title": archived["title"]},
-                "video": decoded(live / "video" / "index.m3u8"), "audio": decoded(live / "audio" / "index.m3u8")}
+                "video": decoded(live / "video" / "index.m3u8"), "audio": decoded(live / "audio" / "index.m3u8"),
+                "archive": {kind: decoded(path) for kind, path in files.items()}}
     finally:
         server.stop()
         print(server.log_tail(30), flush=True)

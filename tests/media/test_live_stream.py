@@ -155,6 +155,14 @@ def test_a_webinar_published_over_webrtc_becomes_a_stream_that_ends_with_it():
     assert video["distinct_lumas"] > 20
     # The finished stream went to the archive: the host sees a recording of the webinar.
     assert result["archived"] is not None and result["archived"]["title"] == "Media check"
+    # After the session the archive job made the downloads (issue 7): the web video and the audio-only
+    # file decode, each as long as the host published (±1 s), the audio-only one without a picture.
+    archive = result["archive"]
+    assert archive["video"]["kinds"] == ["audio", "video"] and archive["audio"]["kinds"] == ["audio"]
+    for rendition in archive.values():
+        assert abs(rendition["duration"] - result["published_s"]) <= 1.0, result
+        assert rendition["loud_audio_frames"] > 50
+    assert archive["video"]["distinct_lumas"] > 20
 
 
 def test_a_crashed_worker_is_replaced_and_the_stream_goes_on(tmp_path):
