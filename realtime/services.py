@@ -104,6 +104,8 @@ class Services:
         await self.media.start()
         await self.recordings.start()
         self.live.on_finished = archive_hook(self)
+        self._tasks.append(asyncio.create_task(self.live.recover_forever(self.webinars.sessions.store.get),
+                                               name="live-recovery"))
         self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
 
     async def stop(self) -> None:

@@ -37,6 +37,10 @@ class LiveSettings:
     audio_backlog_bytes: int = 4 * 1024 * 1024
     # The pipe to the worker (Linux's default is 64 KiB): about a second of video in flight.
     pipe_bytes: int = 1024 * 1024
+    # Streams a dead process left behind are handed to the archive by a sweep (recordings/live/recovery.py):
+    # this long after their webinar ended, checked this often.
+    recovery_settle_s: float = 60.0
+    recovery_interval_s: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "LiveSettings":
@@ -52,6 +56,8 @@ class LiveSettings:
             video_backlog_bytes=_int(env, "LIVE_VIDEO_BACKLOG_BYTES", cls.video_backlog_bytes),
             audio_backlog_bytes=_int(env, "LIVE_AUDIO_BACKLOG_BYTES", cls.audio_backlog_bytes),
             pipe_bytes=_int(env, "LIVE_PIPE_BYTES", cls.pipe_bytes),
+            recovery_settle_s=_float(env, "LIVE_RECOVERY_SETTLE_S", cls.recovery_settle_s),
+            recovery_interval_s=_float(env, "LIVE_RECOVERY_INTERVAL_S", cls.recovery_interval_s),
         )
 
     def to_json(self) -> str:

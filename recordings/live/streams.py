@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from recordings.live.packager import LivePackager
+from recordings.live.recovery import WebinarLookup, mark_handed_over, sweep_forever
 from recordings.live.settings import LiveSettings
 from rooms.webinars.models import WebinarState
 
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 # (webinar id, its live directory, when the stream started) → the archive takes it from there.
 CLOSED_POLL_S = 0.5
 
-Finished = Callable[[int, Path, datetime], Awaitable[None]]
+# Answers whether the stream was handed over (False: the webinar has not ended, or no archive here).
+Finished = Callable[[int, Path, datetime], Awaitable[bool]]
 
 
 def live_dir(data_dir: Path, webinar_id: int) -> Path:
@@ -29,18 +31,19 @@ def archive_hook(services: Any) -> Finished:
     """Hands a finished stream to services.recordings.live_finished — when that service exists on this
     build (looked up at the end, not at start-up, so the stream works without the archive)."""
 
-    async def finished(webinar_id: int, directory: Path, started_at: datetime) -> None:
+    async def finished(webinar_id: int, directory: Path, started_at: datetime) -> bool:
         webinar = await services.webinars.sessions.store.get(webinar_id)
         if webinar is None or webinar.state is not WebinarState.ENDED:
             # The server is stopping mid-webinar: the stream goes on after the restart (appended).
             log.info("live stream of webinar %s paused (the webinar has not ended)", webinar_id)
-            return
+            return False
         recordings = getattr(services, "recordings", None)
         live_finished = getattr(recordings, "live_finished", None)
         if live_finished is None:
             log.info("live stream of webinar %s finished; no archive on this build", webinar_id)
-            return
+            return False
         await live_finished(webinar_id, directory, started_at)
+        return True
 
     return finished
 
@@ -77,9 +80,16 @@ class LiveStreams:
             return
         if self.on_finished is not None:
             try:
-                await self.on_finished(packager.webinar_id, packager.live_dir, packager.started_at)
+                if await self.on_finished(packager.webinar_id, packager.live_dir, packager.started_at):
+                    mark_handed_over(packager.live_dir)
             except Exception:
                 log.exception("handing the live stream of webinar %s to the archive failed", packager.webinar_id)
+
+    async def recover_forever(self, webinar: WebinarLookup) -> None:
+        """Hands the streams a dead process left behind to the archive (recovery.py), until cancelled."""
+        assert self.on_finished is not None
+        await sweep_forever(self.data_dir / "live", webinar, self.on_finished,
+                            timedelta(seconds=self.settings.recovery_settle_s), self.settings.recovery_interval_s)
 
     async def stop(self) -> None:
         """Server shutdown: every stream is ended properly (ENDLIST), so a restart appends to it."""
