@@ -10,30 +10,9 @@ from pathlib import Path
 from typing import Mapping
 
 from realtime.limits.policy import LimitRates, parse_rate
+from rooms.envvars import env_bool as _bool, env_float as _float, env_int as _int, env_list as _list
 
 DEFAULT_DATA_DIR = Path("var")
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw not in (None, "") else default
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    raw = env.get(name, "")
-    return tuple(item.strip().rstrip("/") for item in raw.split(",") if item.strip())
 
 
 @dataclass(frozen=True)

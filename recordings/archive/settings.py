@@ -6,10 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Mapping
 
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw not in (None, "") else default
+from rooms.envvars import env_float as _number
 
 
 @dataclass(frozen=True)

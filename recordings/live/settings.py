@@ -7,15 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    return int(raw) if raw not in (None, "") else default
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    return float(raw) if raw not in (None, "") else default
+from rooms.envvars import env_float as _float, env_int as _int
 
 
 @dataclass(frozen=True)
