@@ -285,6 +285,14 @@
     if (watching) watch();
   });
   window.addEventListener('pagehide', function () { stopLocal(); });
+  // Promoted or demoted while the page is open (the room's events, through chat.js's socket): show or
+  // hide the publishing controls. The server decides who may publish; this only spares a reload.
+  var publishControls = document.getElementById('m-publish');
+  document.addEventListener('convene:frame', function (event) {
+    var f = event.detail;
+    if (!publishControls || !f || f.type !== 'speaker' || !f.member || f.member.id !== me) return;
+    publishControls.hidden = !f.speaker;
+  });
 
   // For diagnostics (and tests): the live peer connections.
   window.conveneMedia = { views: views, local: function () { return local; }, publish: publish };

@@ -48,6 +48,7 @@ def test_an_attendee_asks_and_raises_a_hand_and_the_host_invites_mutes_and_remov
     g.wait_for_url(f"**/webinars/{webinar_id}/live")
     expect(g.locator("#room")).to_have_attribute("data-conn", "online")
     expect(g.locator("#w-you")).to_have_text("You are in the audience.")
+    expect(g.locator("#m-camera")).to_be_hidden()
     h.goto(f"/webinars/{webinar_id}/live")
     expect(h.locator("#room")).to_have_attribute("data-conn", "online")
 
@@ -63,6 +64,7 @@ def test_an_attendee_asks_and_raises_a_hand_and_the_host_invites_mutes_and_remov
 
     hand.locator("button[data-act=promote]").click()
     expect(g.locator("#w-you")).to_contain_text("You are a speaker")
+    expect(g.locator("#m-camera")).to_be_visible()   # without a reload
     expect(g.locator("#w-hand")).to_be_hidden()
     expect(g.locator("#w-stage li", has_text="Kofi Guest").locator(".role")).to_have_text("speaker")
     expect(h.locator("#w-hands li")).to_have_count(0)
