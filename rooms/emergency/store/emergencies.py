@@ -9,7 +9,7 @@ from sqlalchemy.engine import Row
 
 from rooms.emergency.models import Area, Emergency, EmergencyStatus
 from rooms.emergency.store.schema import emergencies
-from rooms.emergency.store.sequence import Sequence
+from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind, Membership, Role, RoomKind, Visibility
 from rooms.store.database import Database
 from rooms.store.rooms import room_from_row

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Row
 
 from rooms.emergency.models import Sitrep
 from rooms.emergency.store.schema import sitreps
-from rooms.emergency.store.sequence import Sequence
+from rooms.store.sequence import Sequence
 from rooms.errors import Conflict
 from rooms.models import Event, EventKind
 from rooms.store.database import Database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rooms.emergency.store.sequence import Sequence
+from rooms.store.sequence import Sequence
 from rooms.store import Stores
 from rooms.webinars.store.attendance import AttendanceStore
 from rooms.webinars.store.hands import HandStore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rooms.emergency.store.sequence import Sequence
+from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind
 from rooms.store.database import Database
 from rooms.store.schema import memberships, utcnow

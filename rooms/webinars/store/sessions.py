@@ -10,7 +10,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rooms.emergency.store.sequence import Sequence
+from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind, Role, RoomKind, Visibility
 from rooms.store.database import Database
 from rooms.store.schema import memberships, rooms, utcnow

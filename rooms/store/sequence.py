@@ -1,7 +1,7 @@
-"""Appends an emergency event to a room's sequence inside the caller's transaction.
+"""Appends a structured event (emergency, webinar) to a room's sequence inside the caller's transaction.
 
 The sequence number comes from the chat core's room-row lock (MessageStore._next_seq),
-so emergency events and chat messages share one gap-free order per room.
+so these events and chat messages share one gap-free order per room.
 """
 
 from __future__ import annotations
