@@ -310,8 +310,8 @@ class Client:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if self.state is not ClientState.OPEN:
-                return
+            if self.state is not ClientState.OPEN or self.wire.protocol.state is not State.OPEN:
+                return   # closed by the server (e.g. a slow consumer's 4408): counted, not a crash
             client_id = f"c{self.spec.index}.{phase_no}.{n}"
             send = Send(room=room, t_due=due, t_sent=time.monotonic())
             self.sends[client_id] = send

@@ -33,8 +33,8 @@ class Subscription:
 
 class Outbox:
     """A socket's bounded queue of outgoing frames: the asyncio.Queue methods its users need, in a
-    quarter of the memory (one deque; a future only while someone waits), and `get_all` so the
-    writer takes everything queued in one wake-up instead of one task switch per frame."""
+    quarter of the memory (one deque; a future only while someone waits). A writer that finds
+    frames queued takes them without suspending, so a burst costs one wake-up, not one per frame."""
 
     __slots__ = ("maxsize", "_items", "_getter", "_putters")
 
@@ -86,14 +86,6 @@ class Outbox:
     async def get(self) -> str:
         await self._wait_for_items()
         return self.get_nowait()
-
-    async def get_all(self) -> list[str]:
-        """Everything queued (at least one frame), oldest first."""
-        await self._wait_for_items()
-        items = list(self._items)
-        self._items.clear()
-        self._wake_putters()
-        return items
 
     async def _wait_for_items(self) -> None:
         while not self._items:
