@@ -18,13 +18,15 @@ class LimitRates:
     """Each rate is `count/seconds:burst` in the environment (see README)."""
 
     member_messages: Rate = Rate.per(10, 1, 30)
-    ip_messages: Rate = Rate.per(50, 1, 200)
+    # Mobile carriers (CGNAT), hospitals and conference venues put a whole audience behind one
+    # address: a 1,000-seat webinar joins, reconnects after a Wi-Fi drop and answers a host's
+    # question at once. Per-address limits allow that; per-member limits still stop one account.
+    ip_messages: Rate = Rate.per(200, 1, 1000)
     member_connections: Rate = Rate.per(2, 1, 20)
-    # Mobile carriers put many members behind one address (CGNAT): per-IP limits stay generous.
-    ip_connections: Rate = Rate.per(20, 1, 200)
+    ip_connections: Rate = Rate.per(50, 1, 1000)
     username_login_failures: Rate = Rate.per(5, 900, 5)
-    ip_login_failures: Rate = Rate.per(30, 900, 30)
-    ip_registrations: Rate = Rate.per(10, 3600, 10)
+    ip_login_failures: Rate = Rate.per(100, 900, 100)
+    ip_registrations: Rate = Rate.per(100, 3600, 100)
     member_room_creations: Rate = Rate.per(20, 3600, 10)
 
 
