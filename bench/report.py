@@ -217,7 +217,26 @@ def _history_rows(run: dict) -> list[str]:
 
 
 TITLES = {"webinar-chat": "Webinar chat", "many-rooms": "Many rooms", "capacity": "Capacity",
-          "saturation": "Saturation", "scale-out": "Scale-out", "history": "History", "media": "Media"}
+          "saturation": "Saturation", "scale-out": "Scale-out", "history": "History", "media": "Media",
+          "live-stream": "Live stream (HLS) encode cost"}
+
+
+def _media_rows(run: dict) -> list[str]:
+    idle = run["idle"]
+    rows = [["publisher only", "—", _n(idle["server_cpu"] * 100, 1) + " %", _n(idle["server_rss_mib"], 0),
+             _n(idle["packager_cpu"] * 100, 1) + " %", "", ""]]
+    for step in run["steps"]:
+        if "failed" in step:
+            rows.append([str(step["viewers"]), step["kind"], "failed", "", "", step["failed"][:60], ""])
+            continue
+        rows.append([str(step["viewers"]), step["kind"], _n(step["server_cpu"] * 100, 1) + " %",
+                     _n(step["server_rss_mib"], 0), _n(step["packager_cpu"] * 100, 1) + " %",
+                     f"{_n(step['video_fps_min'], 1)} / {_n(step['video_fps_median'], 1)}",
+                     f"{_n(step['audio_fps_min'], 1)} / {_n(step['audio_fps_median'], 1)}"])
+    return [f"One publisher (640×480 30 fps VP8 + Opus), viewers in this process; {_n(run['window_s'], 0)} s "
+            "windows; CPU in % of one core.", ""] + _table(
+        ["viewers", "kind", "server CPU", "server RSS (MiB)", "HLS packager CPU", "video fps min / median",
+         "audio frames/s min / median"], rows)
 
 
 def _scenario_section(name: str, run: dict) -> list[str]:
@@ -245,6 +264,11 @@ def _scenario_section(name: str, run: dict) -> list[str]:
                 f"**{_n(run['ratio']['two_over_one'], 2)}×**.", ""] + _search_rows(run, ["convene_x1", "convene_x2"])
     if name == "history":
         return _history_rows(run)
+    if name == "media":
+        return _media_rows(run)
+    if name == "live-stream":
+        from bench.scenarios.live_stream import markdown
+        return [markdown(run), ""]
     return []
 
 

@@ -133,8 +133,8 @@ def markdown(result: dict) -> str:
 
 
 def run(sizes: object, options: object) -> dict:
-    """The bench runner's interface (bench/scenarios/__init__.py): quick 12 s per case, full 40 s."""
-    seconds = 40.0 if getattr(sizes, "mode", "quick") == "full" else 12.0
+    """The bench runner's interface (bench/scenarios/__init__.py): quick 5 s per case, full 40 s."""
+    seconds = 40.0 if getattr(sizes, "mode", "quick") == "full" else 5.0
     result = run_cases(seconds)
     result["targets"] = []
     return result
