@@ -18,8 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import services_of
-from realtime.api.recordings import _detail as recording_json
-from realtime.api.recordings import _filters as parse_filters
+from realtime.api.recordings import detail_json as recording_json
+from realtime.api.recordings import catalogue_filters as parse_filters
 from realtime.api.recordings import summary
 from realtime.i18n import LANGUAGES
 from realtime.pages import Preferences, _current, _read_form, _render, _see_other, member_page, page, templates

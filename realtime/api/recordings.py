@@ -100,11 +100,11 @@ def summary(archive: RecordingServices, recording: Recording) -> dict:
 async def catalogue(request: Request) -> Response:
     archive = _archive(request)
     member = await _maybe_member(request)
-    found, total = await archive.find(member, _filters(request))
+    found, total = await archive.find(member, catalogue_filters(request))
     return json({"recordings": [summary(archive, r) for r in found], "total": total})
 
 
-def _filters(request: Request) -> Filters:
+def catalogue_filters(request: Request) -> Filters:
     params = request.query_params
     q = params.get("q", "")
     if len(q) > 200:
@@ -157,12 +157,12 @@ async def recording_detail(request: Request) -> Response:
                            visibility=RecordingVisibility(body.visibility) if body.visibility else None,
                            chapters=[Chapter(c.t, c.title) for c in body.chapters] if body.chapters is not None
                            else None)
-        return json(await _detail(archive, await archive.seat(member, _id(request))))
+        return json(await detail_json(archive, await archive.seat(member, _id(request))))
     member = await _maybe_member(request)
-    return json(await _detail(archive, await archive.seat(member, _id(request))))
+    return json(await detail_json(archive, await archive.seat(member, _id(request))))
 
 
-async def _detail(archive: RecordingServices, seat: Seat) -> dict:
+async def detail_json(archive: RecordingServices, seat: Seat) -> dict:
     recording = seat.recording
     ready = archive.is_ready(recording)
     downloads = []
