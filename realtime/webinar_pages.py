@@ -20,7 +20,7 @@ from rooms.webinars.models import WebinarState, WebinarVisibility
 
 DURATIONS_MIN = (30, 45, 60, 90, 120, 180, 240)
 FORM_FIELDS = ("title", "description", "language", "starts_at", "tz", "duration", "visibility",
-               "anonymous_questions")
+               "anonymous_questions", "record")
 
 
 def _id(request: Request) -> int:
@@ -61,7 +61,8 @@ def _starts_at(values: dict[str, str]) -> datetime:
 @member_page
 async def new_webinar(request: Request, member: Member) -> Response:
     if request.method == "GET":
-        return _new_form(request, member, {"language": "en", "duration": "60", "visibility": "members"}, None)
+        return _new_form(request, member, {"language": "en", "duration": "60", "visibility": "members",
+                                           "record": "1"}, None)
     form = await _read_form(request)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     try:
@@ -76,7 +77,7 @@ async def new_webinar(request: Request, member: Member) -> Response:
             member, title=values["title"], description=values["description"], language=values["language"],
             starts_at=starts_at, ends_at=starts_at + timedelta(minutes=int(values["duration"])),
             visibility=WebinarVisibility(values["visibility"]),
-            anonymous_questions=values["anonymous_questions"] == "1")
+            anonymous_questions=values["anonymous_questions"] == "1", record=values["record"] == "1")
     except ConveneError as error:
         return _new_form(request, member, values, error)
     return _see_other(f"/webinars/{webinar.id}")

@@ -29,9 +29,12 @@ def test_an_attendee_asks_and_raises_a_hand_and_the_host_invites_mutes_and_remov
     h.fill("#w-starts", "2030-01-15T10:00")
     h.check("input[name=visibility][value=public]")
     h.check("input[name=anonymous_questions]")
+    expect(h.locator("input[name=record]")).to_be_checked()   # recorded unless the host opts out
+    h.uncheck("input[name=record]")
     h.click("#webinar-new button[type=submit]")
     h.wait_for_url(re.compile(r"/webinars/\d+$"))
     webinar_id = int(h.url.rsplit("/", 1)[1])
+    assert h.request.get(f"/api/webinars/{webinar_id}").json()["record"] is False
     expect(h.locator("#countdown")).to_contain_text("Starts in")   # the lobby counts down
     accessibility["lobby"] = run_axe(h)
     h.click("button:has-text('Start the webinar')")
