@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +25,20 @@ def room_from_row(row: Row) -> Room:
         dm_key=row.dm_key,
     )
 
+
+
+def with_member_columns(stmt: Select, member_id: int) -> Select:
+    """`stmt` over `rooms`, plus the member's role and read marker (NULL when not a member): one
+    query answers both "what is this room" and "may this member use it"."""
+    return (stmt.add_columns(memberships.c.role, memberships.c.read_seq)
+            .outerjoin(memberships, (memberships.c.room_id == rooms.c.id) & (memberships.c.member_id == member_id)))
+
+
+def membership_from_row(row: Row, room_id: int, member_id: int) -> Membership | None:
+    """The membership in a row selected through `with_member_columns`."""
+    if row.role is None:
+        return None
+    return Membership(room_id=room_id, member_id=member_id, role=Role(row.role), read_seq=row.read_seq)
 
 class RoomStore:
     def __init__(self, db: Database) -> None:
@@ -61,17 +75,12 @@ class RoomStore:
 
     async def with_membership(self, room_id: int, member_id: int) -> tuple[Room | None, Membership | None]:
         """The room and the member's membership of it, in one query: every access check needs both."""
-        stmt = (select(rooms, memberships.c.role, memberships.c.read_seq)
-                .outerjoin(memberships, (memberships.c.room_id == rooms.c.id)
-                           & (memberships.c.member_id == member_id))
-                .where(rooms.c.id == room_id))
+        stmt = with_member_columns(select(rooms), member_id).where(rooms.c.id == room_id)
         async with self.db.read() as conn:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return None, None
-        membership = None if row.role is None else Membership(
-            room_id=room_id, member_id=member_id, role=Role(row.role), read_seq=row.read_seq)
-        return room_from_row(row), membership
+        return room_from_row(row), membership_from_row(row, room_id, member_id)
 
     async def by_dm_key(self, dm_key: str) -> Room | None:
         async with self.db.read() as conn:

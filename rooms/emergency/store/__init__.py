@@ -9,9 +9,9 @@ from rooms.emergency.store.digests import DigestStore
 from rooms.emergency.store.emergencies import EmergencyStore
 from rooms.emergency.store.fourw import FourWStore
 from rooms.emergency.store.outbox import OutboxStore
-from rooms.store.sequence import Sequence
 from rooms.emergency.store.sitreps import SitrepStore
 from rooms.store import Stores
+from rooms.store.sequence import Sequence
 
 
 @dataclass(frozen=True)

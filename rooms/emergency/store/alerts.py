@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 
 from rooms.emergency.models import Alert, AlertAck
 from rooms.emergency.store.schema import alert_acks, alerts, emergencies, notification_addresses, outbox
-from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind, Member
 from rooms.store.accounts import _member_columns, member_from_row
 from rooms.store.database import Database
 from rooms.store.schema import members, memberships, utcnow
+from rooms.store.sequence import Sequence
 
 
 def _alert(row: Row) -> Alert:

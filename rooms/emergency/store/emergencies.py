@@ -9,11 +9,11 @@ from sqlalchemy.engine import Row
 
 from rooms.emergency.models import Area, Emergency, EmergencyStatus
 from rooms.emergency.store.schema import emergencies
-from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind, Membership, Role, RoomKind, Visibility
 from rooms.store.database import Database
-from rooms.store.rooms import room_from_row
+from rooms.store.rooms import membership_from_row, room_from_row, with_member_columns
 from rooms.store.schema import memberships, rooms, utcnow
+from rooms.store.sequence import Sequence
 
 _columns = [*rooms.c, emergencies.c.region, emergencies.c.started_on, emergencies.c.status,
             emergencies.c.areas, emergencies.c.closed_at]
@@ -58,17 +58,12 @@ class EmergencyStore:
         return emergency_from_row(row) if row else None
 
     async def with_membership(self, room_id: int, member_id: int) -> tuple[Emergency | None, Membership | None]:
-        stmt = (_select().add_columns(memberships.c.role, memberships.c.read_seq)
-                .outerjoin(memberships, (memberships.c.room_id == rooms.c.id)
-                           & (memberships.c.member_id == member_id))
-                .where(rooms.c.id == room_id))
+        stmt = with_member_columns(_select(), member_id).where(rooms.c.id == room_id)
         async with self.db.read() as conn:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return None, None
-        membership = None if row.role is None else Membership(
-            room_id=room_id, member_id=member_id, role=Role(row.role), read_seq=row.read_seq)
-        return emergency_from_row(row), membership
+        return emergency_from_row(row), membership_from_row(row, room_id, member_id)
 
     async def of_member(self, member_id: int) -> list[tuple[Emergency, Role]]:
         stmt = (_select().add_columns(memberships.c.role)

@@ -10,11 +10,11 @@ from sqlalchemy.engine import Row
 
 from rooms.emergency.models import FourW, FourWEntry, Layer
 from rooms.emergency.store.schema import fourw_entries
-from rooms.store.sequence import Sequence
 from rooms.errors import NotFound
 from rooms.models import Event, EventKind
 from rooms.store.database import Database
 from rooms.store.schema import members, utcnow
+from rooms.store.sequence import Sequence
 
 
 @dataclass(frozen=True)

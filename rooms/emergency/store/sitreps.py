@@ -7,11 +7,11 @@ from sqlalchemy.engine import Row
 
 from rooms.emergency.models import Sitrep
 from rooms.emergency.store.schema import sitreps
-from rooms.store.sequence import Sequence
 from rooms.errors import Conflict
 from rooms.models import Event, EventKind
 from rooms.store.database import Database
 from rooms.store.schema import members, utcnow
+from rooms.store.sequence import Sequence
 
 
 def _sitrep(row: Row) -> Sitrep:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rooms.store.sequence import Sequence
 from rooms.store import Stores
+from rooms.store.sequence import Sequence
 from rooms.webinars.store.attendance import AttendanceStore
 from rooms.webinars.store.hands import HandStore
 from rooms.webinars.store.moderation import ModerationStore

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind, Member
 from rooms.store.accounts import _member_columns, member_from_row
 from rooms.store.database import Database
 from rooms.store.schema import members, utcnow
+from rooms.store.sequence import Sequence
 from rooms.webinars.store.schema import webinar_hands
 
 

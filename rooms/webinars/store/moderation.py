@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind
 from rooms.store.database import Database
 from rooms.store.schema import memberships, utcnow
+from rooms.store.sequence import Sequence
 from rooms.webinars.models import Webinar
 from rooms.webinars.store.schema import (
     webinar_attendance,

@@ -6,10 +6,10 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind
 from rooms.store.database import Database
 from rooms.store.schema import utcnow
+from rooms.store.sequence import Sequence
 from rooms.webinars.models import Poll, PollState
 from rooms.webinars.store.schema import webinar_poll_votes, webinar_polls
 

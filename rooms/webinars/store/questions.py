@@ -7,10 +7,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind, Member
 from rooms.store.database import Database
 from rooms.store.schema import members, utcnow
+from rooms.store.sequence import Sequence
 from rooms.webinars.models import Question, QuestionState
 from rooms.webinars.store.schema import webinar_question_votes, webinar_questions
 

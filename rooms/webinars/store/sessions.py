@@ -10,10 +10,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rooms.store.sequence import Sequence
 from rooms.models import Event, EventKind, Role, RoomKind, Visibility
 from rooms.store.database import Database
 from rooms.store.schema import memberships, rooms, utcnow
+from rooms.store.sequence import Sequence
 from rooms.webinars.models import Webinar, WebinarRole, WebinarState, WebinarVisibility
 from rooms.webinars.store.schema import webinar_registrations, webinar_removals, webinar_roles, webinars
 
