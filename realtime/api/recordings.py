@@ -163,6 +163,11 @@ async def recording_detail(request: Request) -> Response:
 
 
 async def detail_json(archive: RecordingServices, seat: Seat) -> dict:
+    job = await archive.job(seat.recording.id) if seat.can_edit else None
+    if job is not None and job.state is not seat.recording.state:
+        # The job moved on between the two reads (job and recording change in one transaction):
+        # read the recording again so the host never sees "ready" beside a recording still processing.
+        seat = await archive.seat(seat.member, seat.recording.id)
     recording = seat.recording
     ready = archive.is_ready(recording)
     downloads = []
@@ -179,7 +184,6 @@ async def detail_json(archive: RecordingServices, seat: Seat) -> dict:
               "stream_url": media_url(archive, recording.id, "hls/master.m3u8") if ready else None,
               "resume_s": await archive.resume(seat.member, recording.id), "can_edit": seat.can_edit}
     if seat.can_edit:
-        job = await archive.job(recording.id)
         detail["job"] = job.public() if job else None
     return detail
 
