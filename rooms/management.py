@@ -58,6 +58,7 @@ class RoomService:
 
     @staticmethod
     def _is_public(room: Room) -> bool:
+        # History pages check this rule inside their query: rooms/store/rooms.py readable_by.
         return room.kind is RoomKind.ROOM and room.visibility is Visibility.PUBLIC
 
     async def create(self, owner: Member, name: str, visibility: Visibility, topic: str = "") -> Room:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rooms.errors import NotFound
 from rooms.models import Event, EventKind, Page, Room
 from rooms.store.database import Database
-from rooms.store.rooms import room_from_row
+from rooms.store.rooms import readable_by, room_from_row
 from rooms.store.schema import members, memberships, messages, rooms, utcnow
 
 _event_columns = [*messages.c, members.c.display_name.label("sender_name")]
@@ -85,15 +85,19 @@ _insert_message_once = {"sqlite": _insert_once(sqlite.insert), "postgresql": _in
 RoomCheck = Callable[[Room], Awaitable[None]]
 
 
-def _page(before: bool):
-    """A history page, newest first; built once per shape (construction cost more than the query)."""
+def _page(before: bool, reader: bool):
+    """A history page, newest first; built once per shape (construction cost more than the query).
+    With `reader`, rows come back only if that member may read the room: the access check rides in
+    the page's own round trip (on Postgres a one-time filter evaluated before the index scan)."""
     stmt = _events().where(messages.c.room_id == bindparam("room"), messages.c.kind == EventKind.MESSAGE.value)
     if before:
         stmt = stmt.where(messages.c.seq < bindparam("before"))
+    if reader:
+        stmt = stmt.where(readable_by(bindparam("room"), bindparam("reader")))
     return stmt.order_by(messages.c.seq.desc()).limit(bindparam("limit"))
 
 
-_page_latest, _page_before = _page(False), _page(True)
+_pages = {(before, reader): _page(before, reader) for before in (False, True) for reader in (False, True)}
 
 
 class _AlreadyStored(Exception):
@@ -199,11 +203,14 @@ class MessageStore:
         async with self.db.read() as conn:
             return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
 
-    async def page(self, room_id: int, before_seq: int | None, limit: int) -> Page:
-        """Messages (not edit/delete entries) older than before_seq, newest first, in their current state."""
-        stmt = _page_latest if before_seq is None else _page_before
+    async def page(self, room_id: int, before_seq: int | None, limit: int, reader: int | None = None) -> Page:
+        """Messages (not edit/delete entries) older than before_seq, newest first, in their current state.
+        With `reader` (a member id) the page is empty unless that member may read the room
+        (rooms.store.rooms.readable_by); an empty page then does not say which."""
+        stmt = _pages[before_seq is not None, reader is not None]
+        params = {"room": room_id, "before": before_seq, "limit": limit + 1, "reader": reader}
         async with self.db.read() as conn:
-            rows = (await conn.execute(stmt, {"room": room_id, "before": before_seq, "limit": limit + 1})).all()
+            rows = (await conn.execute(stmt, params)).all()
         return Page(events=[event_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
 
     async def _next_seq(self, conn: AsyncConnection, room_id: int) -> int:

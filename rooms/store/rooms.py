@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import ColumnElement, Select, and_, exists, insert, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +39,17 @@ def membership_from_row(row: Row, room_id: int, member_id: int) -> Membership | 
     if row.role is None:
         return None
     return Membership(room_id=room_id, member_id=member_id, role=Role(row.role), read_seq=row.read_seq)
+
+
+def readable_by(room_id: ColumnElement, member_id: ColumnElement) -> ColumnElement[bool]:
+    """RoomService.readable's rule in SQL (a member, or anyone for a public room), for a query that
+    checks access in the same round trip as its work. It only ever narrows what the query answers:
+    when nothing comes back, the caller asks RoomService.readable, the authority, for the error."""
+    return exists().where(
+        rooms.c.id == room_id,
+        or_(and_(rooms.c.kind == RoomKind.ROOM.value, rooms.c.visibility == Visibility.PUBLIC.value),
+            exists().where(memberships.c.room_id == room_id, memberships.c.member_id == member_id)))
+
 
 class RoomStore:
     def __init__(self, db: Database) -> None:

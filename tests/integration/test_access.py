@@ -92,6 +92,34 @@ async def test_public_room_can_be_read_but_not_written_before_joining(server):
     await v.close()
 
 
+async def test_history_page_follows_who_may_read_the_room(server):
+    owner, visitor, member = [await Api.register(server.url) for _ in range(3)]
+    public = await owner.create_room("open history")
+    private = await owner.create_room("closed history", visibility="private")
+    empty = await owner.create_room("nothing said yet", visibility="private")
+    await owner.http.post(f"/api/rooms/{private}/invite", json={"member_id": member.id})
+    await member.join(private)
+    o = await owner.connect(server.ws_url)
+    for room in (public, private):
+        await o.say(room, "on the record")
+
+    def bodies(response: httpx.Response) -> list[str]:
+        assert response.status_code == 200, response.text
+        return [m["body"] for m in response.json()["messages"]]
+
+    assert bodies(await visitor.http.get(f"/api/rooms/{public}/messages")) == ["on the record"]
+    assert bodies(await member.http.get(f"/api/rooms/{private}/messages")) == ["on the record"]
+    assert (await visitor.http.get(f"/api/rooms/{private}/messages")).status_code == 404
+    assert (await owner.http.delete(f"/api/rooms/{private}/members/{member.id}")).status_code == 204
+    assert (await member.http.get(f"/api/rooms/{private}/messages")).status_code == 404
+    # An empty page is not a refusal, and a refusal is not an empty page.
+    assert bodies(await owner.http.get(f"/api/rooms/{empty}/messages")) == []
+    assert bodies(await owner.http.get(f"/api/rooms/{private}/messages", params={"before": 1})) == []
+    assert (await visitor.http.get(f"/api/rooms/{empty}/messages")).status_code == 404
+    assert (await visitor.http.get("/api/rooms/999999999/messages")).status_code == 404
+    await o.close()
+
+
 async def test_foreign_origin_handshake_is_refused(server):
     member = await Api.register(server.url)
     with pytest.raises(websockets.InvalidStatus) as refused:
