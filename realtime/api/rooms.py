@@ -119,7 +119,10 @@ async def messages(request: Request) -> Response:
     limit = int_param(request, "limit", 50, 1, services.settings.history_page_max)
     before_seq = int_param(request, "before", 0, 0, 2**53) if before is not None else None
     page = await services.chat.history(member, request.path_params["room_id"], before_seq, limit)
-    return json({"messages": [event.frame() for event in reversed(page.events)], "has_more": page.has_more})
+    response = json({"messages": [event.frame() for event in reversed(page.events)], "has_more": page.has_more})
+    # A member's conversations, like the pages that show them: no HTTP cache keeps a copy.
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 async def search(request: Request) -> Response:

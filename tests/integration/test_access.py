@@ -105,6 +105,7 @@ async def test_history_page_follows_who_may_read_the_room(server):
 
     def bodies(response: httpx.Response) -> list[str]:
         assert response.status_code == 200, response.text
+        assert response.headers["cache-control"] == "no-store"
         return [m["body"] for m in response.json()["messages"]]
 
     assert bodies(await visitor.http.get(f"/api/rooms/{public}/messages")) == ["on the record"]
