@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 # Seeds demo data, then serves on $PORT (default 8000).
 run: venv
 	$(PY) -m rooms.demo
-	$(VENV)/bin/uvicorn realtime.app:create_app --factory --host 127.0.0.1 --port $${PORT:-8000}
+	$(VENV)/bin/uvicorn realtime.app:create_app --factory --host 127.0.0.1 --port $${PORT:-8000} --ws realtime.websocket_protocol:ConveneWebSocketProtocol
 
 test: venv system browser-deps
 	$(PY) -m pytest -q tests

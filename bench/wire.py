@@ -1,11 +1,13 @@
-"""Bytes on the wire per chat delivery, with and without permessage-deflate (no server needed).
+"""Bytes on the wire per chat delivery: uncompressed, as Convene compresses, and with context takeover (no server needed).
 
 The load generator's bodies are "xxx…" (cheap to make, but they compress far better than
 chat does), so the compression decision is measured here instead: realistic message frames,
-built exactly as the server builds them (Event.frame, orjson), go through the websockets
-library's server and client protocols with uvicorn's deflate settings (window 2^12,
-memLevel 5, context takeover: each socket remembers the previous frames), and the bytes the
-server would write are counted. Run: `python -m bench.wire`.
+built exactly as the server builds them (Event.frame, orjson), are framed as Convene's
+websocket protocol frames them (realtime/websocket_protocol.py: permessage-deflate without
+context takeover, each frame compressed on its own, once for all its receivers) and, for
+comparison, through the websockets library's server protocol with context takeover (uvicorn's
+settings: window 2^12, memLevel 5; each socket remembers the previous frames, at the cost of
+a compressor per socket and a compression per delivery). Run: `python -m bench.wire`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
+from realtime.websocket_protocol import text_frame
 from rooms.fanout import dumps
 from rooms.models import Event, EventKind
 
@@ -76,7 +79,13 @@ def _pair(deflate: bool) -> tuple[ServerProtocol, ClientProtocol]:
     return server, client
 
 
+def prepared_bytes_per_frame(frames: list[str], window_bits: int = 15) -> float:
+    """Convene's frames: compressed one by one, the same bytes for every receiver."""
+    return sum(len(text_frame(text.encode(), window_bits)) for text in frames) / len(frames)
+
+
 def bytes_per_frame(frames: list[str], deflate: bool) -> float:
+    """Frames from a websockets server protocol; `deflate` with context takeover."""
     server, _ = _pair(deflate)
     total = 0
     for text in frames:
@@ -92,12 +101,15 @@ def main() -> None:
     frames = message_frames(args.frames)
     text = sum(len(f.encode()) for f in frames) / len(frames)
     plain, deflated = bytes_per_frame(frames, False), bytes_per_frame(frames, True)
+    prepared = prepared_bytes_per_frame(frames)
     # Per delivery a TCP/IPv4 segment adds 52 bytes (with timestamps) and TLS ≈ 22; both ways the same.
     overhead = 52 + 22
     print(f"message frame JSON: {text:.0f} bytes on average over {len(frames)} frames")
-    print(f"websocket bytes per delivery: {plain:.0f} uncompressed, {deflated:.0f} with permessage-deflate "
+    print(f"websocket bytes per delivery: {plain:.0f} uncompressed; {prepared:.0f} as Convene compresses "
+          f"(no context takeover, {1 - prepared / plain:.0%} less); {deflated:.0f} with context takeover "
           f"({1 - deflated / plain:.0%} less)")
-    print(f"with TCP/IP + TLS record overhead ({overhead} bytes): {plain + overhead:.0f} vs "
+    print(f"with TCP/IP + TLS record overhead ({overhead} bytes): {plain + overhead:.0f}, "
+          f"{prepared + overhead:.0f} ({1 - (prepared + overhead) / (plain + overhead):.0%} less), "
           f"{deflated + overhead:.0f} ({1 - (deflated + overhead) / (plain + overhead):.0%} less)")
     print(f"zlib {zlib.ZLIB_RUNTIME_VERSION}")
 

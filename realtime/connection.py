@@ -1,4 +1,4 @@
-"""One member's socket as the hub sees it: an explicit state and a bounded queue of outgoing frames."""
+"""One member's socket as the hub sees it: an explicit state, the socket to write to, and a bounded queue of outgoing frames."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from rooms.models import Member
 
@@ -19,6 +19,19 @@ class ConnectionState(str, enum.Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
+
+
+class FrameSink(Protocol):
+    """Where a connection's frames go when the socket can take them at once (the server's
+    `convene.socket` extension, realtime/websocket_protocol.py)."""
+
+    on_ready: Callable[[], None] | None    # called when the socket can take frames again
+
+    def ready(self) -> bool: ...
+
+    def write(self, text: str) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
 
 
 @dataclass(eq=False, slots=True)   # slots: one of each per socket, thousands per process
@@ -102,9 +115,13 @@ class Outbox:
 
 @dataclass(eq=False, slots=True)
 class Connection:
+    """Frames are written straight to the sink while the socket keeps up, and queued in order
+    when it does not (or when there is no sink: then a reader drains `outbox`)."""
+
     member: Member
     queue_size: int
     on_overflow: Callable[["Connection"], None]
+    sink: FrameSink | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     state: ConnectionState = ConnectionState.OPEN
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
@@ -112,12 +129,29 @@ class Connection:
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.queue_size)
+        if self.sink is not None:
+            self.sink.on_ready = self.flush
+
+    def _write_now(self, text: str) -> bool:
+        sink = self.sink
+        if sink is not None and self.outbox.empty() and sink.ready():
+            sink.write(text)
+            return True
+        return False
+
+    def flush(self) -> None:
+        """Writes what was queued while the socket was busy, until it is busy again."""
+        sink = self.sink
+        while sink is not None and not self.outbox.empty() and sink.ready():
+            sink.write(self.outbox.get_nowait())
 
     def push(self, text: str) -> bool:
-        """Queues a frame without waiting. A full queue means the client stopped reading:
+        """Sends a frame without waiting. A full queue means the client stopped reading:
         the connection is closed rather than buffering without bound; it resumes later."""
         if self.state is not ConnectionState.OPEN:
             return False
+        if self._write_now(text):
+            return True
         try:
             self.outbox.put_nowait(text)
             return True
@@ -129,13 +163,16 @@ class Connection:
 
     def push_ephemeral(self, text: str) -> None:
         """Typing and presence may be dropped under pressure; they are not worth a disconnect."""
-        if self.state is ConnectionState.OPEN and self.outbox.qsize() < self.queue_size // 2:
+        if self.state is ConnectionState.OPEN and not self._write_now(text) \
+                and self.outbox.qsize() < self.queue_size // 2:
             self.outbox.put_nowait(text)
 
     async def push_waiting(self, text: str, timeout: float) -> bool:
-        """Queues a replayed frame, waiting for room: replay is paced by the client's reading."""
+        """Sends a replayed frame, waiting for room: replay is paced by the client's reading."""
         if self.state is not ConnectionState.OPEN:
             return False
+        if self._write_now(text):
+            return True
         try:
             await asyncio.wait_for(self.outbox.put(text), timeout)
             return True

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Awaitable, Callable
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime import emergency_frames, media_frames
 from realtime import protocol as p
 from realtime.auth import authenticate, origin_allowed
-from realtime.connection import Connection, ConnectionState
+from realtime.connection import Connection, ConnectionState, FrameSink
 from realtime.limits.policy import client_ip
 from realtime.ratelimit import TokenBucket
 from realtime.services import Services
+from realtime.websocket_protocol import SOCKET_EXTENSION
 from rooms.errors import BadRequest, ConveneError, RateLimited, StoreUnavailable
 from rooms.fanout import dumps
 from rooms.models import Member, PresenceStatus
@@ -22,11 +24,17 @@ from rooms.models import Member, PresenceStatus
 log = logging.getLogger(__name__)
 
 MAX_STRIKES = 50                        # refusals for flooding before the connection is closed
-IN_FLIGHT_GRACE_S = 5.0                 # how long a closing socket's frame in hand may still take
+SLOW_CONSUMER_REASON = "send queue overflow; reconnect and resume"
 
 
 class Session:
     """One accepted socket: its connection in the hub, its limits and its handlers."""
+
+    # Chat frames are dispatched by method name; emergency and media frames' handlers are built
+    # for the few sessions that use them (a session is kept for every socket, thousands per process).
+    CHAT_HANDLERS = {"subscribe": "on_subscribe", "unsubscribe": "on_unsubscribe", "send": "on_send",
+                     "edit": "on_edit", "delete": "on_delete", "history": "on_history", "typing": "on_typing",
+                     "read": "on_read", "presence": "on_presence", "who": "on_who", "ping": "on_ping"}
 
     def __init__(self, websocket: WebSocket, services: Services, conn: Connection) -> None:
         self.ws = websocket
@@ -37,15 +45,15 @@ class Session:
         self.messages = TokenBucket(settings.message_rate, settings.message_burst)
         self.typing_at: dict[int, float] = {}
         self.strikes = 0
-        self.handling = False   # a frame is being handled: a send may be mid-commit
-        self.handlers = {
-            "subscribe": self.on_subscribe, "unsubscribe": self.on_unsubscribe, "send": self.on_send,
-            "edit": self.on_edit, "delete": self.on_delete, "history": self.on_history,
-            "typing": self.on_typing, "read": self.on_read, "presence": self.on_presence,
-            "who": self.on_who, "ping": self.on_ping,
-            **emergency_frames.handlers(self),
-            **media_frames.handlers(self),
-        }
+        self.other_handlers: dict[str, Callable[..., Awaitable[None]]] | None = None
+
+    def handler(self, frame_type: str) -> Callable[..., Awaitable[None]]:
+        name = self.CHAT_HANDLERS.get(frame_type)
+        if name is not None:
+            return getattr(self, name)
+        if self.other_handlers is None:
+            self.other_handlers = {**emergency_frames.handlers(self), **media_frames.handlers(self)}
+        return self.other_handlers[frame_type]
 
     def reply(self, frame: dict, ref: str | None) -> None:
         if ref is not None:
@@ -62,7 +70,7 @@ class Session:
             raise RateLimited("too many frames", retry_after=wait)
         self.strikes = max(0, self.strikes - 1)
         frame = p.parse(text)
-        await self.handlers[frame.type](frame)
+        await self.handler(frame.type)(frame)
 
     async def on_subscribe(self, frame: p.Subscribe) -> None:
         if frame.room not in self.conn.subscriptions and \
@@ -166,49 +174,46 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         except RateLimited as error:
             await _refuse(websocket, error.code, error.message, p.CLOSE_RATE_LIMITED, error.retry_after)
             return
-        conn, session, reader, writer, closing = _open_session(websocket, services, member)
+        conn, session, writer = _open_session(websocket, services, member)
         try:
             await services.presence.connected(member, conn.id)
         except Exception as error:
             log.warning("presence unavailable for connection %s: %s", conn.id, error)
     try:
-        await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+        # The read loop runs in this task; a frame in hand (a send being committed) finishes
+        # before a close or disconnect is read, so nothing is cut off mid-commit.
+        await _read(session)
     finally:
         conn.state = ConnectionState.CLOSED
-        if session.handling:
-            # Let the frame in hand finish (a send being committed); unacknowledged is fine,
-            # the client resends, but a commit should not be cut off by a cancel.
-            await asyncio.wait({reader}, timeout=IN_FLIGHT_GRACE_S)
-        for task in (reader, writer):
-            task.cancel()
-        await asyncio.gather(reader, writer, return_exceptions=True)
+        if conn.sink is not None:
+            conn.sink.on_ready = None
+        if writer is not None:
+            await writer.stop()
         await services.hub.unregister(conn)
         try:
             await services.presence.disconnected(member, conn.id)
         except Exception as error:
             log.warning("presence unavailable at disconnect of %s: %s", conn.id, error)
-        if closing and websocket.client_state is WebSocketState.CONNECTED:
-            try:
-                await websocket.close(code=closing[0], reason="send queue overflow; reconnect and resume")
-            except Exception:
-                pass
 
 
 def _open_session(websocket: WebSocket, services: Services, member: Member
-                  ) -> tuple[Connection, Session, asyncio.Task, asyncio.Task, list[int]]:
-    """Registers the connection, starts its reader and writer, and queues the hello frame."""
+                  ) -> tuple[Connection, Session, AsgiWriter | None]:
+    """Registers the connection, connects it to its socket and queues the hello frame."""
     settings = services.settings
-    closing: list[int] = []
+    sink: FrameSink | None = websocket.scope.get("extensions", {}).get(SOCKET_EXTENSION)
+    writer: AsgiWriter | None = None
 
     def on_overflow(conn: Connection) -> None:
-        closing.append(p.CLOSE_SLOW_CONSUMER)
-        writer.cancel()
+        if sink is not None:
+            sink.close(p.CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
+        elif writer is not None:
+            writer.close(p.CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
-    conn = Connection(member=member, queue_size=settings.send_queue_frames, on_overflow=on_overflow)
+    conn = Connection(member=member, queue_size=settings.send_queue_frames, on_overflow=on_overflow, sink=sink)
+    if sink is None:
+        writer = AsgiWriter(websocket, conn)
     session = Session(websocket, services, conn)
     services.hub.register(conn)
-    writer = asyncio.create_task(_write(websocket, conn), name=f"ws-writer-{conn.id}")
-    reader = asyncio.create_task(_read(session), name=f"ws-reader-{conn.id}")
     conn.push(dumps({"type": "hello", "protocol": p.PROTOCOL_VERSION, "connection": conn.id,
                      "member": member.brief(),
                      "limits": {"max_frame_bytes": settings.max_frame_bytes,
@@ -216,7 +221,37 @@ def _open_session(websocket: WebSocket, services: Services, member: Member
                                 "history_page_max": settings.history_page_max,
                                 "message_rate": settings.message_rate,
                                 "message_burst": settings.message_burst}}))
-    return conn, session, reader, writer, closing
+    return conn, session, writer
+
+
+class AsgiWriter:
+    """For servers without the `convene.socket` extension: a task writes the outbox through ASGI."""
+
+    def __init__(self, websocket: WebSocket, conn: Connection) -> None:
+        self.websocket = websocket
+        self.conn = conn
+        self.task = asyncio.create_task(self._run(), name=f"ws-writer-{conn.id}")
+        self.closing: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        while True:
+            text = await self.conn.outbox.get()
+            await self.websocket.send_text(text)
+
+    def close(self, code: int, reason: str) -> None:
+        """Stops writing and closes the socket, which ends the read loop."""
+        self.task.cancel()
+        self.closing = asyncio.create_task(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await self.websocket.close(code=code, reason=reason)
+        except Exception:
+            pass
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, *([self.closing] if self.closing else []), return_exceptions=True)
 
 
 async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int,
@@ -226,12 +261,6 @@ async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int
         frame["retry_after"] = round(retry_after, 3)
     await websocket.send_text(dumps(frame))
     await websocket.close(code=close_code)
-
-
-async def _write(websocket: WebSocket, conn: Connection) -> None:
-    while True:
-        text = await conn.outbox.get()
-        await websocket.send_text(text)
 
 
 async def _read(session: Session) -> None:
@@ -250,7 +279,6 @@ async def _read(session: Session) -> None:
                 text = data.decode()
             except UnicodeDecodeError:
                 text = "\x00"   # fails JSON parsing below with a typed error
-        session.handling = True
         try:
             await session.handle(text)
         except p.ProtocolError as error:
@@ -263,8 +291,6 @@ async def _read(session: Session) -> None:
             ref, room = _ref_and_room(text)
             session.conn.push(dumps({"type": "error", "code": "internal", "retryable": True,
                                      "message": "the server failed on this frame", **({"ref": ref} if ref else {})}))
-        finally:
-            session.handling = False
         if session.conn.state is not ConnectionState.OPEN:
             return
         if session.strikes > MAX_STRIKES:

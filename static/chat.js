@@ -464,7 +464,10 @@
     clearTimeout(retryTimer);
     clearInterval(countdownTimer);
     setState('connecting');
-    const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+    // Saving data: the server keeps a compression context for this socket (chat frames ~60 % smaller).
+    const saveData = LITE || (navigator.connection && navigator.connection.saveData);
+    const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws' +
+                                 (saveData ? '?compression=context' : ''));
     ws = socket;
     pongTimer = setTimeout(drop, HELLO_WITHIN_MS);
     socket.onmessage = (event) => { if (ws === socket) receive(event.data); };

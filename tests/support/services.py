@@ -385,10 +385,12 @@ class RedisInstance:
 class ServerProcess:
     """The Convene app under uvicorn in a subprocess, with its output in a log file."""
 
-    def __init__(self, env: dict[str, str], port: int | None = None, shutdown_grace_s: int = 5) -> None:
+    def __init__(self, env: dict[str, str], port: int | None = None, shutdown_grace_s: int = 5,
+                 ws_protocol: str = "realtime.websocket_protocol:ConveneWebSocketProtocol") -> None:
         self.env = dict(env)
         self.port = port if port is not None else free_port()
         self.shutdown_grace_s = shutdown_grace_s
+        self.ws_protocol = ws_protocol
         self.dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -417,7 +419,8 @@ class ServerProcess:
         # The same uvicorn options as the Procfile's web process.
         return [sys.executable, "-m", "uvicorn", "realtime.app:create_app", "--factory",
                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                "--ws-max-size", "65536", "--timeout-graceful-shutdown", str(self.shutdown_grace_s)]
+                "--ws", self.ws_protocol, "--ws-max-size", "65536",
+                "--timeout-graceful-shutdown", str(self.shutdown_grace_s)]
 
     def start(self, timeout: float = 20.0) -> None:
         """Launch the server and wait until GET /healthz answers 200."""

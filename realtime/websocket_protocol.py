@@ -1,0 +1,156 @@
+"""uvicorn's sans-I/O websocket protocol, with a direct path for fan-out (`--ws realtime.websocket_protocol:ConveneWebSocketProtocol`).
+
+Two changes to the protocol uvicorn ships, both for the thousand-member webinar room:
+
+- **Frames are written straight to the socket.** The app finds a `FrameSink` under the
+  `convene.socket` ASGI extension and writes frames synchronously while the socket keeps up:
+  no writer task per socket and no await per frame. When the socket's buffer passes its high-water
+  mark the app queues (its bounded outbox), and `on_ready` asks for the queue to be written once
+  the buffer drains.
+- **Per-message compression without context takeover, prepared once.** With context takeover
+  each socket keeps a compressor (about 40 KiB) and compresses every frame again for itself;
+  without it a frame's compressed bytes are the same for every socket, so a message fanned out
+  to a room is compressed and framed once and the same bytes are written to every member
+  (`PreparedFrames`). Client frames are decompressed without a kept context too, so an idle socket
+  holds no zlib state at all. The cost is a lower ratio on small frames: a chat message is 23 %
+  smaller instead of 70 % (`python -m bench.wire`). A member saving data asks for the better ratio
+  with `?compression=context` at the handshake (docs/protocol.md, "Connecting"): that socket gets
+  its own compressor with context takeover, and pays for it in server memory and CPU.
+
+Everything else (handshake, ASGI events, keepalive pings, closing) is uvicorn's.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
+from websockets.frames import Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+SOCKET_EXTENSION = "convene.socket"
+COMPRESS_MIN_BYTES = 96      # below this, deflate without a shared context hardly saves a byte
+COMPRESS_LEVEL = 6
+COMPRESS_MEM_LEVEL = 8       # the compressor lives for one frame, shared by every socket
+
+
+class PreparedFrames:
+    """The wire bytes of the last text written, per compression window: a fan-out loop writes
+    the same str object to every socket of a room, so it is encoded and compressed once."""
+
+    __slots__ = ("_text", "_frames")
+
+    def __init__(self) -> None:
+        self._text: str | None = None
+        self._frames: dict[int, bytes] = {}
+
+    def wire(self, text: str, window_bits: int) -> bytes:
+        """The frame for `text`; window_bits 0 means not compressed."""
+        if text is not self._text:
+            self._text = text
+            self._frames = {}
+        frame = self._frames.get(window_bits)
+        if frame is None:
+            frame = self._frames[window_bits] = text_frame(text.encode(), window_bits)
+        return frame
+
+
+def text_frame(data: bytes, window_bits: int) -> bytes:
+    """A server's (unmasked, final) text frame; compressed when that makes it smaller."""
+    if window_bits and len(data) >= COMPRESS_MIN_BYTES:
+        compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -window_bits, COMPRESS_MEM_LEVEL)
+        # A sync flush ends with 00 00 ff ff, which permessage-deflate leaves out (RFC 7692 7.2.1).
+        payload = (compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        if len(payload) < len(data):
+            return _header(len(payload), compressed=True) + payload
+    return _header(len(data), compressed=False) + data
+
+
+def _header(length: int, compressed: bool) -> bytes:
+    first = 0x80 | (0x40 if compressed else 0) | Opcode.TEXT.value     # FIN, RSV1 = compressed (RFC 7692)
+    if length < 126:
+        return bytes((first, length))
+    if length < 1 << 16:
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
+
+
+_prepared = PreparedFrames()
+
+
+def shared_deflate() -> ServerPerMessageDeflateFactory:
+    return ServerPerMessageDeflateFactory(server_no_context_takeover=True, client_no_context_takeover=True)
+
+
+def per_socket_deflate() -> ServerPerMessageDeflateFactory:
+    # uvicorn's window and memory level for a kept context: about 40 KiB per socket.
+    return ServerPerMessageDeflateFactory(server_max_window_bits=12, client_no_context_takeover=True,
+                                          compress_settings={"memLevel": 5})
+
+
+def asks_for_context(path: str) -> bool:
+    return parse_qs(path.partition("?")[2]).get("compression") == ["context"]
+
+
+class ConveneWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        extensions = [shared_deflate()] if config.ws_per_message_deflate else []
+        self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, logger=self.logger)
+        self.on_ready: Callable[[], None] | None = None
+        self.context_takeover = False   # this socket compresses with its own kept context
+        self._window_bits = -1          # found once the handshake is done: 0 when not compressing
+
+    # The extension the app sees: a FrameSink (realtime/connection.py).
+
+    def handle_connect(self, event: Any) -> None:
+        if self.config.ws_per_message_deflate and asks_for_context(event.path):
+            self.conn.available_extensions = [per_socket_deflate()]
+            self.context_takeover = True
+        super().handle_connect(event)
+        if self.handshake_initiated and not self.handshake_complete:
+            # The app's task is created but has not started: it sees the extension.
+            self.scope["extensions"][SOCKET_EXTENSION] = self
+
+    def ready(self) -> bool:
+        return (self.writable.is_set() and self.handshake_complete and not self.close_sent
+                and not self.disconnected and self.conn.state is State.OPEN)
+
+    def write(self, text: str) -> None:
+        if self.context_takeover:
+            self.conn.send_text(text.encode())
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            return
+        if self._window_bits < 0:
+            self._window_bits = next((ext.local_max_window_bits for ext in self.conn.extensions
+                                      if isinstance(ext, PerMessageDeflate)), 0)
+        self.transport.write(_prepared.wire(text, self._window_bits))
+
+    def close(self, code: int, reason: str) -> None:
+        """Closes now, without waiting for the buffer to drain (a slow consumer's never does)."""
+        if self.close_sent or self.disconnected or self.transport.is_closing():
+            return
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:
+            self.read_paused = False
+            self.transport.resume_reading()
+        # A peer that is not reading never answers the close: drop it, buffer and all.
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.on_ready is not None:
+            self.on_ready()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.on_ready = None
+        super().connection_lost(exc)

@@ -1,0 +1,40 @@
+"""A frame fanned out to a room is compressed once, and every client decodes the same bytes."""
+
+from __future__ import annotations
+
+from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from websockets.frames import Frame
+from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
+
+from realtime.websocket_protocol import PreparedFrames, shared_deflate
+
+
+def client_after_handshake() -> ClientProtocol:
+    """A client that negotiated with the server's default compression, in memory."""
+    client = ClientProtocol(parse_uri("ws://127.0.0.1/ws"), extensions=[ClientPerMessageDeflateFactory()])
+    server = ServerProtocol(extensions=[shared_deflate()])
+    client.send_request(client.connect())
+    for chunk in client.data_to_send():
+        server.receive_data(chunk)
+    server.send_response(server.accept(server.events_received()[0]))
+    for chunk in server.data_to_send():
+        client.receive_data(chunk)
+    client.events_received()
+    return client
+
+
+def test_a_fanned_out_frame_is_compressed_once_and_decodes_for_every_client():
+    prepared = PreparedFrames()
+    text = '{"type":"message","room":1,"seq":7,"body":"' + "hello from the field " * 10 + '"}'
+    first = prepared.wire(text, 15)
+    assert prepared.wire(text, 15) is first            # the same bytes for every socket
+    assert first[0] & 0x40 and len(first) < len(text)  # RSV1: compressed
+    assert prepared.wire("{}", 15) == b"\x81\x02{}"    # too small to gain from compression
+    other = prepared.wire(text.replace("7", "8"), 15)
+    for _ in range(2):   # two clients, each with its own decompressor
+        client = client_after_handshake()
+        client.receive_data(first + other + first)
+        frames = [event for event in client.events_received() if isinstance(event, Frame)]
+        assert [bytes(frame.data).decode() for frame in frames] == [text, text.replace("7", "8"), text]
