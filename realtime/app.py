@@ -12,6 +12,8 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from realtime import emergency_pages, pages, recording_pages, webinar_pages
 from realtime.api import auth, emergency, health, members, rooms, webinars
@@ -30,6 +32,20 @@ log = logging.getLogger(__name__)
 async def _convene_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ConveneError)
     return error_response(error)
+
+
+class ConveneApp(Starlette):
+    """Starlette, with /ws going straight to its endpoint. A socket lives for hours, and each
+    layer it passes through (middleware, router, exception wrappers) keeps a coroutine frame alive
+    for it: ten thousand sockets, ten layers. None of them acts on a websocket (security headers
+    and gzip are HTTP-only; the endpoint handles its own errors)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == scope.get("root_path", "") + "/ws":
+            scope["app"] = self
+            await websocket_endpoint(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -54,9 +70,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/ws", websocket_endpoint),
         Mount("/static", pages.static_files(), name="static"),
     ]
-    return Starlette(
+    return ConveneApp(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=500)],
+        middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)],
         exception_handlers={ConveneError: _convene_error},
         lifespan=lifespan,
     )

@@ -46,30 +46,34 @@ class Subscription:
 
 class Outbox:
     """A socket's bounded queue of outgoing frames: the asyncio.Queue methods its users need, in a
-    quarter of the memory (one deque; a future only while someone waits). A writer that finds
-    frames queued takes them without suspending, so a burst costs one wake-up, not one per frame."""
+    fraction of the memory (a deque only while frames wait; a future only while someone waits).
+    A writer that finds frames queued takes them without suspending, so a burst costs one
+    wake-up, not one per frame."""
 
     __slots__ = ("maxsize", "_items", "_getter", "_putters")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._items: deque[str] = deque()
+        self._items: deque[str] | None = None
         self._getter: asyncio.Future[None] | None = None
         self._putters: list[asyncio.Future[None]] | None = None
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items else 0
 
     def empty(self) -> bool:
         return not self._items
 
     def full(self) -> bool:
-        return len(self._items) >= self.maxsize
+        return self.qsize() >= self.maxsize
 
     def put_nowait(self, item: str) -> None:
-        if len(self._items) >= self.maxsize:
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        if len(items) >= self.maxsize:
             raise asyncio.QueueFull
-        self._items.append(item)
+        items.append(item)
         getter = self._getter
         if getter is not None:
             self._getter = None
@@ -90,9 +94,12 @@ class Outbox:
         self.put_nowait(item)
 
     def get_nowait(self) -> str:
-        if not self._items:
+        items = self._items
+        if not items:
             raise asyncio.QueueEmpty
-        item = self._items.popleft()
+        item = items.popleft()
+        if not items:
+            self._items = None
         self._wake_putters()
         return item
 
@@ -108,7 +115,7 @@ class Outbox:
 
     def _wake_putters(self) -> None:
         if self._putters:
-            for waiter in self._putters[:self.maxsize - len(self._items)]:
+            for waiter in self._putters[:self.maxsize - self.qsize()]:
                 if not waiter.done():
                     waiter.set_result(None)
 

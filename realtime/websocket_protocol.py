@@ -17,11 +17,14 @@ Two changes to the protocol uvicorn ships, both for the thousand-member webinar 
   with `?compression=context` at the handshake (docs/protocol.md, "Connecting"): that socket gets
   its own compressor with context takeover, and pays for it in server memory and CPU.
 
-Everything else (handshake, ASGI events, keepalive pings, closing) is uvicorn's.
+Everything else (handshake, ASGI events, keepalive pings, closing) is uvicorn's; only its
+per-socket helpers are lighter (`Inbox`, `Writable`, and the handshake's request and response are
+let go once accepted), because an idle socket's every kilobyte counts ten thousand times.
 """
 
 from __future__ import annotations
 
+import asyncio
 import struct
 import zlib
 from typing import Any, Callable
@@ -84,6 +87,64 @@ def _header(length: int, compressed: bool) -> bytes:
 _prepared = PreparedFrames()
 
 
+class Inbox:
+    """The ASGI receive queue, as uvicorn uses it (put_nowait, get, empty), without asyncio.Queue's
+    three deques: uvicorn stops reading while a message waits, so it holds one or two at a time."""
+
+    __slots__ = ("_items", "_getter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._getter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        if self._getter is not None and not self._getter.done():
+            self._getter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._getter = asyncio.get_running_loop().create_future()
+            try:
+                await self._getter
+            finally:
+                self._getter = None
+        return self._items.pop(0)
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class Writable:
+    """asyncio.Event's set/clear/is_set/wait for one flag, with a future only while someone waits."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = True
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> None:
+        if self._set:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+
 def shared_deflate() -> ServerPerMessageDeflateFactory:
     return ServerPerMessageDeflateFactory(server_no_context_takeover=True, client_no_context_takeover=True)
 
@@ -103,6 +164,8 @@ class ConveneWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(config, server_state, app_state, _loop)
         extensions = [shared_deflate()] if config.ws_per_message_deflate else []
         self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, logger=self.logger)
+        self.queue = Inbox()            # type: ignore[assignment]
+        self.writable = Writable()      # type: ignore[assignment]
         self.on_ready: Callable[[], None] | None = None
         self.context_takeover = False   # this socket compresses with its own kept context
         self._window_bits = -1          # found once the handshake is done: 0 when not compressing
@@ -117,6 +180,11 @@ class ConveneWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.handshake_initiated and not self.handshake_complete:
             # The app's task is created but has not started: it sees the extension.
             self.scope["extensions"][SOCKET_EXTENSION] = self
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.handshake_complete:
+            self.request = self.response = None   # type: ignore[assignment]  # the handshake's, done with
 
     def ready(self) -> bool:
         return (self.writable.is_set() and self.handshake_complete and not self.close_sent
