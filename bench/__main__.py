@@ -44,6 +44,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="Convene's backend for the single-process scenarios (default: embedded)")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes (default 2)")
     parser.add_argument("--no-compression", action="store_true", help="do not offer permessage-deflate")
+    parser.add_argument("--compression-context", action="store_true",
+                        help="ask Convene for a compressor per socket (compression=context), like the baseline's")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the server during an extra phase of webinar-chat, many-rooms and history")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = FULL if args.full else QUICK
     options = RunOptions(backend=args.backend, workers=args.workers, compression=not args.no_compression,
+                         compression_context=args.compression_context,
                          profile=args.profile, out_dir=args.out, quiet_wait_s=QUIET_WAIT_S[sizes.mode])
     names = args.only or [name for name in SCENARIOS if name not in SKIPPED_BY_DEFAULT]
     command = " ".join(["python -m bench", *argv])

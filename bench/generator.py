@@ -63,6 +63,7 @@ class ClientOptions:
     connect_concurrency: int = 64
     connect_timeout_s: float = 60.0       # handshake, hello and subscriptions together
     compression: str | None = "deflate"   # what browsers offer; the server decides
+    compression_context: bool = False     # ask Convene for a compressor per socket (`compression=context`)
     lifetime_s: float = 1800.0            # a worker exits by itself after this long
 
 
@@ -226,7 +227,10 @@ class Client:
     async def open(self, options: ClientOptions) -> None:
         self.state = ClientState.CONNECTING
         loop = asyncio.get_running_loop()
-        uri = parse_uri(self.spec.url)
+        url = self.spec.url
+        if options.compression_context:
+            url += ("&" if "?" in url else "?") + "compression=context"
+        uri = parse_uri(url)
         headers = {"Authorization": f"Bearer {self.spec.token}"} if self.spec.token else {}
         extensions = enable_client_permessage_deflate(None) if options.compression == "deflate" else None
         self.hello = loop.create_future()

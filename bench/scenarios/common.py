@@ -21,13 +21,15 @@ class RunOptions:
     backend: str = "embedded"          # Convene's backend in the single-process scenarios
     workers: int = 2                   # load generator processes
     compression: bool = True           # offer permessage-deflate, as browsers do
+    compression_context: bool = False  # and ask Convene for a compressor per socket, as a data-saving client does
     profile: bool = False              # py-spy the server in an extra phase (webinar chat, many rooms, history)
     quiet_wait_s: float = 5.0          # before each measured phase, wait this long at most for a quiet machine
     out_dir: Path = Path("docs/bench-results")
 
     @property
     def client_options(self) -> ClientOptions:
-        return ClientOptions(compression="deflate" if self.compression else None)
+        return ClientOptions(compression="deflate" if self.compression else None,
+                             compression_context=self.compression_context)
 
 
 def log(message: str) -> None:
