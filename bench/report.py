@@ -185,7 +185,7 @@ def _steps_rows(name: str, search: dict) -> list[str]:
 def _search_rows(run: dict, names: list[str]) -> list[str]:
     lines = _table(["", *names], [
         ["max sustained deliveries/s", *(_n(run[n]["max_sustained_deliveries_per_s"]) for n in names)],
-        ["at messages/s in the room", *(_n(run[n]["max_sustained_messages_per_s"]) for n in names)],
+        ["at messages/s (all senders)", *(_n(run[n]["max_sustained_messages_per_s"]) for n in names)],
         ["first failing step, messages/s", *(_n(run[n].get("first_failure_messages_per_s")) for n in names)],
         ["server CPU per delivery, median of passing steps (µs)",
          *(_n(median([cpu_per_delivery_us(s) for s in run[n]["steps"] if s["passed"]])) for n in names)],
@@ -262,9 +262,15 @@ def _scenario_section(name: str, run: dict) -> list[str]:
                 "delivering ≥ 90 % of the offered rate.", ""] + _search_rows(run, ["convene", "baseline"])
     if name == "scale-out":
         layout = run["layout"]
-        return [f"Postgres + Redis; 1 room × {layout['members_per_room']} members spread evenly over the processes, "
-                f"{layout['senders_per_room']} senders; the saturation search. Two over one: "
-                f"**{_n(run['ratio']['two_over_one'], 2)}×**.", ""] + _search_rows(run, ["convene_x1", "convene_x2"])
+        lines = [f"Postgres + Redis; 1 room × {layout['members_per_room']} members spread evenly over the processes, "
+                 f"{layout['senders_per_room']} senders; the saturation search. Two over one: "
+                 f"**{_n(run['ratio']['two_over_one'], 2)}×**.", ""] + _search_rows(run, ["convene_x1", "convene_x2"])
+        rooms = run.get("rooms_layout")
+        if rooms is not None and "rooms_x1" in run:
+            lines += [f"The same search over {rooms['rooms']} rooms × {rooms['members_per_room']} members (one "
+                      f"sender each): two over one **{_n(run['ratio'].get('two_over_one_rooms'), 2)}×**.", ""]
+            lines += _search_rows(run, ["rooms_x1", "rooms_x2"])
+        return lines
     if name == "history":
         return _history_rows(run)
     if name == "media":

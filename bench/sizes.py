@@ -45,6 +45,10 @@ class Sizes:
     scaleout_steps: int = 14
     scaleout_refine: int = 3
     scaleout_step_s: float = 10.0
+    # ... and over many two-member rooms (conversations): each message is a commit and a publish for
+    # two deliveries, so the servers' work outweighs the load generator's.
+    scaleout_rooms: int = 100
+    scaleout_rooms_start_rate: float = 100.0
 
     # History: page fetches in a room holding this many messages in Postgres.
     history_messages: int = 1_000_000
@@ -67,6 +71,6 @@ QUICK = Sizes(
     saturation_members=100, saturation_start_rate=40.0, saturation_growth=2.0, saturation_steps=6,
     saturation_refine=2, saturation_step_s=3.0, attempts=1,
     scaleout_members=100, scaleout_start_rate=40.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=1,
-    scaleout_step_s=3.0,
+    scaleout_step_s=3.0, scaleout_rooms=50,
     history_messages=100_000, history_fetches=200, history_concurrency=4,
 )

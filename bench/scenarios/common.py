@@ -116,8 +116,8 @@ def passes(step: dict, sizes: Sizes) -> bool:
 
 def search(target: Target, layout: Layout, rates: list[float], refine: int, step_s: float, sizes: Sizes,
            options: RunOptions) -> dict:
-    """The highest load the target sustains in one room. The offered load (messages per second in the
-    room, all senders together) climbs through `rates` until a step fails, then `refine` more steps
+    """The highest load the target sustains. The offered load (messages per second, all senders of
+    all rooms together; each message reaches its room's members) climbs through `rates` until a step fails, then `refine` more steps
     bisect (geometrically) between the last pass and the first failure. A step passes with zero loss,
     no duplicates, in order, p99 under the limit and delivering what was offered. The answer is the
     best passing step's deliveries per second."""
@@ -132,7 +132,7 @@ def search(target: Target, layout: Layout, rates: list[float], refine: int, step
             phase = Phase(rate=rate / layout.senders, duration_s=step_s, body_chars=sizes.body_chars,
                           ack_timeout_s=10, drain_timeout_s=10)
             step = {"offered_messages_per_s": round(rate, 2),
-                    "offered_deliveries_per_s": round(rate * layout.members_per_room * layout.rooms, 1),
+                    "offered_deliveries_per_s": round(rate * layout.members_per_room, 1),
                     **measured(target, gen, phase, options)}
             step["passed"] = passes(step, sizes)
             step["machine_cpu_share"] = machine_share(step)
