@@ -261,10 +261,12 @@ def _scenario_section(name: str, run: dict) -> list[str]:
                 f"{run['step_s']:g} s; a step passes with zero loss, in order, p99 < {run['p99_limit_ms']:g} ms and "
                 "delivering ≥ 90 % of the offered rate.", ""] + _search_rows(run, ["convene", "baseline"])
     if name == "scale-out":
-        layout = run["layout"]
-        lines = [f"Postgres + Redis; 1 room × {layout['members_per_room']} members spread evenly over the processes, "
-                 f"{layout['senders_per_room']} senders; the saturation search. Two over one: "
-                 f"**{_n(run['ratio']['two_over_one'], 2)}×**.", ""] + _search_rows(run, ["convene_x1", "convene_x2"])
+        layout, lines = run["layout"], []
+        if "convene_x1" in run:
+            lines = [f"Postgres + Redis; 1 room × {layout['members_per_room']} members spread evenly over the "
+                     f"processes, {layout['senders_per_room']} senders; the saturation search. Two over one: "
+                     f"**{_n(run['ratio']['two_over_one'], 2)}×**.", ""]
+            lines += _search_rows(run, ["convene_x1", "convene_x2"])
         rooms = run.get("rooms_layout")
         if rooms is not None and "rooms_x1" in run:
             lines += [f"The same search over {rooms['rooms']} rooms × {rooms['members_per_room']} members (one "

@@ -49,6 +49,7 @@ class Sizes:
     # two deliveries, so the servers' work outweighs the load generator's.
     scaleout_rooms: int = 100
     scaleout_rooms_start_rate: float = 100.0
+    scaleout_one_room: bool = True        # also the one-room search (the quick run leaves it to saturation)
 
     # History: page fetches in a room holding this many messages in Postgres.
     history_messages: int = 1_000_000
@@ -68,9 +69,9 @@ QUICK = Sizes(
     webinar_members=200, webinar_duration_s=6.0,
     many_rooms=20, many_members=10, many_rate=0.5, many_duration_s=6.0,
     capacity_max=1_000, capacity_step=500, capacity_members=50, capacity_workers=1,
-    saturation_members=100, saturation_start_rate=40.0, saturation_growth=2.0, saturation_steps=6,
+    saturation_members=100, saturation_start_rate=80.0, saturation_growth=2.0, saturation_steps=6,
     saturation_refine=2, saturation_step_s=3.0, attempts=1,
     scaleout_members=100, scaleout_start_rate=40.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=1,
-    scaleout_step_s=3.0, scaleout_rooms=50,
+    scaleout_step_s=3.0, scaleout_rooms=50, scaleout_rooms_start_rate=200.0, scaleout_one_room=False,
     history_messages=100_000, history_fetches=200, history_concurrency=4,
 )

@@ -43,10 +43,10 @@ def scale_out(sizes: Sizes, options: RunOptions) -> dict:
     only the second can show what a second process adds."""
     room = Layout(rooms=1, members_per_room=sizes.scaleout_members, senders_per_room=sizes.scaleout_senders)
     rooms = Layout(rooms=sizes.scaleout_rooms, members_per_room=2, senders_per_room=1)
-    searches = [("convene", room, sizes.scaleout_start_rate,
-                 f"1 room x {room.members_per_room} members"),
-                ("rooms", rooms, sizes.scaleout_rooms_start_rate,
+    searches = [("rooms", rooms, sizes.scaleout_rooms_start_rate,
                  f"{rooms.rooms} rooms x {rooms.members_per_room} members")]
+    if sizes.scaleout_one_room:
+        searches.insert(0, ("convene", room, sizes.scaleout_start_rate, f"1 room x {room.members_per_room} members"))
     results: dict = {}
     for prefix, layout, start_rate, label in searches:
         rates = geometric(start_rate, sizes.scaleout_growth, sizes.scaleout_steps)
@@ -68,12 +68,13 @@ def scale_out(sizes: Sizes, options: RunOptions) -> dict:
                 f"deliveries/s = {gains[prefix]}x")
 
     gain = gains["rooms"]
+    one_room = f"; one room's fan-out: {figures('convene')}" if "convene" in gains else ""
     return {
         "layout": room.__dict__, "rooms_layout": rooms.__dict__, "step_s": sizes.scaleout_step_s, **results,
-        "ratio": {"two_over_one": gains["convene"], "two_over_one_rooms": gain}, "resolution": resolution,
+        "ratio": {"two_over_one": gains.get("convene"), "two_over_one_rooms": gain}, "resolution": resolution,
         "targets": [{"target": "scale-out: two processes carry more than one",
-                     "value": f"many two-member rooms: {figures('rooms')}; one room's fan-out: "
-                              f"{figures('convene')} (the search resolves {resolution}x)",
+                     "value": f"many two-member rooms: {figures('rooms')}{one_room} "
+                              f"(the search resolves {resolution}x)",
                      # Within one bisection step of 1 the search cannot say which carried more.
                      "met": None if gain is not None and 1.0 < gain < resolution
                      else bool(gain is not None and gain >= resolution),
