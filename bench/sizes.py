@@ -71,7 +71,7 @@ QUICK = Sizes(
     capacity_max=1_000, capacity_step=500, capacity_members=50, capacity_workers=1,
     saturation_members=100, saturation_start_rate=80.0, saturation_growth=2.0, saturation_steps=6,
     saturation_refine=2, saturation_step_s=3.0, attempts=1,
-    scaleout_members=100, scaleout_start_rate=40.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=1,
+    scaleout_members=100, scaleout_start_rate=40.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=2,
     scaleout_step_s=3.0, scaleout_rooms=50, scaleout_rooms_start_rate=200.0, scaleout_one_room=False,
     history_messages=100_000, history_fetches=200, history_concurrency=4,
 )

@@ -75,8 +75,8 @@ def scale_out(sizes: Sizes, options: RunOptions) -> dict:
         "targets": [{"target": "scale-out: two processes carry more than one",
                      "value": f"many two-member rooms: {figures('rooms')}{one_room} "
                               f"(the search resolves {resolution}x)",
-                     # Within one bisection step of 1 the search cannot say which carried more.
-                     "met": None if gain is not None and 1.0 < gain < resolution
+                     # Within one bisection step of 1, either way, the search cannot say which carried more.
+                     "met": None if gain is not None and 1 / resolution < gain < resolution
                      else bool(gain is not None and gain >= resolution),
                      "undecided": "the difference is within the search's resolution"}],
     }
