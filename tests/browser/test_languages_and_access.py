@@ -93,6 +93,16 @@ def test_language_from_the_settings_page_or_the_browser(
     assert spanish.page.evaluate("document.body.dataset.lite") == "true"
     spanish.page.goto("/rooms")
     expect(spanish.page.locator("h1")).to_have_text("Salons")
+    # Low-bandwidth mode asks the server for a compression context of its own, and chats as usual.
+    room_id = spanish.create_room("Sala lenta")
+    with spanish.page.expect_websocket() as socket:
+        spanish.page.goto(f"/rooms/{room_id}")
+    assert "compression=context" in socket.value.url
+    expect(spanish.page.locator("#room")).to_have_attribute("data-conn", "online")
+    spanish.page.fill("#body", "Mensaje con poco ancho de banda")
+    spanish.page.keyboard.press("Enter")
+    expect(spanish.page.locator("#messages li[data-seq]").last.locator(".body")).to_have_text(
+        "Mensaje con poco ancho de banda")
 
 
 def test_a_room_is_usable_with_the_keyboard_alone(
