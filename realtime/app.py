@@ -34,6 +34,9 @@ async def _convene_error(request: Request, error: Exception) -> Response:
     return error_response(error)
 
 
+WEBSOCKET_PATH = "/ws"
+
+
 class ConveneApp(Starlette):
     """Starlette, with /ws going straight to its endpoint. A socket lives for hours, and each
     layer it passes through (middleware, router, exception wrappers) keeps a coroutine frame alive
@@ -41,7 +44,7 @@ class ConveneApp(Starlette):
     and gzip are HTTP-only; the endpoint handles its own errors)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == scope.get("root_path", "") + "/ws":
+        if scope["type"] == "websocket" and scope["path"] == scope.get("root_path", "") + WEBSOCKET_PATH:
             scope["app"] = self
             await websocket_endpoint(WebSocket(scope, receive, send))
             return
@@ -67,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *health.routes, *auth.routes, *members.routes, *rooms.routes, *pages.routes,
         *emergency.routes, *emergency_pages.routes, *webinars.routes, *webinar_pages.routes,
         *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
-        WebSocketRoute("/ws", websocket_endpoint),
+        WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         Mount("/static", pages.static_files(), name="static"),
     ]
     return ConveneApp(

@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, Generic, Protocol, TypeVar
 
 from rooms.models import Member
 
@@ -44,17 +44,20 @@ class Subscription:
     live: bool = False
 
 
-class Outbox:
+Item = TypeVar("Item")
+
+
+class Outbox(Generic[Item]):
     """A socket's bounded queue of outgoing frames: the asyncio.Queue methods its users need, in a
     fraction of the memory (a deque only while frames wait; a future only while someone waits).
     A writer that finds frames queued takes them without suspending, so a burst costs one
-    wake-up, not one per frame."""
+    wake-up, not one per frame. (It is also uvicorn's receive queue: realtime/websocket_protocol.py.)"""
 
     __slots__ = ("maxsize", "_items", "_getter", "_putters")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._items: deque[str] | None = None
+        self._items: deque[Item] | None = None
         self._getter: asyncio.Future[None] | None = None
         self._putters: list[asyncio.Future[None]] | None = None
 
@@ -67,7 +70,7 @@ class Outbox:
     def full(self) -> bool:
         return self.qsize() >= self.maxsize
 
-    def put_nowait(self, item: str) -> None:
+    def put_nowait(self, item: Item) -> None:
         items = self._items
         if items is None:
             items = self._items = deque()
@@ -80,7 +83,7 @@ class Outbox:
             if not getter.done():
                 getter.set_result(None)
 
-    async def put(self, item: str) -> None:
+    async def put(self, item: Item) -> None:
         while self.full():
             waiter = asyncio.get_running_loop().create_future()
             if self._putters is None:
@@ -93,7 +96,7 @@ class Outbox:
                     self._putters.remove(waiter)
         self.put_nowait(item)
 
-    def get_nowait(self) -> str:
+    def get_nowait(self) -> Item:
         items = self._items
         if not items:
             raise asyncio.QueueEmpty
@@ -103,7 +106,7 @@ class Outbox:
         self._wake_putters()
         return item
 
-    async def get(self) -> str:
+    async def get(self) -> Item:
         await self._wait_for_items()
         return self.get_nowait()
 
@@ -132,7 +135,7 @@ class Connection:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     state: ConnectionState = ConnectionState.OPEN
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
-    outbox: Outbox = field(init=False)
+    outbox: Outbox[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.queue_size)

@@ -18,14 +18,16 @@ Two changes to the protocol uvicorn ships, both for the thousand-member webinar 
   its own compressor with context takeover, and pays for it in server memory and CPU.
 
 Everything else (handshake, ASGI events, keepalive pings, closing) is uvicorn's; only its
-per-socket helpers are lighter (`Inbox`, `Writable`, and the handshake's request and response are
-let go once accepted), because an idle socket's every kilobyte counts ten thousand times.
+per-socket helpers are lighter (the receive queue is our `Outbox`, the writable flag is `Writable`,
+and the handshake's request and response are let go once accepted), because an idle socket's
+every kilobyte counts ten thousand times.
 """
 
 from __future__ import annotations
 
 import asyncio
 import struct
+import sys
 import zlib
 from typing import Any, Callable
 from urllib.parse import parse_qs
@@ -36,6 +38,8 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from realtime.connection import Outbox
 
 SOCKET_EXTENSION = "convene.socket"
 COMPRESS_MIN_BYTES = 96      # below this, deflate without a shared context hardly saves a byte
@@ -87,34 +91,6 @@ def _header(length: int, compressed: bool) -> bytes:
 _prepared = PreparedFrames()
 
 
-class Inbox:
-    """The ASGI receive queue, as uvicorn uses it (put_nowait, get, empty), without asyncio.Queue's
-    three deques: uvicorn stops reading while a message waits, so it holds one or two at a time."""
-
-    __slots__ = ("_items", "_getter")
-
-    def __init__(self) -> None:
-        self._items: list[Any] = []
-        self._getter: asyncio.Future[None] | None = None
-
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        if self._getter is not None and not self._getter.done():
-            self._getter.set_result(None)
-
-    async def get(self) -> Any:
-        while not self._items:
-            self._getter = asyncio.get_running_loop().create_future()
-            try:
-                await self._getter
-            finally:
-                self._getter = None
-        return self._items.pop(0)
-
-    def empty(self) -> bool:
-        return not self._items
-
-
 class Writable:
     """asyncio.Event's set/clear/is_set/wait for one flag, with a future only while someone waits."""
 
@@ -164,7 +140,9 @@ class ConveneWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(config, server_state, app_state, _loop)
         extensions = [shared_deflate()] if config.ws_per_message_deflate else []
         self.conn = ServerProtocol(extensions=extensions, max_size=config.ws_max_size, logger=self.logger)
-        self.queue = Inbox()            # type: ignore[assignment]
+        # uvicorn stops reading while a message waits, so its receive queue holds one or two at a time:
+        # asyncio.Queue's three deques are wasted on it.
+        self.queue = Outbox(sys.maxsize)   # type: ignore[assignment]
         self.writable = Writable()      # type: ignore[assignment]
         self.on_ready: Callable[[], None] | None = None
         self.context_takeover = False   # this socket compresses with its own kept context
