@@ -15,11 +15,18 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from realtime import emergency_pages, pages, recording_pages, webinar_pages
 from realtime.api import auth, emergency, health, members, rooms, webinars
-from realtime.api import live_stream
+from realtime.api import live_stream, metrics
 from realtime.api import media_files, recordings
 from realtime.api.common import error_response
+from realtime.pages import accounts as account_pages
+from realtime.pages import emergency as emergency_pages
+from realtime.pages import recordings as recording_pages
+from realtime.pages import rooms as room_pages
+from realtime.pages import shell
+from realtime.pages import webinars as webinar_pages
+from realtime.pages.rendering import static_files
+from realtime.frames import all_frames
 from realtime.gateway import websocket_endpoint
 from realtime.security import SecurityHeaders
 from realtime.services import Services
@@ -67,16 +74,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.stop()
 
     routes = [
-        *health.routes, *auth.routes, *members.routes, *rooms.routes, *pages.routes,
+        *health.routes, *metrics.routes, *auth.routes, *members.routes, *rooms.routes, *account_pages.routes, *room_pages.routes,
+        *shell.routes,
         *emergency.routes, *emergency_pages.routes, *webinars.routes, *webinar_pages.routes,
         *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
-        Mount("/static", pages.static_files(), name="static"),
+        Mount("/static", static_files(), name="static"),
     ]
-    return ConveneApp(
+    app = ConveneApp(
         routes=routes,
         middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)],
         exception_handlers={ConveneError: _convene_error},
         lifespan=lifespan,
     )
+    app.state.frames = all_frames()   # the socket's frame types, each feature's handed to the gateway
+    return app
 

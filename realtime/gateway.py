@@ -1,148 +1,27 @@
-"""The /ws endpoint: handshake checks, the read loop, frame dispatch and the paced writer."""
+"""The /ws endpoint: handshake checks, the read loop, dispatch through the frame table, and the writer for plain ASGI servers."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from typing import Awaitable, Callable
-
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime import emergency_frames, media_frames
 from realtime import protocol as p
 from realtime.auth import authenticate, origin_allowed
 from realtime.connection import Connection, ConnectionState, FrameSink
+from realtime.frames.table import FrameTable
 from realtime.limits.policy import client_ip
-from realtime.ratelimit import TokenBucket
 from realtime.services import Services
+from realtime.session import Session
 from realtime.websocket_protocol import SOCKET_EXTENSION
-from rooms.errors import BadRequest, ConveneError, RateLimited, StoreUnavailable
+from rooms.errors import ConveneError, RateLimited, StoreUnavailable
 from rooms.fanout import dumps
-from rooms.models import Member, PresenceStatus
+from rooms.models import Member
 
 log = logging.getLogger(__name__)
 
 MAX_STRIKES = 50                        # refusals for flooding before the connection is closed
 SLOW_CONSUMER_REASON = "send queue overflow; reconnect and resume"
-
-
-class Session:
-    """One accepted socket: its connection in the hub, its limits and its handlers."""
-
-    # Chat frames are dispatched by method name; emergency and media frames' handlers are built
-    # for the few sessions that use them (a session is kept for every socket, thousands per process).
-    CHAT_HANDLERS = {"subscribe": "on_subscribe", "unsubscribe": "on_unsubscribe", "send": "on_send",
-                     "edit": "on_edit", "delete": "on_delete", "history": "on_history", "typing": "on_typing",
-                     "read": "on_read", "presence": "on_presence", "who": "on_who", "ping": "on_ping"}
-
-    def __init__(self, websocket: WebSocket, services: Services, conn: Connection) -> None:
-        self.ws = websocket
-        self.services = services
-        self.conn = conn
-        settings = services.settings
-        self.frames = TokenBucket(settings.frame_rate, settings.frame_burst)
-        self.messages = TokenBucket(settings.message_rate, settings.message_burst)
-        self.typing_at: dict[int, float] = {}
-        self.strikes = 0
-        self.other_handlers: dict[str, Callable[..., Awaitable[None]]] | None = None
-
-    def handler(self, frame_type: str) -> Callable[..., Awaitable[None]]:
-        name = self.CHAT_HANDLERS.get(frame_type)
-        if name is not None:
-            return getattr(self, name)
-        if self.other_handlers is None:
-            self.other_handlers = {**emergency_frames.handlers(self), **media_frames.handlers(self)}
-        return self.other_handlers[frame_type]
-
-    def reply(self, frame: dict, ref: str | None) -> None:
-        if ref is not None:
-            frame["ref"] = ref
-        self.conn.push(dumps(frame))
-
-    async def handle(self, text: str) -> None:
-        if len(text) > self.services.settings.max_frame_bytes:
-            raise p.ProtocolError("frame_too_large",
-                                  f"frames are limited to {self.services.settings.max_frame_bytes} bytes")
-        wait = self.frames.take()
-        if wait is not None:
-            self.strikes += 1
-            raise RateLimited("too many frames", retry_after=wait)
-        self.strikes = max(0, self.strikes - 1)
-        frame = p.parse(text)
-        await self.handler(frame.type)(frame)
-
-    async def on_subscribe(self, frame: p.Subscribe) -> None:
-        if frame.room not in self.conn.subscriptions and \
-                len(self.conn.subscriptions) >= self.services.settings.max_subscriptions:
-            raise BadRequest("too many subscriptions on one connection", field="room")
-        room, _ = await self.services.rooms.readable(self.conn.member, frame.room)
-        live_from = await self.services.hub.subscribe(self.conn, room, frame.since)
-        self.reply({"type": "subscribed", "room": room.id, "last_seq": live_from}, frame.ref)
-
-    async def on_unsubscribe(self, frame: p.Unsubscribe) -> None:
-        await self.services.hub.unsubscribe(self.conn, frame.room)
-        self.reply({"type": "unsubscribed", "room": frame.room, "reason": "requested"}, frame.ref)
-
-    async def _take_message_token(self) -> None:
-        wait = self.messages.take()
-        if wait is not None:
-            self.strikes += 1
-            raise RateLimited("you are sending too fast", retry_after=wait)
-        # Shared with the member's other connections and everyone at the same address.
-        await self.services.limits.message(self.conn.member.id, client_ip(self.ws))
-
-    async def on_send(self, frame: p.Send) -> None:
-        await self._take_message_token()
-        event, created = await self.services.chat.send(self.conn.member, frame.room, frame.client_id, frame.body)
-        self.reply({"type": "ack", "room": event.room_id, "client_id": event.client_id, "seq": event.seq,
-                    "ts": event.created_at.isoformat(), "duplicate": not created}, frame.ref)
-
-    async def on_edit(self, frame: p.Edit) -> None:
-        await self._take_message_token()
-        event = await self.services.chat.edit(self.conn.member, frame.room, frame.target, frame.body)
-        self.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
-                    "ts": event.created_at.isoformat()}, frame.ref)
-
-    async def on_delete(self, frame: p.Delete) -> None:
-        await self._take_message_token()
-        event = await self.services.chat.delete(self.conn.member, frame.room, frame.target)
-        self.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
-                    "ts": event.created_at.isoformat()}, frame.ref)
-
-    async def on_history(self, frame: p.History) -> None:
-        limit = min(frame.limit, self.services.settings.history_page_max)
-        page = await self.services.chat.history(self.conn.member, frame.room, frame.before, limit,
-                                                subscribed=frame.room in self.conn.subscriptions)
-        self.reply({"type": "history", "room": frame.room,
-                    "messages": [event.frame() for event in reversed(page.events)],
-                    "has_more": page.has_more}, frame.ref)
-
-    async def on_typing(self, frame: p.Typing) -> None:
-        now = time.monotonic()
-        interval = self.services.settings.typing_interval_s
-        if frame.active and now - self.typing_at.get(frame.room, -interval) < interval:
-            return   # throttled silently: typing is a hint, not a request
-        self.typing_at[frame.room] = now if frame.active else -interval
-        await self.services.chat.typing(self.conn.member, frame.room, frame.active)
-
-    async def on_read(self, frame: p.Read) -> None:
-        stored = await self.services.chat.mark_read(self.conn.member, frame.room, frame.seq)
-        self.reply({"type": "read", "room": frame.room, "seq": stored}, frame.ref)
-
-    async def on_presence(self, frame: p.SetPresence) -> None:
-        await self.services.presence.set_status(self.conn.member, self.conn.id, PresenceStatus(frame.status))
-        self.reply({"type": "presence.set", "status": frame.status}, frame.ref)
-
-    async def on_who(self, frame: p.Who) -> None:
-        members = await self.services.rooms.members(self.conn.member, frame.room)
-        statuses = await self.services.presence.in_room([m.id for m, _ in members])
-        present = [{**m.brief(), "status": statuses[m.id].value} for m, _ in members
-                   if statuses.get(m.id, PresenceStatus.OFFLINE) is not PresenceStatus.OFFLINE]
-        self.reply({"type": "who", "room": frame.room, "members": present}, frame.ref)
-
-    async def on_ping(self, frame: p.Ping) -> None:
-        self.reply({"type": "pong"}, frame.ref)
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -182,7 +61,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     try:
         # The read loop runs in this task; a frame in hand (a send being committed) finishes
         # before a close or disconnect is read, so nothing is cut off mid-commit.
-        await _read(session)
+        await _read(session, websocket.app.state.frames)
     finally:
         conn.state = ConnectionState.CLOSED
         if conn.sink is not None:
@@ -263,7 +142,17 @@ async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int
     await websocket.close(code=close_code)
 
 
-async def _read(session: Session) -> None:
+async def _handle(session: Session, frames: FrameTable, text: str) -> None:
+    limit = session.services.settings.max_frame_bytes
+    if len(text) > limit:
+        raise p.ProtocolError("frame_too_large", f"frames are limited to {limit} bytes")
+    session.refuse_flood(session.frames, "too many frames")
+    session.strikes = max(0, session.strikes - 1)
+    frame = frames.parse(text)
+    await frames.handler(frame.type)(session, frame)
+
+
+async def _read(session: Session, frames: FrameTable) -> None:
     websocket = session.ws
     while True:
         try:
@@ -280,15 +169,15 @@ async def _read(session: Session) -> None:
             except UnicodeDecodeError:
                 text = "\x00"   # fails JSON parsing below with a typed error
         try:
-            await session.handle(text)
+            await _handle(session, frames, text)
         except p.ProtocolError as error:
             session.conn.push(dumps(p.error_frame(error, ref=error.ref)))
         except ConveneError as error:
-            ref, room = _ref_and_room(text)
+            ref, room = _ref_and_room(frames, text)
             session.conn.push(dumps(p.error_frame(error, ref=ref, room=room)))
         except Exception:
             log.exception("connection %s (member %s): frame failed", session.conn.id, session.conn.member.id)
-            ref, room = _ref_and_room(text)
+            ref, room = _ref_and_room(frames, text)
             session.conn.push(dumps({"type": "error", "code": "internal", "retryable": True,
                                      "message": "the server failed on this frame", **({"ref": ref} if ref else {})}))
         if session.conn.state is not ConnectionState.OPEN:
@@ -298,9 +187,9 @@ async def _read(session: Session) -> None:
             return
 
 
-def _ref_and_room(text: str) -> tuple[str | None, int | None]:
+def _ref_and_room(frames: FrameTable, text: str) -> tuple[str | None, int | None]:
     try:
-        frame = p.parse(text)
+        frame = frames.parse(text)
     except p.ProtocolError:
         return None, None
     return frame.ref, getattr(frame, "room", None)

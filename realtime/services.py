@@ -13,7 +13,7 @@ from realtime.broker import Broker, BrokerState, open_broker
 from realtime.hub import Hub
 from realtime.limits import RateLimiter, open_limiter
 from realtime.limits.policy import AbuseLimits
-from realtime.media_frames import RoomEvents
+from realtime.room_events import RoomEvents
 from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
 from recordings.archive.service import RecordingServices

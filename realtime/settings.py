@@ -69,6 +69,10 @@ class Settings:
     ice_servers: tuple[dict, ...] = ()
     media_host_addresses: tuple[str, ...] = ()
 
+    # GET /metrics: with a token, only `Authorization: Bearer <token>` reads it; without one, only
+    # loopback (realtime/api/metrics.py).
+    metrics_token: str = ""
+
     @property
     def sqlalchemy_url(self) -> str:
         """The store URL in SQLAlchemy's async-driver spelling."""
@@ -112,6 +116,7 @@ class Settings:
             password_memory_kib=_int(env, "PASSWORD_MEMORY_KIB", cls.password_memory_kib),
             ice_servers=_ice_servers(env),
             media_host_addresses=_list(env, "MEDIA_HOST_ADDRESSES"),
+            metrics_token=env.get("METRICS_TOKEN", ""),
         )
 
 

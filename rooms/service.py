@@ -11,6 +11,7 @@ import logging
 from typing import Callable
 
 from realtime.broker.base import Broker, BrokerUnavailable
+from rooms import metrics
 from rooms.errors import BadRequest, Forbidden, NotFound
 from rooms.fanout import encode_departure, encode_ephemeral, encode_event, encode_presence, room_channel
 from rooms.management import RoomService
@@ -51,6 +52,7 @@ class ChatService:
                 raise Forbidden("join the room first")
         event, created = sent
         if created:
+            metrics.messages_stored.inc()
             await self.publish(event)
         return event, created
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from realtime.api.common import json, services_of
 from realtime.auth import authenticate
-from realtime.pages import _render, page
+from realtime.pages.rendering import render, page
 from recordings.live.playlists import delta, with_server_control
 from recordings.live.streams import live_dir
 from rooms.errors import Forbidden, NotFound, Unauthenticated
@@ -193,7 +193,7 @@ async def stream_page(request: Request) -> Response:
     """The low-bandwidth way in: audio by default, video on request, no WebRTC."""
     webinar_id: int = request.path_params["webinar_id"]
     access = await may_watch(request, webinar_id)
-    return _render(request, "webinar_stream.html", {
+    return render(request, "webinar_stream.html", {
         "webinar": access.webinar, "master_url": f"/webinars/{webinar_id}/live/master.m3u8",
         "video": request.query_params.get("video") == "1",
     }, member=await _member(request))

@@ -10,7 +10,7 @@ Hosts outrank panelists: a panelist neither mutes nor removes a host, nor remove
 from __future__ import annotations
 
 from rooms.errors import BadRequest, Forbidden, NotFound
-from rooms.models import EventKind, Member
+from rooms.models import Member
 from rooms.service import ChatService
 from rooms.webinars.models import WebinarRole
 from rooms.webinars.sessions import Seat, WebinarSessions

@@ -10,8 +10,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 from websockets.sync.client import connect
 
-from realtime.protocol import FRAME_TYPES
+from realtime.frames import all_frames
 from tests.support.client import Api
+
+FRAME_TYPES = all_frames().types
 
 KNOWN_REPLIES = {"ack", "subscribed", "unsubscribed", "history", "read", "presence.set", "who", "pong",
                  "message", "message.edited", "message.deleted", "typing", "presence", "member.joined",

@@ -7,9 +7,11 @@ import re
 import orjson
 import pytest
 
-from realtime.protocol import FRAME_TYPES
+from realtime.frames import all_frames
 from tests.support.client import Api
 from tests.support.doc_examples import DOC, LINE, run_example
+
+FRAME_TYPES = all_frames().types
 
 BLOCK = re.compile(r"```ws\n(.*?)```", re.S)
 

@@ -3,7 +3,7 @@ and the catalogue's page links."""
 
 from __future__ import annotations
 
-from realtime.recording_pages import _page_url, clock, filesize, language_name
+from realtime.pages.recordings import _page_url, clock, filesize, language_name
 
 
 def test_times_read_like_a_player() -> None:

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from realtime.api.common import services_of
 from realtime.i18n import LANGUAGES
-from realtime.pages import HISTORY_PAGE, _current, _read_form, _render, _see_other, member_page, page
+from realtime.pages.rendering import HISTORY_PAGE, current_member, read_form, render, see_other, member_page, page
 from rooms.errors import BadRequest, ConveneError, NotFound
 from rooms.models import Member
 from rooms.webinars.models import WebinarState, WebinarVisibility
@@ -29,19 +29,19 @@ def _id(request: Request) -> int:
 
 @page
 async def webinars_page(request: Request) -> Response:
-    member = await _current(request)
+    member = await current_member(request)
     webinars = await services_of(request).webinars.sessions.listing(member)
     groups: dict[WebinarState, list] = {state: [] for state in WebinarState}
     for webinar in webinars:
         groups[webinar.state].append(webinar)
     groups[WebinarState.ENDED].reverse()   # the most recent first
-    return _render(request, "webinars.html", {"live": groups[WebinarState.LIVE],
+    return render(request, "webinars.html", {"live": groups[WebinarState.LIVE],
                                               "upcoming": groups[WebinarState.SCHEDULED],
                                               "past": groups[WebinarState.ENDED]}, member=member)
 
 
 def _new_form(request: Request, member: Member, values: dict[str, str], error: ConveneError | None) -> Response:
-    return _render(request, "webinar_new.html", {"values": values, "error": error, "durations": DURATIONS_MIN,
+    return render(request, "webinar_new.html", {"values": values, "error": error, "durations": DURATIONS_MIN,
                                                  "languages": LANGUAGES},
                    error.http_status if error else 200, member)
 
@@ -63,7 +63,7 @@ async def new_webinar(request: Request, member: Member) -> Response:
     if request.method == "GET":
         return _new_form(request, member, {"language": "en", "duration": "60", "visibility": "members",
                                            "record": "1"}, None)
-    form = await _read_form(request)
+    form = await read_form(request)
     values = {name: form.get(name, "") for name in FORM_FIELDS}
     try:
         if values["visibility"] not in ("public", "members"):
@@ -80,24 +80,24 @@ async def new_webinar(request: Request, member: Member) -> Response:
             anonymous_questions=values["anonymous_questions"] == "1", record=values["record"] == "1")
     except ConveneError as error:
         return _new_form(request, member, values, error)
-    return _see_other(f"/webinars/{webinar.id}")
+    return see_other(f"/webinars/{webinar.id}")
 
 
 @page
 async def webinar_page(request: Request) -> Response:
-    member = await _current(request)
+    member = await current_member(request)
     sessions = services_of(request).webinars.sessions
     webinar = await sessions.visible(member, _id(request))
     seat = await sessions.seat(member, webinar.id) if member else None
     people = await sessions.people(member, webinar.id) if member else []
-    return _render(request, "webinar.html", {"webinar": webinar, "seat": seat, "people": people,
+    return render(request, "webinar.html", {"webinar": webinar, "seat": seat, "people": people,
                                              "notice": request.query_params.get("notice", "")}, member=member)
 
 
 @member_page
 async def register(request: Request, member: Member) -> Response:
     await services_of(request).webinars.sessions.register(member, _id(request))
-    return _see_other(f"/webinars/{_id(request)}")
+    return see_other(f"/webinars/{_id(request)}")
 
 
 @member_page
@@ -105,19 +105,19 @@ async def change_state(request: Request, member: Member) -> Response:
     sessions = services_of(request).webinars.sessions
     move = sessions.start if request.url.path.endswith("/start") else sessions.end
     await move(member, _id(request))
-    back = (await _read_form(request)).get("back", "")
-    return _see_other(f"/webinars/{_id(request)}" + ("/live" if back == "live" else ""))
+    back = (await read_form(request)).get("back", "")
+    return see_other(f"/webinars/{_id(request)}" + ("/live" if back == "live" else ""))
 
 
 @member_page
 async def add_panelist(request: Request, member: Member) -> Response:
-    form = await _read_form(request)
+    form = await read_form(request)
     username = form.get("username", "").strip().lstrip("@")
     found = await services_of(request).stores.accounts.credentials(username) if username else None
     if found is None:
         raise NotFound("no member with that username", field="username")
     await services_of(request).webinars.sessions.add_panelist(member, _id(request), found[0].id)
-    return _see_other(f"/webinars/{_id(request)}")
+    return see_other(f"/webinars/{_id(request)}")
 
 
 @member_page
@@ -126,14 +126,14 @@ async def live_page(request: Request, member: Member) -> Response:
     webinars = services.webinars
     seat = await webinars.sessions.seat(member, _id(request))
     if not seat.registered:
-        return _see_other(f"/webinars/{seat.webinar.id}?notice=register")
+        return see_other(f"/webinars/{seat.webinar.id}?notice=register")
     # The room's head is read before the state below, so every event after it is applied on top
     # (the page applies events idempotently; see static/webinar.js).
     room = await services.stores.rooms.get(seat.webinar.room_id)
     if room is None:
         raise NotFound("no such webinar")
     history = await services.chat.history(member, room.id, None, HISTORY_PAGE)
-    return _render(request, "webinar_live.html", {
+    return render(request, "webinar_live.html", {
         "webinar": seat.webinar, "seat": seat, "room": room, "can_publish": seat.may_publish,
         "people": await webinars.sessions.people(member, seat.webinar.id),
         "hands": await webinars.stage.raised(member, seat.webinar.id),

@@ -10,8 +10,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from realtime.api.common import services_of
-from realtime.pages import _read_form, _render, _see_other, member_page
-from rooms.emergency.markdown import render
+from realtime.pages.rendering import member_page, read_form, render, see_other
+from rooms.emergency.markdown import render as render_markdown
 from rooms.emergency.models import LAYER_LABELS, Layer
 from rooms.emergency.store.fourw import FourWFilter
 from rooms.errors import BadRequest
@@ -23,20 +23,20 @@ FILTERS = ("organisation", "activity", "layer", "country", "admin_area")
 @member_page
 async def emergencies_page(request: Request, member: Member) -> Response:
     mine = await services_of(request).emergency.rooms.mine(member)
-    return _render(request, "emergencies.html", {"emergencies": mine, "today": date.today().isoformat()},
+    return render(request, "emergencies.html", {"emergencies": mine, "today": date.today().isoformat()},
                    member=member)
 
 
 @member_page
 async def new_emergency(request: Request, member: Member) -> Response:
-    form = await _read_form(request)
+    form = await read_form(request)
     try:
         started_on = date.fromisoformat(form.get("started_on", ""))
     except ValueError:
         raise BadRequest("a date written YYYY-MM-DD", field="started_on") from None
     emergency = await services_of(request).emergency.rooms.create(
         member, form.get("name", ""), form.get("topic", ""), form.get("region", ""), started_on, [])
-    return _see_other(f"/emergencies/{emergency.room.id}")
+    return see_other(f"/emergencies/{emergency.room.id}")
 
 
 @member_page
@@ -58,9 +58,9 @@ async def dashboard(request: Request, member: Member) -> Response:
         for alert, _ in recent[:5]:
             _, acks, waiting = await services.alerts.status(member, room_id, alert.seq)
             status[alert.seq] = (acks, waiting)
-    return _render(request, "emergency.html", {
+    return render(request, "emergency.html", {
         "seat": seat, "emergency": seat.emergency, "pending": await services.alerts.pending(member, room_id),
-        "recent": recent, "status": status, "sitrep": sitrep, "sitrep_html": render(sitrep.body) if sitrep else "",
+        "recent": recent, "status": status, "sitrep": sitrep, "sitrep_html": render_markdown(sitrep.body) if sitrep else "",
         "entries": await services.fourw.table(member, room_id, where), "gaps": await services.fourw.gaps(member, room_id),
         "layers": LAYER_LABELS, "chosen": chosen, "client_id": uuid.uuid4().hex,
     }, member=member)
@@ -68,26 +68,26 @@ async def dashboard(request: Request, member: Member) -> Response:
 
 @member_page
 async def post_alert(request: Request, member: Member) -> Response:
-    form = await _read_form(request)
+    form = await read_form(request)
     room_id = request.path_params["room_id"]
     await services_of(request).emergency.alerts.post(member, room_id, form.get("client_id") or uuid.uuid4().hex,
                                                      form.get("body", ""))
-    return _see_other(f"/emergencies/{room_id}")
+    return see_other(f"/emergencies/{room_id}")
 
 
 @member_page
 async def ack_alert(request: Request, member: Member) -> Response:
     room_id = request.path_params["room_id"]
     await services_of(request).emergency.alerts.ack(member, room_id, request.path_params["seq"])
-    return _see_other(f"/emergencies/{room_id}")
+    return see_other(f"/emergencies/{room_id}")
 
 
 @member_page
 async def add_fourw(request: Request, member: Member) -> Response:
-    form = await _read_form(request)
+    form = await read_form(request)
     room_id = request.path_params["room_id"]
     await services_of(request).emergency.fourw.add(member, room_id, form)
-    return _see_other(f"/emergencies/{room_id}#fourw")
+    return see_other(f"/emergencies/{room_id}#fourw")
 
 
 @member_page

@@ -22,7 +22,7 @@ from realtime.api.recordings import detail_json as recording_json
 from realtime.api.recordings import catalogue_filters as parse_filters
 from realtime.api.recordings import summary
 from realtime.i18n import LANGUAGES
-from realtime.pages import Preferences, _current, _read_form, _render, _see_other, member_page, page, templates
+from realtime.pages.rendering import Preferences, current_member, read_form, render, see_other, member_page, page, templates
 from recordings.archive.store import Filters
 from rooms.errors import BadRequest, ConveneError, NotFound, Unauthenticated
 from rooms.models import Member
@@ -81,7 +81,7 @@ def _page_url(chosen: dict[str, str], offset: int) -> str:
 
 @page
 async def catalogue(request: Request) -> Response:
-    member = await _current(request)
+    member = await current_member(request)
     archive = services_of(request).recordings
     # The form's own values, shown back as typed; the API's parser decides what they mean.
     chosen = {name: request.query_params.get(name, "").strip()[:100] for name in FILTERS}
@@ -98,7 +98,7 @@ async def catalogue(request: Request) -> Response:
     codes = {*LANGUAGES, *(r["language"] for r in recordings), *([chosen["language"]] if chosen["language"] else [])}
     languages = {code: language_name(code, lang) for code in codes}
     offset = filters.offset
-    return _render(request, "recordings.html", {
+    return render(request, "recordings.html", {
         "recordings": recordings, "total": total, "chosen": chosen, "error": error,
         "language_choices": sorted(languages.items(), key=lambda item: item[1]),
         "previous_url": _page_url(chosen, max(0, offset - CATALOGUE_PAGE)) if offset else None,
@@ -112,14 +112,14 @@ async def catalogue(request: Request) -> Response:
 
 @page
 async def player(request: Request) -> Response:
-    member = await _current(request)
+    member = await current_member(request)
     archive = services_of(request).recordings
     try:
         seat = await archive.seat(member, request.path_params["recording_id"])
     except Unauthenticated:   # members-only: log in, then come back here
-        return _see_other("/login?next=" + quote(request.url.path, safe="/"))
+        return see_other("/login?next=" + quote(request.url.path, safe="/"))
     rec = await recording_json(archive, seat)
-    return _render(request, "recordings_player.html", {
+    return render(request, "recordings_player.html", {
         "rec": rec, "downloads": {d["kind"]: d for d in rec["downloads"]},
         "invited": await _just_invited(request, seat.can_edit)}, member=member)
 
@@ -141,17 +141,17 @@ async def invite(request: Request, member: Member) -> Response:
     """A host invites a member by username to an invite-only recording (a plain form: no JavaScript)."""
     services, recording_id = services_of(request), request.path_params["recording_id"]
     await services.recordings.editor(member, recording_id)   # before any lookup: no probing of usernames
-    username = (await _read_form(request)).get("username", "").strip().lstrip("@")
+    username = (await read_form(request)).get("username", "").strip().lstrip("@")
     found = await services.stores.accounts.credentials(username) if username else None
     if found is None:
         raise NotFound("no member with that username", field="username")
     await services.recordings.invite(member, recording_id, found[0].id)
-    return _see_other(f"/recordings/{recording_id}?invited={found[0].id}#invite")
+    return see_other(f"/recordings/{recording_id}?invited={found[0].id}#invite")
 
 
 @member_page
 async def import_form(request: Request, member: Member) -> Response:
-    return _render(request, "recordings_import.html",
+    return render(request, "recordings_import.html",
                    {"max_bytes": services_of(request).recordings.settings.max_upload_bytes}, member=member)
 
 

@@ -1,0 +1,204 @@
+"""What every page shares: templates, versioned static files, the member's preferences, rendering and the page decorators."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, quote
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import Scope
+
+from realtime.api.common import read_bounded, require_same_origin, services_of
+from realtime.auth import authenticate
+from realtime.i18n import LANGUAGES, Language, choose
+from realtime.services import Services
+from rooms.errors import BadRequest, ConveneError
+from rooms.models import Member
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+HISTORY_PAGE = 50
+MAX_FORM_FIELDS = 10
+DIRECTORY_PAGE = 50
+# What the service worker stores at install, so the app opens with no link at all.
+SHELL = ("style.css", "chat.js", "icon.svg", "manifest.webmanifest")
+# Versioned URLs never change content, so browsers may keep them for a year without asking again.
+IMMUTABLE = "public, max-age=31536000, immutable"
+LANGUAGE_COOKIE, LOW_BANDWIDTH_COOKIE, NOTIFICATIONS_COOKIE = "convene_lang", "convene_lite", "convene_notify"
+PREFERENCE_MAX_AGE_S = 365 * 24 * 3600
+
+# Autoescape is forced on for every template, whatever its file name: message bodies,
+# names and topics come from members and must never be read as HTML.
+templates = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True,
+    trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined))
+
+
+def _sentence(text: str) -> str:
+    """Service refusals are lower-case fragments ("no such room"); pages show them as sentences."""
+    text = text.strip()
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
+
+
+templates.env.filters["sentence"] = _sentence
+templates.env.add_extension("jinja2.ext.i18n")   # _() and ngettext(); each request passes its own language
+
+
+@functools.cache
+def _digest(path: Path, mtime_ns: int) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def static_version(name: str) -> str:
+    """A short hash of a static file's content (recomputed when the file changes on disk)."""
+    path = STATIC_DIR / name
+    return _digest(path, path.stat().st_mtime_ns)
+
+
+def static_url(name: str) -> str:
+    return f"/static/{name}?v={static_version(name)}"
+
+
+templates.env.globals["static_url"] = static_url
+
+
+class VersionedStatic(StaticFiles):
+    """/static: a URL carrying the file's current hash (?v=) is cached for a year; any other URL is
+    revalidated each time (ETag), so nobody keeps an old chat.js after a deploy."""
+
+    def file_response(self, full_path: os.PathLike[str] | str, stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        current = query.get("v") == _digest(Path(full_path), stat_result.st_mtime_ns)
+        response.headers["cache-control"] = IMMUTABLE if current else "no-cache"
+        if Path(full_path).suffix == ".webmanifest":
+            response.headers["content-type"] = "application/manifest+json"
+        return response
+
+
+def static_files() -> VersionedStatic:
+    return VersionedStatic(directory=STATIC_DIR)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a member chose on the settings page, kept in cookies so it applies before log-in too."""
+
+    language: Language
+    chosen_language: str    # "" when the browser's Accept-Language decides
+    low_bandwidth: bool     # no avatars, no history fetched ahead of the reader, no rooms cached ahead
+    notifications: bool     # a system notification when mentioned while the tab is hidden
+
+    @classmethod
+    def of(cls, request: Request) -> Preferences:
+        chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+        chosen = chosen if chosen in LANGUAGES else ""
+        return cls(choose(chosen, request.headers.get("accept-language", "")), chosen,
+                   request.cookies.get(LOW_BANDWIDTH_COOKIE) == "1", request.cookies.get(NOTIFICATIONS_COOKIE) == "1")
+
+Handler = Callable[[Request], Awaitable[Response]]
+MemberHandler = Callable[[Request, Member], Awaitable[Response]]
+Act = Callable[[Services, dict[str, str]], Awaitable[Member]]   # what a credentials form does
+
+
+def see_other(url: str) -> RedirectResponse:
+    # 303 so that the browser follows a form POST with a GET and "back" does not resubmit it.
+    return RedirectResponse(url, status_code=303)
+
+
+def local_path(candidate: str | None) -> str:
+    """Where to go after logging in; only paths on this site, so the login form is no open redirect."""
+    if (candidate and candidate.startswith("/") and not candidate.startswith("//")
+            and "\\" not in candidate and candidate.isprintable()):
+        return candidate
+    return "/rooms"
+
+
+def render(request: Request, name: str, context: dict, status: int = 200,
+            member: Member | None = None) -> Response:
+    prefs = Preferences.of(request)
+    strings = json.dumps(prefs.language.script_strings(), ensure_ascii=False, separators=(",", ":"))
+    response = templates.TemplateResponse(request, name, {
+        "member": member, "prefs": prefs, "script_strings": strings, "path": request.url.path,
+        **prefs.language.template_context(), **context}, status_code=status)
+    # Pages show private conversations; shared phones and clinic computers must not keep them in the
+    # HTTP cache. The service worker keeps a copy for offline use, and chat.js drops it on log-out.
+    response.headers["cache-control"] = "no-store"
+    response.headers["content-language"] = prefs.language.code
+    response.headers["vary"] = "Accept-Language, Cookie"
+    return response
+
+
+def error_page(request: Request, error: ConveneError, member: Member | None) -> Response:
+    _ = Preferences.of(request).language.gettext
+    titles = {404: _("Not found"), 403: _("Not allowed"), 503: _("Temporarily unavailable")}
+    response = render(request, "error.html", {"title": titles.get(error.http_status, _("Something went wrong")),
+                                               "message": error.message}, error.http_status, member)
+    if error.retry_after:
+        response.headers["retry-after"] = str(max(1, round(error.retry_after)))
+    return response
+
+
+async def current_member(request: Request) -> Member | None:
+    services = services_of(request)
+    member, _ = await authenticate(request, services.cookies, services.accounts)
+    return member
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A url-encoded form body, bounded like the JSON API's bodies (same setting)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        raise BadRequest("send the form as application/x-www-form-urlencoded")
+    data = await read_bounded(request)
+    try:
+        pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the form could not be read") from None
+    return dict(pairs)
+
+
+def page(handler: Handler) -> Handler:
+    """Refusals on a page (a store outage included) become a small HTML page, not the API's JSON error."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ConveneError as error:
+            return error_page(request, error, None)
+
+    return endpoint
+
+
+def member_page(handler: MemberHandler) -> Handler:
+    """Pages for logged-in members: others go to the login form (and come back after);
+    every POST must come from our own pages."""
+
+    @functools.wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        member = None
+        try:
+            member = await current_member(request)
+            if member is None:
+                back = request.url.path if request.method == "GET" else "/rooms"
+                return see_other("/login?next=" + quote(back, safe="/"))
+            if request.method == "POST":
+                require_same_origin(request)
+            return await handler(request, member)
+        except ConveneError as error:
+            return error_page(request, error, member)
+
+    return endpoint
