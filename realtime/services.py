@@ -56,7 +56,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        stores = Stores.open(settings.sqlalchemy_url)
+        stores = Stores.open(settings.sqlalchemy_url, settings.sqlite_synchronous)
         broker = open_broker(settings.redis_url)
         hub = Hub(stores, broker, replay_page=settings.replay_page,
                   repair_interval_s=settings.repair_interval_s,

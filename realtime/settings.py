@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Mapping
 
 from realtime.limits.policy import LimitRates, parse_rate
+from recordings.storage.durable import write_file
 from rooms.envvars import env_bool as _bool, env_float as _float, env_int as _int, env_list as _list
 
 DEFAULT_DATA_DIR = Path("var")
@@ -72,6 +73,10 @@ class Settings:
     # GET /metrics: with a token, only `Authorization: Bearer <token>` reads it; without one, only
     # loopback (realtime/api/metrics.py).
     metrics_token: str = ""
+    # The embedded default's durability: "full" syncs the write-ahead log at every commit, before
+    # anything is acknowledged; "normal" skips that sync (faster; a power cut or an OS crash may lose
+    # the last acknowledged messages). docs/reliability.md.
+    sqlite_synchronous: str = "full"
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -117,7 +122,15 @@ class Settings:
             ice_servers=_ice_servers(env),
             media_host_addresses=_list(env, "MEDIA_HOST_ADDRESSES"),
             metrics_token=env.get("METRICS_TOKEN", ""),
+            sqlite_synchronous=_choice(env, "SQLITE_SYNCHRONOUS", ("full", "normal"), cls.sqlite_synchronous),
         )
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _ice_servers(env: Mapping[str, str]) -> tuple[dict, ...]:
@@ -141,8 +154,6 @@ def _dev_secret(data_dir: Path) -> str:
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
         secret = secrets.token_urlsafe(32)
-        path.write_text(secret)
-        path.chmod(0o600)
+        write_file(path, secret.encode())   # created 0600, synced: sessions must outlive a power cut too
         return secret

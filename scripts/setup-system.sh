@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs (Redis, PostgreSQL server, Chromium) if missing.
+# Install the Debian packages the test suite needs (Redis, PostgreSQL server, Chromium, strace) if missing.
 # Idempotent: when everything is present it changes nothing and never touches the network.
 set -euo pipefail
 
@@ -21,9 +21,11 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 # Media tests run inside a loopback-only network namespace (unshare -n, ip link set lo up).
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# Durability tests watch a server's fsync/rename/write calls (tests/support/syscalls.py).
+command -v strace >/dev/null 2>&1 || missing+=(strace)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup-system: redis-server, postgresql, chromium, unshare and ip already installed"
+    echo "setup-system: redis-server, postgresql, chromium, unshare, ip and strace already installed"
     exit 0
 fi
 

@@ -8,12 +8,12 @@ Audio is encoded once and the same packets go into both renditions.
 from __future__ import annotations
 
 import fractions
-import os
 from pathlib import Path
 
 import av
 
 from recordings.live.settings import LiveSettings
+from recordings.storage.durable import write_file
 
 AUDIO_RATE = 48_000
 PLAYLIST = "index.m3u8"
@@ -38,9 +38,7 @@ def master_playlist(settings: LiveSettings) -> str:
 
 def write_atomically(path: Path, text: str) -> None:
     """Readers (the HTTP endpoint, a CDN) never see half a file."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    write_file(path, text.encode())
 
 
 def _open_rendition(directory: Path, settings: LiveSettings) -> av.container.OutputContainer:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from recordings.live.packager import START_FILE
+from recordings.storage.durable import write_file
 from rooms.webinars.models import Webinar, WebinarState
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ WebinarLookup = Callable[[int], Awaitable[Webinar | None]]
 
 
 def mark_handed_over(directory: Path) -> None:
-    (directory / HANDED_OVER).write_text(datetime.now(timezone.utc).isoformat())
+    write_file(directory / HANDED_OVER, datetime.now(timezone.utc).isoformat().encode())
 
 
 def close_playlists(directory: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 from recordings.live.packager import LivePackager
 from recordings.live.recovery import WebinarLookup, mark_handed_over, sweep_forever
 from recordings.live.settings import LiveSettings
+from recordings.storage.durable import sync_tree
 from rooms.webinars.models import WebinarState
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ def archive_hook(services: Any) -> Finished:
         if live_finished is None:
             log.info("live stream of webinar %s finished; no archive on this build", webinar_id)
             return False
+        # The worker process wrote the segments without syncing them: they are the recording's
+        # source from now on, so they reach the disk before the archive is told it has them.
+        await asyncio.to_thread(sync_tree, directory)
         await live_finished(webinar_id, directory, started_at)
         return True
 

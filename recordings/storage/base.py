@@ -33,10 +33,11 @@ class ObjectInfo:
 
 class MediaStorage(Protocol):
     def put_file(self, key: str, source: Path) -> ObjectInfo:
-        """Stores a local file under key (replacing any object there)."""
+        """Stores a local file under key (replacing any object there). Returns only once the object
+        is durable (synced to disk, or acknowledged by the object store): callers report success then."""
 
     def put_stream(self, key: str, chunks: BinaryIO) -> ObjectInfo:
-        """Stores everything read from a file-like object."""
+        """Stores everything read from a file-like object; durable on return, like put_file."""
 
     def open(self, key: str) -> BinaryIO:
         """The object for reading (seekable); FileNotFoundError when there is none."""

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from recordings.storage import durable
 from recordings.storage.base import ObjectInfo, check_key
 
 
 class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        durable.make_directories(self.root)
 
     def _path(self, key: str) -> Path:
         path = (self.root / check_key(key)).resolve()
@@ -28,17 +26,9 @@ class LocalStorage:
             return self.put_stream(key, data)
 
     def put_stream(self, key: str, chunks: BinaryIO) -> ObjectInfo:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside the target and renamed, so a reader never sees half an object.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(chunks, out, 1024 * 1024)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Synced and renamed into place before it is reported stored: a reader never sees half an
+        # object, and a power cut never takes back one we said we had.
+        durable.write_file(self._path(key), chunks)
         info = self.stat(key)
         assert info is not None
         return info
@@ -62,7 +52,7 @@ class LocalStorage:
         if not base.is_dir():
             return
         for path in sorted(base.rglob("*")):
-            if path.is_file() and not path.name.startswith(".part-"):
+            if path.is_file() and not path.name.startswith(durable.PART_PREFIX):
                 info = self.stat(str(path.relative_to(self.root)))
                 if info is not None:
                     yield info

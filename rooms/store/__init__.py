@@ -22,8 +22,8 @@ class Stores:
     search: SearchStore
 
     @classmethod
-    def open(cls, sqlalchemy_url: str) -> "Stores":
-        db = open_database(sqlalchemy_url)
+    def open(cls, sqlalchemy_url: str, sqlite_synchronous: str = "full") -> "Stores":
+        db = open_database(sqlalchemy_url, sqlite_synchronous)
         return cls(db=db, accounts=AccountStore(db), rooms=RoomStore(db),
                    memberships=MembershipStore(db), messages=MessageStore(db), search=SearchStore(db))
 

@@ -101,25 +101,42 @@ def _upgrade_head(sync_connection) -> None:
     command.upgrade(config, "head")
 
 
+SQLITE_SYNCHRONOUS = ("full", "normal")
+
+
 class SQLiteDatabase(Database):
     """The embedded default. One process owns the file, so writers queue on a lock here
-    instead of fighting over SQLite's database lock."""
+    instead of fighting over SQLite's database lock.
+
+    Durability: in WAL mode with `synchronous=FULL` (the default, SQLITE_SYNCHRONOUS=full) every
+    commit syncs the write-ahead log before it returns, so whatever is acknowledged after a write
+    block has ended survives a power cut or an OS crash, not only the process being killed.
+    `normal` syncs only at checkpoints: faster, and the last commits may be lost in a power cut
+    (docs/reliability.md). The sync costs one flush per commit; writers queued on `_write_lock`
+    are where a group commit can take it back (several sends committed, and synced, at once),
+    never by acknowledging before the sync.
+    """
 
     dialect = "sqlite"
 
-    def __init__(self, url: str) -> None:
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+    def __init__(self, url: str, synchronous: str = "full") -> None:
+        if synchronous not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
+        # hide_parameters: a failed statement's error (and so a logged traceback) never shows its
+        # values, which may be a message's text or a password hash.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         super().__init__(engine)
+        self.synchronous = synchronous
         self._write_lock = asyncio.Lock()
 
     @asynccontextmanager
@@ -147,6 +164,7 @@ class PostgresDatabase(Database):
             # whole pool and surfaces as StoreUnavailable (retryable) once.
             # Generous: under a burst the event loop itself is slow to see a connect complete.
             connect_args={"timeout": 15, "command_timeout": 30},
+            hide_parameters=True,   # statement values stay out of errors and logs (see SQLiteDatabase)
         )
         _ping_when_idle(engine)
         super().__init__(engine)
@@ -187,12 +205,14 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise exc.DisconnectionError("idle connection failed its ping") from error
 
 
-def open_database(sqlalchemy_url: str) -> Database:
+def open_database(sqlalchemy_url: str, sqlite_synchronous: str = "full") -> Database:
+    """`sqlite_synchronous` applies to the embedded default only; Postgres's durability is the
+    server's own settings (synchronous_commit, fsync: docs/reliability.md)."""
     if sqlalchemy_url.startswith("sqlite"):
         path = sqlalchemy_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SQLiteDatabase(sqlalchemy_url)
+        return SQLiteDatabase(sqlalchemy_url, sqlite_synchronous)
     if sqlalchemy_url.startswith("postgresql"):
         return PostgresDatabase(sqlalchemy_url)
     raise ValueError(f"unsupported DATABASE_URL scheme: {sqlalchemy_url.split(':', 1)[0]}")
