@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import AsyncIterator
 
 from starlette.applications import Starlette
@@ -28,12 +27,12 @@ from realtime.pages import webinars as webinar_pages
 from realtime.pages.rendering import static_files
 from realtime.frames import all_frames
 from realtime.gateway import websocket_endpoint
+from realtime.log_context import RequestContext, phase
+from realtime.logs import configure_logging
 from realtime.security import SecurityHeaders
 from realtime.services import Services
 from realtime.settings import Settings
 from rooms.errors import ConveneError
-
-log = logging.getLogger(__name__)
 
 
 async def _convene_error(request: Request, error: Exception) -> Response:
@@ -60,10 +59,11 @@ class ConveneApp(Starlette):
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        phase.set("startup")
         services = Services.build(settings)
         await services.start()
         app.state.services = services
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             # uvicorn has already closed every socket with 1012 (service restart) by now.
+            phase.set("shutdown")
             await services.stop()
 
     routes = [
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = ConveneApp(
         routes=routes,
-        middleware=[Middleware(SecurityHeaders), Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)],
+        middleware=[Middleware(RequestContext), Middleware(SecurityHeaders),
+                    Middleware(GZipMiddleware, minimum_size=500, compresslevel=6)],
         exception_handlers={ConveneError: _convene_error},
         lifespan=lifespan,
     )

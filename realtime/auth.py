@@ -6,6 +6,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from realtime import log_context
 from rooms.accounts import AccountService
 from rooms.models import Member
 from realtime.settings import Settings
@@ -45,14 +46,17 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 async def authenticate(conn: HTTPConnection, cookies: SessionCookies,
                        accounts: AccountService) -> tuple[Member | None, str]:
-    """The member behind the request and how they proved it ("bearer", "cookie" or "")."""
-    token = bearer_token(conn)
-    if token:
-        return await accounts.member_for_token(token), "bearer"
-    token = cookies.token(conn)
-    if token:
-        return await accounts.member_for_token(token), "cookie"
-    return None, ""
+    """The member behind the request and how they proved it ("bearer", "cookie" or ""); the
+    request's log lines name the member from here on."""
+    token, how = bearer_token(conn), "bearer"
+    if not token:
+        token, how = cookies.token(conn), "cookie"
+    if not token:
+        return None, ""
+    member = await accounts.member_for_token(token)
+    if member is not None:
+        log_context.member_id.set(member.id)
+    return member, how
 
 
 def origin_allowed(conn: HTTPConnection, allowed: tuple[str, ...]) -> bool:

@@ -171,11 +171,17 @@ class Connection:
             self.on_overflow(self)
             return False
 
-    def push_ephemeral(self, text: str) -> None:
-        """Typing and presence may be dropped under pressure; they are not worth a disconnect."""
-        if self.state is ConnectionState.OPEN and not self._write_now(text) \
-                and self.outbox.qsize() < self.queue_size // 2:
+    def push_ephemeral(self, text: str) -> bool:
+        """Typing and presence may be dropped under pressure; they are not worth a disconnect.
+        Answers whether the frame was written or queued."""
+        if self.state is not ConnectionState.OPEN:
+            return False
+        if self._write_now(text):
+            return True
+        if self.outbox.qsize() < self.queue_size // 2:
             self.outbox.put_nowait(text)
+            return True
+        return False
 
     async def push_waiting(self, text: str, timeout: float) -> bool:
         """Sends a replayed frame, waiting for room: replay is paced by the client's reading."""

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from realtime import log_context
 from realtime import protocol as p
 from realtime.auth import authenticate, origin_allowed
 from realtime.connection import Connection, ConnectionState, FrameSink
@@ -14,6 +17,7 @@ from realtime.limits.policy import client_ip
 from realtime.services import Services
 from realtime.session import Session
 from realtime.websocket_protocol import SOCKET_EXTENSION
+from rooms import metrics
 from rooms.errors import ConveneError, RateLimited, StoreUnavailable
 from rooms.fanout import dumps
 from rooms.models import Member
@@ -26,8 +30,14 @@ SLOW_CONSUMER_REASON = "send queue overflow; reconnect and resume"
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
+    # /ws skips the HTTP middleware (realtime/app.py): its request id is given here, and echoed.
+    request_id = log_context.request_id_from(websocket.scope.get("headers", []))
+    log_context.request_id.set(request_id)
+    accept_headers = [(b"x-request-id", request_id.encode())]
+    outcomes = metrics.handshake_outcomes
     if not origin_allowed(websocket, services.settings.allowed_origins):
-        log.info("refused websocket from origin %s", websocket.headers.get("origin"))
+        log.info("refused websocket from origin %.100s", websocket.headers.get("origin"))
+        outcomes["forbidden_origin"].inc()
         await websocket.close(code=p.CLOSE_FORBIDDEN_ORIGIN)   # before accept: an HTTP 403
         return
     version = websocket.query_params.get("v", str(p.PROTOCOL_VERSION))
@@ -35,25 +45,31 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         try:
             member, _ = await authenticate(websocket, services.cookies, services.accounts)
         except StoreUnavailable as error:
-            log.warning("handshake refused, store unavailable: %r", error.__cause__)
-            await websocket.accept()
+            log.warning("handshake refused, store unavailable: %s", type(error.__cause__).__name__)
+            outcomes["store_unavailable"].inc()
+            await websocket.accept(headers=accept_headers)
             await _refuse(websocket, "store_unavailable", "the service is briefly unavailable; reconnect shortly",
                           p.CLOSE_TRY_AGAIN_LATER)
             return
-        await websocket.accept()
+        await websocket.accept(headers=accept_headers)
         if version != str(p.PROTOCOL_VERSION):
+            outcomes["unsupported_version"].inc()
             await _refuse(websocket, "unsupported_version",
                           f"this server speaks protocol version {p.PROTOCOL_VERSION}", p.CLOSE_UNSUPPORTED_VERSION)
             return
         if member is None:
+            outcomes["unauthenticated"].inc()
             await _refuse(websocket, "unauthenticated", "log in or send a bearer token", p.CLOSE_UNAUTHENTICATED)
             return
         try:
             await services.limits.connection(member.id, client_ip(websocket))
         except RateLimited as error:
+            outcomes["rate_limited"].inc()
             await _refuse(websocket, error.code, error.message, p.CLOSE_RATE_LIMITED, error.retry_after)
             return
         conn, session, writer = _open_session(websocket, services, member)
+        outcomes["accepted"].inc()
+        opened = time.monotonic()
         try:
             await services.presence.connected(member, conn.id)
         except Exception as error:
@@ -73,6 +89,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             await services.presence.disconnected(member, conn.id)
         except Exception as error:
             log.warning("presence unavailable at disconnect of %s: %s", conn.id, error)
+        log.info("socket closed after %.1f s", time.monotonic() - opened)
 
 
 def _open_session(websocket: WebSocket, services: Services, member: Member
@@ -83,6 +100,7 @@ def _open_session(websocket: WebSocket, services: Services, member: Member
     writer: AsgiWriter | None = None
 
     def on_overflow(conn: Connection) -> None:
+        metrics.slow_consumer_closes.inc()
         if sink is not None:
             sink.close(p.CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
         elif writer is not None:
@@ -92,14 +110,15 @@ def _open_session(websocket: WebSocket, services: Services, member: Member
     if sink is None:
         writer = AsgiWriter(websocket, conn)
     session = Session(websocket, services, conn)
+    log_context.connection_id.set(conn.id)   # this task is the socket's read loop: every line it writes
     services.hub.register(conn)
-    conn.push(dumps({"type": "hello", "protocol": p.PROTOCOL_VERSION, "connection": conn.id,
-                     "member": member.brief(),
-                     "limits": {"max_frame_bytes": settings.max_frame_bytes,
-                                "max_body_chars": settings.max_body_chars,
-                                "history_page_max": settings.history_page_max,
-                                "message_rate": settings.message_rate,
-                                "message_burst": settings.message_burst}}))
+    session.reply({"type": "hello", "protocol": p.PROTOCOL_VERSION, "connection": conn.id,
+                   "member": member.brief(),
+                   "limits": {"max_frame_bytes": settings.max_frame_bytes,
+                              "max_body_chars": settings.max_body_chars,
+                              "history_page_max": settings.history_page_max,
+                              "message_rate": settings.message_rate,
+                              "message_burst": settings.message_burst}}, None)
     return conn, session, writer
 
 
@@ -139,6 +158,7 @@ async def _refuse(websocket: WebSocket, code: str, message: str, close_code: int
     if retry_after is not None:
         frame["retry_after"] = round(retry_after, 3)
     await websocket.send_text(dumps(frame))
+    metrics.count_sent("error")
     await websocket.close(code=close_code)
 
 
@@ -146,10 +166,31 @@ async def _handle(session: Session, frames: FrameTable, text: str) -> None:
     limit = session.services.settings.max_frame_bytes
     if len(text) > limit:
         raise p.ProtocolError("frame_too_large", f"frames are limited to {limit} bytes")
-    session.refuse_flood(session.frames, "too many frames")
+    session.refuse_flood(session.frames, "too many frames", "socket_frames")
     session.strikes = max(0, session.strikes - 1)
-    frame = frames.parse(text)
-    await frames.handler(frame.type)(session, frame)
+    try:
+        frame = frames.parse(text)
+    except p.ProtocolError:
+        _received["invalid"].inc()
+        raise
+    _received[frame.type].inc()
+    room = getattr(frame, "room", None)
+    token = log_context.room.set(room if isinstance(room, int) else None)
+    try:
+        await frames.handler(frame.type)(session, frame)
+    finally:
+        log_context.room.reset(token)
+
+
+class _ReceivedCounters(dict):
+    """frames_received's children by type, made on first sight of each type the frame table knows."""
+
+    def __missing__(self, frame_type: str):   # type: ignore[no-untyped-def]
+        child = self[frame_type] = metrics.frames_received.labels(frame_type)
+        return child
+
+
+_received = _ReceivedCounters()
 
 
 async def _read(session: Session, frames: FrameTable) -> None:
@@ -171,20 +212,28 @@ async def _read(session: Session, frames: FrameTable) -> None:
         try:
             await _handle(session, frames, text)
         except p.ProtocolError as error:
-            session.conn.push(dumps(p.error_frame(error, ref=error.ref)))
+            session.reply(p.error_frame(error), error.ref)
         except ConveneError as error:
             ref, room = _ref_and_room(frames, text)
-            session.conn.push(dumps(p.error_frame(error, ref=ref, room=room)))
+            session.reply(p.error_frame(error, room=room), ref)
         except Exception:
-            log.exception("connection %s (member %s): frame failed", session.conn.id, session.conn.member.id)
             ref, room = _ref_and_room(frames, text)
-            session.conn.push(dumps({"type": "error", "code": "internal", "retryable": True,
-                                     "message": "the server failed on this frame", **({"ref": ref} if ref else {})}))
+            log.exception("connection %s (member %s): a %s frame failed", session.conn.id, session.conn.member.id,
+                          _type_of(frames, text))
+            session.reply({"type": "error", "code": "internal", "retryable": True,
+                           "message": "the server failed on this frame"}, ref)
         if session.conn.state is not ConnectionState.OPEN:
             return
         if session.strikes > MAX_STRIKES:
             await websocket.close(code=p.CLOSE_RATE_LIMITED, reason="rate limit exceeded")
             return
+
+
+def _type_of(frames: FrameTable, text: str) -> str:
+    try:
+        return frames.parse(text).type
+    except p.ProtocolError:
+        return "invalid"
 
 
 def _ref_and_room(frames: FrameTable, text: str) -> tuple[str | None, int | None]:

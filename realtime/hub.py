@@ -8,19 +8,26 @@ are next in line, dropped when already delivered, and a jump ahead is filled
 from the store first. Each subscription keeps its own cursor, so a socket that
 resumes catches up from the store at its own pace and joins the live stream
 exactly where its replay ended: nothing missed, nothing twice.
+
+Metrics stay off the per-socket path: a fan-out counts its frames once and observes its latency
+once (commit → written to every live socket here), whatever the number of sockets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from collections import deque
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import orjson
 
+from realtime import log_context
 from realtime.broker.base import RESYNC, Broker
 from realtime.connection import Connection, Subscription
+from rooms import metrics
 from rooms.errors import StoreUnavailable
 from rooms.fanout import decode, dumps, room_channel, room_of_channel
 from rooms.models import Room, RoomKind, Visibility
@@ -33,6 +40,7 @@ log = logging.getLogger(__name__)
 class _Sequenced:
     seq: int
     text: str
+    committed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +68,9 @@ class RoomFeed:
         self.recent: deque[tuple[int, str]] = deque(maxlen=hub.recent_events)
         self.inbox: asyncio.Queue = asyncio.Queue(maxsize=hub.feed_queue_size)
         self.needs_check = False
-        self.task = asyncio.create_task(self._run(), name=f"room-feed-{room.id}")
+        # The feed belongs to the process, not to the socket whose subscription happened to create it:
+        # a fresh context, so its log lines name the room, not that socket.
+        self.task = asyncio.create_task(self._run(), name=f"room-feed-{room.id}", context=contextvars.Context())
 
     def offer(self, item: _Sequenced | _Ephemeral | _Check) -> None:
         try:
@@ -70,6 +80,7 @@ class RoomFeed:
             self.needs_check = True
 
     async def _run(self) -> None:
+        log_context.room.set(self.room_id)
         while True:
             item = await self.inbox.get()
             try:
@@ -83,7 +94,8 @@ class RoomFeed:
                 self.needs_check = True
                 log.warning("room %s: store unavailable during repair; will retry", self.room_id)
             except Exception:
-                log.exception("room %s: feed failed on %r", self.room_id, item)
+                # The item's type only: its text is a member's message.
+                log.exception("room %s: feed failed on a %s item", self.room_id, type(item).__name__.strip("_"))
 
     async def _on_sequenced(self, item: _Sequenced) -> None:
         if item.seq <= self.head:
@@ -93,20 +105,21 @@ class RoomFeed:
             if self.head != item.seq - 1:
                 self.needs_check = True  # could not close the gap now; never deliver past a hole
                 return
-        await self._deliver_paced(item.seq, item.text)
+        await self._deliver_paced(item.seq, item.text, item.committed_at)
 
-    async def _deliver_paced(self, seq: int, text: str) -> None:
+    async def _deliver_paced(self, seq: int, text: str, committed_at: float | None) -> None:
         """Like _deliver, but a large room yields to the loop every `fanout_slice` sockets, so a
         send (and its ack) arriving meanwhile is not queued behind a thousand writers."""
         subscriptions = list(self.subscriptions.values())
         slice_size = self.hub.fanout_slice
         if len(subscriptions) <= slice_size:
-            self._deliver(seq, text)
+            self._deliver(seq, text, committed_at)
             return
         # Head first: whoever subscribes during a pause replays this event (from `recent`) and
         # is not in the list below; whoever left or resubscribed is skipped by the identity check.
         self.head = seq
         self._remember(seq, text)
+        written = 0
         for start in range(0, len(subscriptions), slice_size):
             if start:
                 await asyncio.sleep(0)
@@ -114,6 +127,8 @@ class RoomFeed:
                 if sub.live and sub.delivered == seq - 1 and self.subscriptions.get(sub.conn.id) is sub:
                     if sub.conn.push(text):
                         sub.delivered = seq
+                        written += 1
+        _fanned_out(text, written, committed_at)
 
     async def _fill(self, upto: int | None) -> None:
         """Delivers events after head from the store, up to `upto` (the store's head when None)."""
@@ -125,15 +140,19 @@ class RoomFeed:
             if not events:
                 break
             for event in events:
-                self._deliver(event.seq, dumps(event.frame()))
+                # Repaired from the store: its latency counts from the row's time (just before its commit).
+                self._deliver(event.seq, dumps(event.frame()), event.created_at.timestamp())
 
-    def _deliver(self, seq: int, text: str) -> None:
+    def _deliver(self, seq: int, text: str, committed_at: float | None) -> None:
+        written = 0
         for sub in list(self.subscriptions.values()):
             if sub.live and sub.delivered == seq - 1:
                 if sub.conn.push(text):
                     sub.delivered = seq
+                    written += 1
         self.head = seq
         self._remember(seq, text)
+        _fanned_out(text, written, committed_at)
 
     def _remember(self, seq: int, text: str) -> None:
         if self.recent and self.recent[-1][0] != seq - 1:
@@ -164,9 +183,12 @@ class RoomFeed:
             # Every arrival told to everyone is quadratic: a 1,000-member room filling up sent
             # half a million presence frames. Large rooms answer `who` instead.
             return
+        written = 0
         for sub in list(self.subscriptions.values()):
-            if sub.live and sub.conn.member.id != item.skip_member:
-                sub.conn.push_ephemeral(item.text)
+            if sub.live and sub.conn.member.id != item.skip_member and sub.conn.push_ephemeral(item.text):
+                written += 1
+        if written:
+            metrics.count_sent(metrics.frame_type_of(item.text), written)
 
     def _drop_member(self, member_id: int) -> None:
         """A member who left or was removed from a private room stops receiving it at once."""
@@ -175,6 +197,7 @@ class RoomFeed:
                 del self.subscriptions[conn_id]
                 sub.conn.subscriptions.pop(self.room_id, None)
                 sub.conn.push(dumps({"type": "unsubscribed", "room": self.room_id, "reason": "removed"}))
+                metrics.count_sent("unsubscribed")
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -217,9 +240,11 @@ class Hub:
 
     def register(self, conn: Connection) -> None:
         self.connections[conn.id] = conn
+        metrics.open_sockets.inc()
 
     async def unregister(self, conn: Connection) -> None:
-        self.connections.pop(conn.id, None)
+        if self.connections.pop(conn.id, None) is not None:
+            metrics.open_sockets.dec()
         for room_id in list(conn.subscriptions):
             await self.unsubscribe(conn, room_id)
 
@@ -240,6 +265,7 @@ class Hub:
         sub = Subscription(conn=conn, room_id=room.id, delivered=start)
         conn.subscriptions[room.id] = sub
         feed.subscriptions[conn.id] = sub
+        replayed: Counter[str] = Counter()
         try:
             while True:
                 # No await between this check and going live: the feed cannot deliver in between.
@@ -261,9 +287,13 @@ class Hub:
                     if not await conn.push_waiting(text, self.replay_wait_s):
                         return sub.delivered
                     sub.delivered = seq
+                    replayed[metrics.frame_type_of(text)] += 1
         except BaseException:
             await self.unsubscribe(conn, room.id)
             raise
+        finally:
+            for frame_type, n in replayed.items():
+                metrics.count_sent(frame_type, n)
 
     async def unsubscribe(self, conn: Connection, room_id: int) -> bool:
         sub = conn.subscriptions.pop(room_id, None)
@@ -320,7 +350,7 @@ class Hub:
                 log.warning("hub: undecodable broker message on %s", item.channel)
                 continue
             if envelope.kind == "E":
-                feed.offer(_Sequenced(envelope.number, envelope.frame_text))
+                feed.offer(_Sequenced(envelope.number, envelope.frame_text, envelope.committed_at))
             elif envelope.kind == "L":
                 feed.offer(_Ephemeral(0, envelope.frame_text, departed_member=envelope.number))
             elif envelope.kind == "P":
@@ -348,3 +378,12 @@ class Hub:
                 pass
             except Exception:
                 log.exception("hub: periodic check failed")
+
+
+def _fanned_out(text: str, written: int, committed_at: float | None) -> None:
+    """One event's fan-out on this process is done: its frames counted, its latency observed, once."""
+    if not written:
+        return
+    metrics.count_sent(metrics.frame_type_of(text), written)
+    if committed_at is not None:
+        metrics.fanout_seconds.observe(max(0.0, time.time() - committed_at))

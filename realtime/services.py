@@ -16,6 +16,7 @@ from realtime.limits.policy import AbuseLimits
 from realtime.room_events import RoomEvents
 from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
+from realtime.stored_gauges import StoredGauges
 from recordings.archive.service import RecordingServices
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import LiveStreams, archive_hook
@@ -107,6 +108,9 @@ class Services:
         self._tasks.append(asyncio.create_task(self.live.recover_forever(self.webinars.sessions.store.get),
                                                name="live-recovery"))
         self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
+        gauges = StoredGauges(self.recordings.stores.jobs, self.emergency.stores.outbox,
+                              self.emergency.settings.outbox_max_attempts, self.settings.metrics_refresh_s)
+        self._tasks.append(asyncio.create_task(gauges.run_forever(), name="stored-gauges"))
 
     async def stop(self) -> None:
         for task in self._tasks:

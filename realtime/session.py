@@ -13,6 +13,7 @@ from realtime.connection import Connection
 from realtime.limits.policy import client_ip
 from realtime.ratelimit import TokenBucket
 from realtime.services import Services
+from rooms import metrics
 from rooms.errors import RateLimited
 from rooms.fanout import dumps
 
@@ -45,19 +46,23 @@ class Session:
         return value
 
     def reply(self, frame: dict, ref: str | None) -> None:
+        """Sends one frame to this socket (a reply, an error, a notice) and counts it by type."""
         if ref is not None:
             frame["ref"] = ref
-        self.conn.push(dumps(frame))
+        if self.conn.push(dumps(frame)):
+            metrics.count_sent(frame["type"])
 
-    def refuse_flood(self, bucket: TokenBucket, message: str) -> None:
-        """Takes a token from one of this socket's buckets; an empty bucket is a strike and a typed refusal."""
+    def refuse_flood(self, bucket: TokenBucket, message: str, limit: str) -> None:
+        """Takes a token from one of this socket's buckets; an empty bucket is a strike and a typed refusal.
+        `limit` names the bucket on /metrics (rooms/metrics.py RATE_LIMITS)."""
         wait = bucket.take()
         if wait is not None:
             self.strikes += 1
+            metrics.rate_limit_by_name[limit].inc()
             raise RateLimited(message, retry_after=wait)
 
     async def take_message_token(self) -> None:
         """Every write (a message, an edit, a reaction…) costs a message token, here and across the
         member's other connections and everyone at the same address."""
-        self.refuse_flood(self.messages, "you are sending too fast")
+        self.refuse_flood(self.messages, "you are sending too fast", "socket_messages")
         await self.services.limits.message(self.conn.member.id, client_ip(self.ws))

@@ -73,6 +73,10 @@ class Settings:
     # GET /metrics: with a token, only `Authorization: Bearer <token>` reads it; without one, only
     # loopback (realtime/api/metrics.py).
     metrics_token: str = ""
+    # How often the metrics that need a query (recording jobs, e-mail outbox) are read again.
+    metrics_refresh_s: float = 15.0
+    # "console" (a developer's terminal) or "json" (one object per line, for a log pipeline).
+    log_format: str = "console"
     # The embedded default's durability: "full" syncs the write-ahead log at every commit, before
     # anything is acknowledged; "normal" skips that sync (faster; a power cut or an OS crash may lose
     # the last acknowledged messages). docs/reliability.md.
@@ -122,6 +126,8 @@ class Settings:
             ice_servers=_ice_servers(env),
             media_host_addresses=_list(env, "MEDIA_HOST_ADDRESSES"),
             metrics_token=env.get("METRICS_TOKEN", ""),
+            metrics_refresh_s=_float(env, "METRICS_REFRESH_S", cls.metrics_refresh_s),
+            log_format=_choice(env, "LOG_FORMAT", ("console", "json"), cls.log_format),
             sqlite_synchronous=_choice(env, "SQLITE_SYNCHRONOUS", ("full", "normal"), cls.sqlite_synchronous),
         )
 

@@ -1,6 +1,8 @@
 """How room traffic is written on the broker, so publishers and the hub agree.
 
-A sequenced event travels as  "E|<seq>|<frame json>",  an ephemeral one
+A sequenced event travels as  "E|<seq>@<committed at>|<frame json>"  (the Unix time its
+transaction committed, so every process can measure its fan-out latency; an older publisher's
+"E|<seq>|…" without it is read too), an ephemeral one
 (typing, joins) as  "X|<member to skip or 0>|<frame json>",  a presence change as
 "P|<member>|<frame json>"  (large rooms do not fan these out), and the notice that
 a member left a room as  "L|<member>|<frame json>"  (the hub ends that member's
@@ -30,8 +32,9 @@ def dumps(frame: dict) -> str:
     return orjson.dumps(frame).decode()
 
 
-def encode_event(event: Event) -> str:
-    return f"E|{event.seq}|{dumps(event.frame())}"
+def encode_event(event: Event, committed_at: float | None = None) -> str:
+    stamp = f"@{committed_at:.6f}" if committed_at is not None else ""
+    return f"E|{event.seq}{stamp}|{dumps(event.frame())}"
 
 
 def encode_ephemeral(frame: dict, skip_member: int | None = None) -> str:
@@ -51,6 +54,7 @@ class Envelope:
     kind: str         # "E" sequenced, "X" ephemeral, "P" presence, "L" departure
     number: int       # the seq (E), the member to skip (X) or the member who left (L)
     frame_text: str
+    committed_at: float | None = None   # E only: when the event's transaction committed (Unix time)
 
     @property
     def sequenced(self) -> bool:
@@ -65,4 +69,6 @@ def decode(data: str) -> Envelope:
     kind, number, frame_text = data.split("|", 2)
     if kind not in ("E", "X", "P", "L"):
         raise ValueError(f"unknown envelope kind {kind!r}")
-    return Envelope(kind=kind, number=int(number), frame_text=frame_text)
+    number, _, stamp = number.partition("@")
+    return Envelope(kind=kind, number=int(number), frame_text=frame_text,
+                    committed_at=float(stamp) if stamp else None)

@@ -4,14 +4,115 @@ Every layer imports its metrics from here (prometheus_client's default registry,
 `GET /metrics` (realtime/api/metrics.py) exposes them. Names follow Prometheus conventions:
 `convene_` prefix, base units (seconds, bytes), `_total` for counters. Labels take a small fixed
 set of values (a frame type, an outcome), never a member, room or message id.
+
+Hot paths (a room's fan-out, a frame read) count in batches or through label children made once
+(`labelled`), so a metric costs a dictionary lookup and an addition there, not a `labels()` call.
+Values that need a query (jobs by state, outbox depth) are set by a background task
+(realtime/stored_gauges.py), never computed at scrape time.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import re
+from typing import Any
+
+import orjson
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# No `_created` series beside each counter and histogram: they double a scrape and say nothing
+# a process's start time does not.
+disable_created_metrics()
 
 # Latency buckets for work a member waits on (an ack, a fan-out, a history page): 1 ms to 10 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Waiting for a database connection (or, on SQLite, the writer's turn): 0.1 ms to 10 s.
+WAIT_BUCKETS = (0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 
 # --- chat core -----------------------------------------------------------------------------------
 messages_stored = Counter("convene_messages_stored_total", "Chat messages committed to the store (resends excluded)")
+history_seconds = Histogram("convene_history_seconds", "Time to answer one history page, by how it was asked",
+                            ["via"], buckets=LATENCY_BUCKETS)
+HISTORY_VIA = ("socket", "http")
+
+# --- sockets -------------------------------------------------------------------------------------
+open_sockets = Gauge("convene_open_sockets", "Websockets open on this process (after a successful handshake)")
+handshakes = Counter("convene_handshakes_total", "Websocket handshakes, by outcome", ["outcome"])
+HANDSHAKE_OUTCOMES = ("accepted", "forbidden_origin", "store_unavailable", "unsupported_version",
+                      "unauthenticated", "rate_limited")
+frames_received = Counter("convene_frames_received_total", "Frames read from clients, by frame type "
+                          "(`invalid`: not JSON, or an unknown type)", ["type"])
+frames_sent = Counter("convene_frames_sent_total", "Frames written (or queued) to clients, by frame type", ["type"])
+fanout_seconds = Histogram("convene_fanout_seconds", "From a room event's commit to its frame being written to "
+                           "every live socket of this process (one observation per event and process)",
+                           buckets=LATENCY_BUCKETS)
+slow_consumer_closes = Counter("convene_slow_consumer_closes_total",
+                               "Sockets closed with 4408 because the client did not read fast enough")
+rate_limit_refusals = Counter("convene_rate_limit_refusals_total", "Requests and frames refused by a rate limit, "
+                              "by limit", ["limit"])
+RATE_LIMITS = ("socket_frames", "socket_messages", "socket_media_offers", "member_messages", "ip_messages", "member_connections",
+               "ip_connections", "username_login_failures", "ip_login_failures", "ip_registrations",
+               "member_room_creations")
+
+# --- broker and store ----------------------------------------------------------------------------
+broker_publish_failures = Counter("convene_broker_publish_failures_total",
+                                  "Publishes the broker refused (the store has the event; gap repair delivers it)")
+broker_reconnects = Counter("convene_broker_reconnects_total", "Times the broker connection was re-established")
+store_errors = Counter("convene_store_errors_total", "Database operations that failed, by kind "
+                       "(`unavailable`: outage or pool timeout; `failed`: any other database error)", ["kind"])
+STORE_ERROR_KINDS = ("unavailable", "failed")
+store_wait_seconds = Histogram("convene_store_wait_seconds", "Time waiting for a database connection from the "
+                               "pool (on SQLite, writes include the wait for the single writer's turn)",
+                               ["operation"], buckets=WAIT_BUCKETS)
+STORE_OPERATIONS = ("read", "write")
+store_connections_in_use = Gauge("convene_store_connections_in_use", "Database connections checked out of the pool")
+
+# --- media and background work -------------------------------------------------------------------
+live_stream_workers = Gauge("convene_live_stream_workers", "Live-stream (HLS) worker processes running")
+recording_jobs = Gauge("convene_recording_jobs", "Recording archive jobs by state (the whole deployment's, as "
+                       "every process sees the same database)", ["state"])
+email_outbox = Gauge("convene_email_outbox", "Unsent e-mails in the outbox (the whole deployment's): `pending` "
+                     "will be tried, `abandoned` ran out of attempts", ["state"])
+EMAIL_OUTBOX_STATES = ("pending", "abandoned")
+stored_gauges_refreshed = Gauge("convene_stored_gauges_refreshed_timestamp_seconds",
+                                "When the gauges read from the database were last refreshed (Unix time)")
+
+
+def labelled(metric: Counter | Gauge | Histogram, values: tuple[str, ...]) -> dict[str, Any]:
+    """One child per label value, made once, so every value shows on /metrics from the start (at 0)."""
+    return {value: metric.labels(value) for value in values}
+
+
+_FRAME_TYPE = re.compile(r'^[a-z][a-z0-9_.]{0,39}$')
+_sent_by_type: dict[str, Counter] = {}
+
+
+def frame_type_of(text: str) -> str:
+    """The `type` of a frame we encoded: `{"type":"…"` leads nearly every frame; structured room events
+    carry their fields first, so those are parsed (once per event, never per socket)."""
+    if text.startswith('{"type":"'):
+        name = text[9:text.find('"', 9)]
+    else:
+        try:
+            found = orjson.loads(text).get("type")
+        except (orjson.JSONDecodeError, AttributeError):
+            found = None
+        name = found if isinstance(found, str) else ""
+    return name if _FRAME_TYPE.match(name) else "other"
+
+
+def count_sent(frame_type: str, n: int = 1) -> None:
+    """Counts frames handed to sockets; the type is one we produce (a small fixed set), checked all the same."""
+    child = _sent_by_type.get(frame_type)
+    if child is None:
+        if not _FRAME_TYPE.match(frame_type):
+            frame_type = "other"
+        child = _sent_by_type[frame_type] = frames_sent.labels(frame_type)
+    child.inc(n)
+
+
+handshake_outcomes = labelled(handshakes, HANDSHAKE_OUTCOMES)
+history_via = labelled(history_seconds, HISTORY_VIA)
+rate_limit_by_name = labelled(rate_limit_refusals, RATE_LIMITS)
+store_errors_by_kind = labelled(store_errors, STORE_ERROR_KINDS)
+store_wait_by_operation = labelled(store_wait_seconds, STORE_OPERATIONS)
+email_outbox_by_state = labelled(email_outbox, EMAIL_OUTBOX_STATES)

@@ -8,6 +8,7 @@ the store. Nothing here knows which database or broker is running.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 from realtime.broker.base import Broker, BrokerUnavailable
@@ -117,8 +118,10 @@ class ChatService:
         await self._publish(room.id, encode_departure(frame, member.id), "member.left")
 
     async def publish(self, event: Event) -> None:
+        """Called right after the event's transaction committed: that moment travels with it, and
+        each process's hub measures its fan-out latency from there."""
         try:
-            await self.broker.publish(room_channel(event.room_id), encode_event(event))
+            await self.broker.publish(room_channel(event.room_id), encode_event(event, time.time()))
         except BrokerUnavailable as error:
             # Durable already; the hub's gap repair delivers it once the broker is back.
             log.warning("publish failed for room %s seq %s: %s", event.room_id, event.seq, error)

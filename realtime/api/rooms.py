@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from realtime.limits.policy import create_room_limited
 from realtime.api.common import current_member, int_param, json, read_body, services_of
+from rooms import metrics
 from rooms.models import Role, Visibility
 
 MemberId = Annotated[StrictInt, Field(gt=0)]
@@ -113,13 +114,15 @@ async def open_conversation(request: Request) -> Response:
 
 
 async def messages(request: Request) -> Response:
-    member = await current_member(request)
-    services = services_of(request)
-    before = request.query_params.get("before")
-    limit = int_param(request, "limit", 50, 1, services.settings.history_page_max)
-    before_seq = int_param(request, "before", 0, 0, 2**53) if before is not None else None
-    page = await services.chat.history(member, request.path_params["room_id"], before_seq, limit)
-    response = json({"messages": [event.frame() for event in reversed(page.events)], "has_more": page.has_more})
+    with metrics.history_via["http"].time():
+        member = await current_member(request)
+        services = services_of(request)
+        before = request.query_params.get("before")
+        limit = int_param(request, "limit", 50, 1, services.settings.history_page_max)
+        before_seq = int_param(request, "before", 0, 0, 2**53) if before is not None else None
+        page = await services.chat.history(member, request.path_params["room_id"], before_seq, limit)
+        response = json({"messages": [event.frame() for event in reversed(page.events)],
+                         "has_more": page.has_more})
     # A member's conversations, like the pages that show them: no HTTP cache keeps a copy.
     response.headers["cache-control"] = "no-store"
     return response

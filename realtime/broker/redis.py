@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from realtime.broker.base import RESYNC, Broker, BrokerState, BrokerUnavailable, Published
 from realtime.redis_client import redis_client
+from rooms import metrics
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class RedisBroker(Broker):
         try:
             await self._client.publish(channel, data)
         except (RedisError, OSError) as error:
+            metrics.broker_publish_failures.inc()
             raise BrokerUnavailable(str(error)) from error
 
     async def _read_forever(self) -> None:
@@ -72,6 +74,7 @@ class RedisBroker(Broker):
                 await self._pubsub.subscribe("convene:keepalive", *self._channels)
                 self.state = BrokerState.CONNECTED
                 if not first:
+                    metrics.broker_reconnects.inc()
                     log.warning("redis broker reconnected; resyncing rooms")
                     self._receive(RESYNC)
                 first, delay = False, 0.1

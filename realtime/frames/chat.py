@@ -10,6 +10,7 @@ from pydantic import Field, StrictBool, StrictInt
 from realtime.frames.table import FrameGroup
 from realtime.protocol import Body, ClientId, Frame, RoomId, Seq
 from realtime.session import Session
+from rooms import metrics
 from rooms.errors import BadRequest
 from rooms.models import PresenceStatus
 
@@ -116,11 +117,12 @@ async def on_delete(session: Session, frame: Delete) -> None:
 async def on_history(session: Session, frame: History) -> None:
     services = session.services
     limit = min(frame.limit, services.settings.history_page_max)
-    page = await services.chat.history(session.conn.member, frame.room, frame.before, limit,
-                                       subscribed=frame.room in session.conn.subscriptions)
-    session.reply({"type": "history", "room": frame.room,
-                   "messages": [event.frame() for event in reversed(page.events)],
-                   "has_more": page.has_more}, frame.ref)
+    with metrics.history_via["socket"].time():
+        page = await services.chat.history(session.conn.member, frame.room, frame.before, limit,
+                                           subscribed=frame.room in session.conn.subscriptions)
+        session.reply({"type": "history", "room": frame.room,
+                       "messages": [event.frame() for event in reversed(page.events)],
+                       "has_more": page.has_more}, frame.ref)
 
 
 async def on_typing(session: Session, frame: Typing) -> None:

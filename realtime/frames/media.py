@@ -10,7 +10,6 @@ from realtime.frames.table import FrameGroup
 from realtime.protocol import Frame, RoomId
 from realtime.ratelimit import TokenBucket
 from realtime.session import Session
-from rooms.fanout import dumps
 
 # Each offer costs the server a peer connection (keys, ICE, DTLS): a few per second at most.
 MEDIA_RATE = 2.0
@@ -48,12 +47,11 @@ class MediaStop(Frame):
 
 def _take_offer_token(session: Session) -> None:
     bucket = session.extension("media", lambda: TokenBucket(MEDIA_RATE, MEDIA_BURST))
-    session.refuse_flood(bucket, "too many media offers")
+    session.refuse_flood(bucket, "too many media offers", "socket_media_offers")
 
 
 def _pusher(session: Session):
-    conn = session.conn
-    return lambda frame: conn.push(dumps(frame))
+    return lambda frame: session.reply(frame, None)
 
 
 async def on_publish(session: Session, frame: MediaPublish) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from realtime.limits.base import Rate, RateLimiter
+from rooms import metrics
 from rooms.accounts import AccountService
 from rooms.errors import RateLimited, Unauthenticated
 from rooms.management import RoomService
@@ -42,31 +43,34 @@ class AbuseLimits:
         self.limiter = limiter
         self.rates = rates
 
-    async def _hit(self, key: str, rate: Rate, message: str) -> None:
-        wait = await self.limiter.hit(key, rate)
+    async def _hit(self, key: str, limit: str, message: str) -> None:
+        """`limit` is the LimitRates field (the rate, and the limit's name on /metrics)."""
+        wait = await self.limiter.hit(key, getattr(self.rates, limit))
         if wait is not None:
+            metrics.rate_limit_by_name[limit].inc()
             raise RateLimited(message, retry_after=wait)
 
     async def message(self, member_id: int, ip: str) -> None:
-        await self._hit(f"msg:m:{member_id}", self.rates.member_messages, "you are sending too fast")
-        await self._hit(f"msg:ip:{ip}", self.rates.ip_messages, "too many messages from your network")
+        await self._hit(f"msg:m:{member_id}", "member_messages", "you are sending too fast")
+        await self._hit(f"msg:ip:{ip}", "ip_messages", "too many messages from your network")
 
     async def connection(self, member_id: int, ip: str) -> None:
-        await self._hit(f"conn:ip:{ip}", self.rates.ip_connections, "too many connections from your network")
-        await self._hit(f"conn:m:{member_id}", self.rates.member_connections, "too many connections")
+        await self._hit(f"conn:ip:{ip}", "ip_connections", "too many connections from your network")
+        await self._hit(f"conn:m:{member_id}", "member_connections", "too many connections")
 
     async def room_creation(self, member_id: int) -> None:
-        await self._hit(f"room:m:{member_id}", self.rates.member_room_creations, "too many new rooms; try later")
+        await self._hit(f"room:m:{member_id}", "member_room_creations", "too many new rooms; try later")
 
     async def registration(self, ip: str) -> None:
-        await self._hit(f"reg:ip:{ip}", self.rates.ip_registrations, "too many new accounts from your network")
+        await self._hit(f"reg:ip:{ip}", "ip_registrations", "too many new accounts from your network")
 
     async def login_allowed(self, username: str, ip: str) -> None:
         """Refuses while recent failures for this name or address are over the limit (back-off)."""
-        for key, rate in ((f"login:u:{username.lower()}", self.rates.username_login_failures),
-                          (f"login:ip:{ip}", self.rates.ip_login_failures)):
-            wait = await self.limiter.peek(key, rate)
+        for key, limit in ((f"login:u:{username.lower()}", "username_login_failures"),
+                           (f"login:ip:{ip}", "ip_login_failures")):
+            wait = await self.limiter.peek(key, getattr(self.rates, limit))
             if wait is not None:
+                metrics.rate_limit_by_name[limit].inc()
                 raise RateLimited("too many failed log-ins; wait before trying again", retry_after=wait)
 
     async def login_failed(self, username: str, ip: str) -> None:

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING
 
 from recordings.live.settings import LiveSettings
 from recordings.live.wire import CODECS, MAX_PAYLOAD, Message, MessageType, packet_message
+from recordings.live.worker_log import relay_in_thread
+from recordings.storage.durable import write_file
+from rooms import metrics
 
 if TYPE_CHECKING:
     import av
@@ -56,6 +59,7 @@ class LivePackager:
         self._first_arrival: float | None = None
         self.restarts = 0
         self.process: subprocess.Popen[bytes] | None = None
+        self._running: set[subprocess.Popen[bytes]] = set()   # started, not yet reaped (for /metrics)
         self._lock_file: int | None = None
         self._writer = threading.Thread(target=self._write, name=f"live-{webinar_id}-writer", daemon=True)
         self._writer.start()
@@ -87,7 +91,7 @@ class LivePackager:
         try:
             self.started_at = datetime.fromisoformat(json.loads(record.read_text())["started_at"])
         except (OSError, ValueError, KeyError, TypeError):
-            record.write_text(json.dumps({"started_at": self.started_at.isoformat()}))
+            write_file(record, json.dumps({"started_at": self.started_at.isoformat()}).encode())
 
     def _release(self) -> None:
         if self._lock_file is not None:
@@ -100,14 +104,26 @@ class LivePackager:
         t0 = time.monotonic() if t0 is None else t0
         process = subprocess.Popen(
             [sys.executable, "-m", "recordings.live.worker", str(self.live_dir), repr(t0), self.settings.to_json()],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2])
-        assert process.stdin is not None
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=Path(__file__).resolve().parents[2])
+        assert process.stdin is not None and process.stderr is not None
+        relay_in_thread(process.stderr, f"live-worker-{self.webinar_id}")
         try:
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, self.settings.pipe_bytes)
         except OSError:
             pass   # the default pipe size works too
+        self._running.add(process)
+        metrics.live_stream_workers.inc()
         log.info("live stream of webinar %s: worker pid %s writes %s", self.webinar_id, process.pid, self.live_dir)
         return process
+
+    def _reaped(self, process: subprocess.Popen[bytes]) -> None:
+        """The worker has exited and been waited for: it no longer counts (once, whoever waited)."""
+        try:
+            self._running.remove(process)
+        except KeyError:
+            return
+        metrics.live_stream_workers.dec()
 
     # PacketTap.
 
@@ -180,11 +196,13 @@ class LivePackager:
         if process is None:
             return 0
         try:
-            return process.wait(timeout)
+            status = process.wait(timeout)
         except subprocess.TimeoutExpired:
             log.error("live stream worker of webinar %s did not finish in %s s; killed", self.webinar_id, timeout)
             process.kill()
-            return process.wait()
+            status = process.wait()
+        self._reaped(process)
+        return status
 
     def _enqueue(self, kind: str, data: bytes) -> None:
         self._queue.append(data)
@@ -213,6 +231,7 @@ class LivePackager:
                     return
                 except (BrokenPipeError, ValueError, OSError) as error:
                     status = self.process.wait()
+                    self._reaped(self.process)
                     with self._lock:
                         again = not self._closed and self.restarts < MAX_RESTARTS
                     log.error("live stream worker of webinar %s went away (exit %s, %s)%s", self.webinar_id,

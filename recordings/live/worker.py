@@ -23,6 +23,7 @@ from recordings.live.mixer import AudioTrack, mix
 from recordings.live.picture import STALE_S, Canvas, VideoTrack, choose
 from recordings.live.settings import LiveSettings
 from recordings.live.wire import Message, MessageType, read_message
+from recordings.live.worker_log import log_to_server
 
 log = logging.getLogger("recordings.live.worker")
 
@@ -147,7 +148,7 @@ def run(out_dir: Path, t0: float, settings: LiveSettings) -> None:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_server()
     out_dir, t0, settings = Path(argv[1]), float(argv[2]), LiveSettings.from_json(argv[3])
     run(out_dir, t0, settings)
     return 0

@@ -39,8 +39,8 @@ class Mailer:
                 await asyncio.to_thread(self._send, mail)
             except (OSError, smtplib.SMTPException) as error:
                 retry_at = utcnow() + timedelta(seconds=min(3600, 30 * 2 ** mail.attempts))
-                log.warning("outbox mail %s to %s failed (attempt %s): %s", mail.id, mail.to_address,
-                            mail.attempts, error)
+                # Never the address (nor the server's reply, which often quotes it).
+                log.warning("outbox mail %s failed (attempt %s): %s", mail.id, mail.attempts, type(error).__name__)
                 await self.store.failed(mail.id, repr(error), retry_at)
                 continue
             await self.store.sent(mail.id)

@@ -20,6 +20,7 @@ from alembic.config import Config
 from sqlalchemy import event, exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from rooms import metrics
 from rooms.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,31 @@ def is_unavailable(error: BaseException) -> bool:
 
 @contextmanager
 def _outage_as_unavailable(message: str) -> Iterator[None]:
-    """Database outages leave as StoreUnavailable (retryable); anything else passes unchanged."""
+    """Database outages leave as StoreUnavailable (retryable); anything else passes unchanged.
+    Both are counted on /metrics; a constraint's refusal (IntegrityError) is an answer, not an error."""
     try:
         yield
     except StoreUnavailable:
         raise
     except Exception as error:
         if is_unavailable(error):
+            metrics.store_errors_by_kind["unavailable"].inc()
             raise StoreUnavailable(message, retry_after=1.0) from error
+        if isinstance(error, exc.SQLAlchemyError) and not isinstance(error, exc.IntegrityError):
+            metrics.store_errors_by_kind["failed"].inc()
         raise
+
+
+def _waited(operation: str, since: float) -> None:
+    metrics.store_wait_by_operation[operation].observe(time.perf_counter() - since)
+
+
+def _report_connections_in_use(engine: AsyncEngine) -> None:
+    """The pool's own count, read at scrape time (no query). A server process opens one database;
+    in a process that opens several (tests), the last one opened is reported."""
+    pool = engine.sync_engine.pool
+    if hasattr(pool, "checkedout"):
+        metrics.store_connections_in_use.set_function(pool.checkedout)
 
 
 class Database:
@@ -60,18 +77,29 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        _report_connections_in_use(engine)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         with _outage_as_unavailable("the message store is unreachable; retry shortly"):
+            asked = time.perf_counter()
             async with self.engine.connect() as conn:
+                _waited("read", asked)
                 yield conn
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """One transaction, committed when the block ends without error."""
+        async with self._transaction(time.perf_counter()) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, asked: float) -> AsyncIterator[AsyncConnection]:
+        """The one place a write commits: an acknowledgement given after the block has ended rests on
+        this commit (and, on SQLite, on its sync: see SQLiteDatabase)."""
         with _outage_as_unavailable("the message store is unreachable; nothing was stored"):
             async with self.engine.begin() as conn:
+                _waited("write", asked)
                 yield conn
 
     async def ping(self) -> bool:
@@ -141,8 +169,9 @@ class SQLiteDatabase(Database):
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
+        asked = time.perf_counter()
         async with self._write_lock:
-            async with super().write() as conn:
+            async with self._transaction(asked) as conn:
                 yield conn
 
 
@@ -175,7 +204,9 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         with _outage_as_unavailable("the message store is unreachable; retry shortly"):
+            asked = time.perf_counter()
             async with self._read_engine.connect() as conn:
+                _waited("read", asked)
                 yield conn
 
     async def _lock_for_migration(self, conn: AsyncConnection) -> None:

@@ -386,11 +386,14 @@ class ServerProcess:
     """The Convene app under uvicorn in a subprocess, with its output in a log file."""
 
     def __init__(self, env: dict[str, str], port: int | None = None, shutdown_grace_s: int = 5,
-                 ws_protocol: str = "realtime.websocket_protocol:ConveneWebSocketProtocol") -> None:
+                 ws_protocol: str = "realtime.websocket_protocol:ConveneWebSocketProtocol",
+                 log_level: str = "warning", host: str = "127.0.0.1") -> None:
         self.env = dict(env)
         self.port = port if port is not None else free_port()
         self.shutdown_grace_s = shutdown_grace_s
         self.ws_protocol = ws_protocol
+        self.log_level = log_level   # "info" adds uvicorn's access log
+        self.host = host             # what uvicorn binds; clients still reach it on 127.0.0.1
         self.dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -418,7 +421,7 @@ class ServerProcess:
     def command(self) -> list[str]:
         # The same uvicorn options as the Procfile's web process.
         return [sys.executable, "-m", "uvicorn", "realtime.app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                "--host", self.host, "--port", str(self.port), "--log-level", self.log_level,
                 "--ws", self.ws_protocol, "--ws-max-size", "65536",
                 "--timeout-graceful-shutdown", str(self.shutdown_grace_s)]
 

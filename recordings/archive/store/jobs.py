@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.engine import Row
 
 from recordings.archive.models import Job, JobState
@@ -28,6 +28,16 @@ class JobStore:
             row = (await conn.execute(select(recording_jobs)
                                       .where(recording_jobs.c.recording_id == recording_id))).first()
         return _job(row) if row else None
+
+    async def count_by_state(self) -> dict[JobState, int]:
+        """How many jobs are in each state (every state present, 0 when none): for /metrics."""
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(recording_jobs.c.state, func.count())
+                                       .group_by(recording_jobs.c.state))).all()
+        counts = {state: 0 for state in JobState}
+        for state, n in rows:
+            counts[JobState(state)] = n
+        return counts
 
     async def claim(self, owner: str, lease_s: float, max_attempts: int) -> Job | None:
         """The oldest job nobody holds (queued, or processing with a lapsed lease), now leased to owner.

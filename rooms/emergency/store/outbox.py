@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from rooms.emergency.store.schema import notification_addresses, outbox
@@ -72,6 +72,14 @@ class OutboxStore:
                 claimed.append(Mail(id=row.id, to_address=row.to_address, subject=row.subject, body=row.body,
                                     attempts=row.attempts + 1))
         return claimed
+
+    async def depth(self, max_attempts: int) -> tuple[int, int]:
+        """Unsent mail: (still to be tried, given up after max_attempts), for /metrics."""
+        given_up = case((outbox.c.attempts >= max_attempts, 1), else_=0)
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(func.count(), func.coalesce(func.sum(given_up), 0))
+                                      .where(outbox.c.sent_at.is_(None)))).one()
+        return row[0] - row[1], row[1]
 
     async def sent(self, mail_id: int) -> None:
         async with self.db.write() as conn:
