@@ -70,7 +70,7 @@ store_connections_in_use = Gauge("convene_store_connections_in_use", "Database c
 live_stream_workers = Gauge("convene_live_stream_workers", "Live-stream (HLS) worker processes running")
 recording_jobs = Gauge("convene_recording_jobs", "Recording archive jobs by state (the whole deployment's, as "
                        "every process sees the same database)", ["state"])
-email_outbox = Gauge("convene_email_outbox", "Unsent e-mails in the outbox (the whole deployment's): `pending` "
+email_outbox_depth = Gauge("convene_email_outbox_depth", "Unsent e-mails in the outbox (the whole deployment's): `pending` "
                      "will be tried, `abandoned` ran out of attempts", ["state"])
 EMAIL_OUTBOX_STATES = ("pending", "abandoned")
 stored_gauges_refreshed = Gauge("convene_stored_gauges_refreshed_timestamp_seconds",
@@ -115,4 +115,4 @@ history_via = labelled(history_seconds, HISTORY_VIA)
 rate_limit_by_name = labelled(rate_limit_refusals, RATE_LIMITS)
 store_errors_by_kind = labelled(store_errors, STORE_ERROR_KINDS)
 store_wait_by_operation = labelled(store_wait_seconds, STORE_OPERATIONS)
-email_outbox_by_state = labelled(email_outbox, EMAIL_OUTBOX_STATES)
+email_outbox_by_state = labelled(email_outbox_depth, EMAIL_OUTBOX_STATES)

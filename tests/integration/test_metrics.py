@@ -65,7 +65,7 @@ async def test_a_burst_of_n_messages_moves_the_stored_counter_by_exactly_n(serve
     assert after[("convene_open_sockets", ())] >= 2
     assert after[("convene_handshakes_total", (("outcome", "accepted"),))] >= 2
     assert ("convene_recording_jobs", (("state", "failed"),)) in after
-    assert ("convene_email_outbox", (("state", "pending"),)) in after
+    assert ("convene_email_outbox_depth", (("state", "pending"),)) in after
     for client in (sending, reading):
         await client.close()
     for api in (sender, reader):
