@@ -32,24 +32,28 @@ def status(address: str, port: int, authorization: str | None = None) -> int:
         conn.close()
 
 
-def serve(**env: str) -> ServerProcess:
-    server = ServerProcess(env=embedded_env(Path(tempfile.mkdtemp(prefix="convene-metrics-")), **env),
-                           host="0.0.0.0")
+def serve(data_dir: Path, **env: str) -> ServerProcess:
+    server = ServerProcess(env=embedded_env(data_dir, **env), host="0.0.0.0")
     server.start()
     return server
 
 
 def main() -> dict:
     subprocess.run(["ip", "addr", "add", f"{OTHER_ADDRESS}/32", "dev", "lo"], check=True)
+    with tempfile.TemporaryDirectory(prefix="convene-metrics-") as data:
+        return statuses(Path(data))
+
+
+def statuses(data: Path) -> dict[str, int]:
     result: dict[str, int] = {}
-    open_server = serve()
+    open_server = serve(data / "open")
     try:
         result["no_token_from_loopback"] = status("127.0.0.1", open_server.port)
         result["no_token_from_elsewhere"] = status(OTHER_ADDRESS, open_server.port)
         result["no_token_from_elsewhere_with_a_bearer"] = status(OTHER_ADDRESS, open_server.port, "Bearer guess")
     finally:
         open_server.cleanup()
-    token_server = serve(METRICS_TOKEN=TOKEN)
+    token_server = serve(data / "token", METRICS_TOKEN=TOKEN)
     try:
         result["token_set_from_loopback_without_it"] = status("127.0.0.1", token_server.port)
         result["token_set_from_loopback_wrong"] = status("127.0.0.1", token_server.port, "Bearer wrong-token")

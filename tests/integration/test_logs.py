@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import tempfile
 import time
 from pathlib import Path
 
@@ -74,9 +73,8 @@ async def _run_traffic(server: ServerProcess) -> dict[str, str]:
             "connection": hello["connection"]}
 
 
-async def test_every_line_of_a_json_run_is_an_object_tied_to_its_request_and_holds_no_secret() -> None:
-    data_dir = Path(tempfile.mkdtemp(prefix="convene-logs-"))
-    server = ServerProcess(env=embedded_env(data_dir, LOG_FORMAT="json", SMTP_HOST="127.0.0.1",
+async def test_every_line_of_a_json_run_is_an_object_tied_to_its_request_and_holds_no_secret(tmp_path: Path) -> None:
+    server = ServerProcess(env=embedded_env(tmp_path, LOG_FORMAT="json", SMTP_HOST="127.0.0.1",
                                             SMTP_PORT=str(free_port()), EMERGENCY_JOB_INTERVAL_S="0.2"),
                            log_level="info")
     server.start()
