@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 from realtime.api import auth, emergency, health, members, rooms, webinars
 from realtime.api import live_stream, metrics
 from realtime.api import media_files, recordings
+from realtime.api import attachments
 from realtime.api.common import error_response
 from realtime.pages import accounts as account_pages
 from realtime.pages import emergency as emergency_pages
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *shell.routes,
         *emergency.routes, *emergency_pages.routes, *webinars.routes, *webinar_pages.routes,
         *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
+        *attachments.routes,
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         Mount("/static", static_files(), name="static"),
     ]
@@ -90,5 +92,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.frames = all_frames()   # the socket's frame types, each feature's handed to the gateway
+    app.state.upload_writers = attachments.Writers()   # resumable uploads' requests reading on this process
     return app
 

@@ -22,6 +22,7 @@ from recordings.live.settings import LiveSettings
 from recordings.live.streams import LiveStreams, archive_hook
 from recordings.media.hub import MediaConfig, MediaHub
 from rooms.accounts import AccountService
+from rooms.attachments.service import AttachmentService
 from rooms.emergency.service import EmergencyServices
 from rooms.emergency.settings import EmergencySettings
 from rooms.management import RoomService
@@ -53,6 +54,7 @@ class Services:
     media: MediaHub
     live: LiveStreams
     recordings: RecordingServices
+    attachments: AttachmentService
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -67,6 +69,8 @@ class Services:
         chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
                            on_publish_failure=hub.poke)
         emergency = EmergencyServices.build(stores, chat, EmergencySettings.from_env())
+        attachments = AttachmentService.build(stores, rooms, settings.data_dir, settings.secret_key)
+        chat.attachments = attachments
 
         async def on_membership(room: Room, member: Member, joined: bool) -> None:
             await chat.announce_membership(room, member, joined)
@@ -93,6 +97,7 @@ class Services:
             limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
             webinars=webinars, media=media, live=live,
             recordings=RecordingServices.build(stores, webinars, settings.data_dir, settings.secret_key),
+            attachments=attachments,
         )
 
     async def start(self, migrate: bool = True) -> None:
@@ -104,6 +109,7 @@ class Services:
         await self.emergency.start()
         await self.media.start()
         await self.recordings.start()
+        await self.attachments.start()
         self.live.on_finished = archive_hook(self)
         self._tasks.append(asyncio.create_task(self.live.recover_forever(self.webinars.sessions.store.get),
                                                name="live-recovery"))
@@ -119,6 +125,7 @@ class Services:
         await self.media.stop()
         await self.live.stop()
         await self.recordings.stop()
+        await self.attachments.stop()
         await self.emergency.stop()
         await self.hub.stop()
         await self.presence_backend.stop()

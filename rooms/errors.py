@@ -65,3 +65,25 @@ class StoreUnavailable(ConveneError):
     code = "store_unavailable"
     http_status = 503
     retryable = True
+
+
+class TooLarge(ConveneError):
+    """A file or request body past its size limit."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class QuotaExceeded(ConveneError):
+    """The member's storage quota would be exceeded (413 like a file too large, but its own code: it is
+    the member's total that is too large, and deleting old files frees room)."""
+
+    code = "quota_exceeded"
+    http_status = 413
+
+
+class UnsupportedMedia(ConveneError):
+    """A file whose content (not its name or declared type) is not on the allow-list."""
+
+    code = "unsupported_media_type"
+    http_status = 415

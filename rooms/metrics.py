@@ -116,3 +116,32 @@ rate_limit_by_name = labelled(rate_limit_refusals, RATE_LIMITS)
 store_errors_by_kind = labelled(store_errors, STORE_ERROR_KINDS)
 store_wait_by_operation = labelled(store_wait_seconds, STORE_OPERATIONS)
 email_outbox_by_state = labelled(email_outbox_depth, EMAIL_OUTBOX_STATES)
+
+
+# --- attachments (rooms/attachments, docs/attachments.md) ----------------------------------------
+attachment_uploads = Counter(
+    "convene_attachment_uploads_total", "Files offered for storage, by outcome: stored, refused_type, too_large, "
+    "over_quota, failed", ["outcome"])
+ATTACHMENT_OUTCOMES = ("stored", "refused_type", "too_large", "over_quota", "failed")
+attachment_stored_bytes = Counter(
+    "convene_attachment_stored_bytes_total", "Bytes written to storage for attachments (files and previews)")
+attachment_deleted_bytes = Counter(
+    "convene_attachment_deleted_bytes_total", "Bytes of attachments removed from storage (message deleted, never "
+    "sent, removed by their owner)")
+attachment_quota_refusals = Counter(
+    "convene_attachment_quota_refusals_total", "Uploads refused because the member's storage quota was full")
+attachment_type_refusals = Counter(
+    "convene_attachment_type_refusals_total", "Files refused because their content (sniffed, or read by the "
+    "re-encoder) is not on the allow-list")
+attachment_cut_parts = Counter(
+    "convene_attachment_cut_parts_total", "PATCH bodies cut off before their end (link lost, idle, taken over) "
+    "whose bytes were kept for the resume")
+attachment_processing_seconds = Histogram(
+    "convene_attachment_processing_seconds", "Re-encoding one image or remuxing one voice note in its child process",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0))
+attachment_gc_removed = Counter(
+    "convene_attachment_gc_removed_total", "What the attachments' garbage collection removed: upload (expired "
+    "unfinished), unsent (never sent in a message), orphan (its message was deleted)", ["what"])
+ATTACHMENT_GC_KINDS = ("upload", "unsent", "orphan")
+attachment_upload_outcomes = labelled(attachment_uploads, ATTACHMENT_OUTCOMES)
+attachment_gc_by_kind = labelled(attachment_gc_removed, ATTACHMENT_GC_KINDS)

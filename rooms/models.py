@@ -161,6 +161,7 @@ class Event:
     created_at: datetime
     edited_at: datetime | None = None
     deleted: bool = False
+    attachments: tuple[dict, ...] = ()   # descriptors (rooms/attachments/models.py Attachment.descriptor)
 
     def frame(self) -> dict:
         """The wire form (docs/protocol.md, "Room events")."""
@@ -178,6 +179,8 @@ class Event:
                 data["deleted"] = True
             elif self.edited_at is not None:
                 data["edited_at"] = self.edited_at.isoformat()
+            if self.attachments and not self.deleted:
+                data["attachments"] = list(self.attachments)
         elif self.kind is EventKind.EDIT:
             data["target"] = self.target_seq
             data["body"] = self.body
@@ -196,9 +199,10 @@ class SearchHit:
     sender_name: str
     body: str
     created_at: datetime
+    attachments: tuple[str, ...] = ()   # the names of the message's attachments (searched too)
 
     def public(self) -> dict:
-        return {
+        data = {
             "room": self.room_id,
             "room_name": self.room_name,
             "seq": self.seq,
@@ -206,6 +210,9 @@ class SearchHit:
             "body": self.body,
             "ts": self.created_at.isoformat(),
         }
+        if self.attachments:
+            data["attachments"] = list(self.attachments)
+        return data
 
 
 @dataclass

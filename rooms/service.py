@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 from realtime.broker.base import Broker, BrokerUnavailable
 from rooms import metrics
@@ -18,8 +18,19 @@ from rooms.fanout import encode_departure, encode_ephemeral, encode_event, encod
 from rooms.management import RoomService
 from rooms.models import Event, EventKind, Member, Page, Room
 from rooms.store import Stores
+from rooms.store.messages import AfterInsert
 
 log = logging.getLogger(__name__)
+
+
+class MessageAttachments(Protocol):
+    """What sending and deleting ask of attachments (rooms/attachments/service.py), when they are built."""
+
+    async def for_message(self, member_id: int, room_id: int, ids: Sequence[int]) -> list[dict]: ...
+
+    def claim(self, member_id: int, room_id: int, ids: Sequence[int]) -> AfterInsert: ...
+
+    async def message_deleted(self, room_id: int, seq: int) -> None: ...
 
 
 class ChatService:
@@ -30,25 +41,30 @@ class ChatService:
         self.broker = broker
         self.max_body_chars = max_body_chars
         self.on_publish_failure = on_publish_failure
+        self.attachments: MessageAttachments | None = None
 
-    def _check_body(self, body: str) -> str:
-        if not body.strip():
+    def _check_body(self, body: str, attachments: Sequence[int] = ()) -> str:
+        if not body.strip() and not attachments:
             raise BadRequest("a message needs some text", field="body")
         if len(body) > self.max_body_chars:
             raise BadRequest(f"at most {self.max_body_chars} characters", field="body")
         return body
 
-    async def send(self, member: Member, room_id: int, client_id: str, body: str) -> tuple[Event, bool]:
+    async def send(self, member: Member, room_id: int, client_id: str, body: str,
+                   attachments: Sequence[int] = ()) -> tuple[Event, bool]:
         """Stores the message once per client id and publishes it. Answers (event, created)."""
-        self._check_body(body)
+        self._check_body(body, attachments)
+        extra = await self._attaching(member, room_id, client_id, attachments)
+        if isinstance(extra, Event):
+            return extra, False
         # One transaction: the membership test, the write guards and the idempotent insert.
         sent = await self.stores.messages.send(room_id, member.id, client_id, body,
-                                               check=self.rooms.ensure_open)
+                                               check=self.rooms.ensure_open, **extra)
         if sent is None:
             await self.rooms.writable(member, room_id)   # raises the precise refusal
             # Joined in between: the retry is as good as the first try.
             sent = await self.stores.messages.send(room_id, member.id, client_id, body,
-                                                   check=self.rooms.ensure_open)
+                                                   check=self.rooms.ensure_open, **extra)
             if sent is None:
                 raise Forbidden("join the room first")
         event, created = sent
@@ -56,6 +72,20 @@ class ChatService:
             metrics.messages_stored.inc()
             await self.publish(event)
         return event, created
+
+    async def _attaching(self, member: Member, room_id: int, client_id: str,
+                         ids: Sequence[int]) -> dict | Event:
+        """The store's arguments for a message with attachments, or the message already stored under this
+        client id (a resend: its attachments were used by the first send, which stands)."""
+        if not ids:
+            return {}
+        if self.attachments is None:
+            raise BadRequest("attachments are not available here", field="attachments")
+        existing = await self.stores.messages.by_client_id(room_id, member.id, client_id)
+        if existing is not None:
+            return existing
+        return {"attachments": await self.attachments.for_message(member.id, room_id, ids),
+                "after_insert": self.attachments.claim(member.id, room_id, ids)}
 
     async def edit(self, member: Member, room_id: int, target_seq: int, body: str) -> Event:
         self._check_body(body)
@@ -76,6 +106,8 @@ class ChatService:
             raise Forbidden("only the author or a moderator deletes a message")
         event = await self.stores.messages.delete(room_id, target_seq, member.id)
         await self.publish(event)
+        if target.attachments and self.attachments is not None:
+            await self.attachments.message_deleted(room_id, target_seq)   # its files go with it
         return event
 
     async def _message(self, room_id: int, seq: int) -> Event:

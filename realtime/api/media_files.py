@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-import secrets
 import time
-from typing import AsyncIterator, BinaryIO
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import services_of
+from realtime.api.file_responses import not_modified, stored_object
 from recordings.archive.models import RecordingVisibility
 from recordings.archive.worker import media_key
 from rooms.errors import NotFound
@@ -27,21 +26,11 @@ NAMES = re.compile(r"^(video\.mp4|audio\.ogg|poster\.jpg|hls/master\.m3u8"
                    r"|hls/(video|audio)/(index\.m3u8|init\.mp4|seg-\d{5,6}\.m4s)|captions/\d{1,12}\.vtt)$")
 TYPES = {".mp4": "video/mp4", ".ogg": "audio/ogg", ".jpg": "image/jpeg", ".m3u8": "application/vnd.apple.mpegurl",
          ".m4s": "video/iso.segment", ".vtt": "text/vtt; charset=utf-8"}
-CHUNK = 256 * 1024
-MAX_RANGES = 16
 PUBLIC_MAX_AGE = 86_400
 _URI_ATTRIBUTE = re.compile(r'URI="([^"?]+)"')
 
 
 async def media_file(request: Request) -> Response:
-    response = await _media_file(request)
-    if request.method == "HEAD" and isinstance(response, StreamingResponse):
-        # The same headers (Content-Length included), and the file is not read at all.
-        return Response(status_code=response.status_code, headers=dict(response.headers))
-    return response
-
-
-async def _media_file(request: Request) -> Response:
     recording_id, name = request.path_params["recording_id"], request.path_params["name"]
     if not NAMES.match(name):
         raise NotFound("no such file")
@@ -52,9 +41,7 @@ async def _media_file(request: Request) -> Response:
     info = await asyncio.to_thread(archive.storage.stat, key)
     if info is None:
         raise NotFound("no such file")
-    headers = {"Cache-Control": _cache_control(recording.visibility, exp), "Accept-Ranges": "bytes",
-               # Media is already compressed; identity keeps the gzip middleware off byte ranges.
-               "Content-Encoding": "identity"}
+    headers = {"Cache-Control": _cache_control(recording.visibility, exp)}
     if request.query_params.get("download") == "1" and "/" not in name:
         headers["Content-Disposition"] = f'attachment; filename="recording-{recording_id}-{name}"'
     content_type = TYPES[name[name.rfind("."):]]
@@ -63,21 +50,7 @@ async def _media_file(request: Request) -> Response:
         body = _sign_playlist(body, f"exp={exp}&sig={sig}" if exp and sig else "")
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         return _whole(request, body, etag, content_type, headers)
-    etag = f'"{info.etag}"'
-    headers["ETag"] = etag
-    if _not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    ranges = _ranges(request, etag, info.size)
-    if ranges is None:
-        return _stream(archive.storage, key, [(0, info.size - 1)] if info.size else [], 200, content_type,
-                       headers, info.size)
-    if not ranges:
-        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{info.size}"})
-    if len(ranges) == 1:
-        start, end = ranges[0]
-        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
-        return _stream(archive.storage, key, ranges, 206, content_type, headers, info.size)
-    return _multipart(archive.storage, key, ranges, content_type, headers, info.size)
+    return stored_object(request, archive.storage, info, content_type, headers)
 
 
 def _cache_control(visibility: RecordingVisibility, exp: str | None) -> str:
@@ -89,92 +62,9 @@ def _cache_control(visibility: RecordingVisibility, exp: str | None) -> str:
     return f"private, max-age={min(left, PUBLIC_MAX_AGE)}"
 
 
-def _not_modified(request: Request, etag: str) -> bool:
-    wanted = request.headers.get("if-none-match")
-    if not wanted:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
-    return "*" in tags or etag in tags
-
-
-def _ranges(request: Request, etag: str, size: int) -> list[tuple[int, int]] | None:
-    """None: send the whole file. []: nothing satisfiable (416). Otherwise inclusive (start, end) pairs."""
-    header = request.headers.get("range")
-    if not header:
-        return None
-    if_range = request.headers.get("if-range")
-    if if_range is not None and if_range.strip() != etag:
-        return None   # the client's partial copy is of another version: send it all
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes":
-        return None
-    parts = [part.strip() for part in spec.split(",")]
-    if len(parts) > MAX_RANGES:
-        return []
-    found = []
-    for part in parts:
-        first, dash, last = part.partition("-")
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()) or not (first or last):
-            return []
-        if first:
-            start, end = int(first), int(last) if last else size - 1
-            if start > end or start >= size:
-                return []
-            found.append((start, min(end, size - 1)))
-        else:
-            length = int(last)
-            if length == 0 or size == 0:
-                return []
-            found.append((max(0, size - length), size - 1))
-    return found
-
-
-def _stream(storage, key: str, ranges: list[tuple[int, int]], status: int, content_type: str,
-            headers: dict, size: int) -> Response:
-    length = sum(end - start + 1 for start, end in ranges)
-    return StreamingResponse(_read_ranges(storage, key, ranges), status_code=status, media_type=content_type,
-                             headers={**headers, "Content-Length": str(length)})
-
-
-def _multipart(storage, key: str, ranges: list[tuple[int, int]], content_type: str, headers: dict,
-               size: int) -> Response:
-    boundary = secrets.token_hex(12)
-    heads = [(f"\r\n--{boundary}\r\nContent-Type: {content_type}\r\n"
-              f"Content-Range: bytes {start}-{end}/{size}\r\n\r\n").encode() for start, end in ranges]
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    length = sum(len(h) for h in heads) + sum(end - start + 1 for start, end in ranges) + len(tail)
-
-    async def parts() -> AsyncIterator[bytes]:
-        for head, span in zip(heads, ranges):
-            yield head
-            async for chunk in _read_ranges(storage, key, [span]):
-                yield chunk
-        yield tail
-
-    return StreamingResponse(parts(), status_code=206, media_type=f"multipart/byteranges; boundary={boundary}",
-                             headers={**headers, "Content-Length": str(length)})
-
-
-async def _read_ranges(storage, key: str, ranges: list[tuple[int, int]]) -> AsyncIterator[bytes]:
-    data: BinaryIO = await asyncio.to_thread(storage.open, key)
-    try:
-        for start, end in ranges:
-            await asyncio.to_thread(data.seek, start)
-            left = end - start + 1
-            while left > 0:
-                chunk = await asyncio.to_thread(data.read, min(CHUNK, left))
-                if not chunk:
-                    return
-                left -= len(chunk)
-                yield chunk
-    finally:
-        data.close()
-
-
 def _whole(request: Request, body: bytes, etag: str, content_type: str, headers: dict) -> Response:
-    headers = {**headers, "ETag": etag}
-    headers.pop("Accept-Ranges", None)
-    if _not_modified(request, etag):
+    headers = {**headers, "ETag": etag, "Content-Encoding": "identity"}
+    if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     return Response(body, media_type=content_type, headers=headers)
 

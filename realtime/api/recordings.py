@@ -21,21 +21,11 @@ from recordings.archive.media_probe import probe_in_child
 from recordings.archive.models import Chapter, Recording, RecordingVisibility
 from recordings.archive.service import RecordingServices, Seat
 from recordings.archive.store import Filters
-from rooms.errors import BadRequest, ConveneError, Unauthenticated
+from rooms.errors import BadRequest, TooLarge, Unauthenticated, UnsupportedMedia
 from rooms.models import Member
 
 LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 Language = Annotated[StrictStr, Field(pattern=LANGUAGE_PATTERN, max_length=16)]
-
-
-class TooLarge(ConveneError):
-    code = "too_large"
-    http_status = 413
-
-
-class UnsupportedMedia(ConveneError):
-    code = "unsupported_media_type"
-    http_status = 415
 
 
 class ChapterBody(BaseModel):

@@ -30,7 +30,9 @@ class Send(Frame):
     type: Literal["send"]
     room: RoomId
     client_id: ClientId
-    body: Body
+    body: Body = ""
+    # Ids of the sender's own uploads to this room (docs/attachments.md); the service bounds their number.
+    attachments: Annotated[list[Annotated[StrictInt, Field(gt=0, lt=2**53)]], Field(max_length=100)] = []
 
 
 class Edit(Frame):
@@ -95,7 +97,8 @@ async def on_unsubscribe(session: Session, frame: Unsubscribe) -> None:
 
 async def on_send(session: Session, frame: Send) -> None:
     await session.take_message_token()
-    event, created = await session.services.chat.send(session.conn.member, frame.room, frame.client_id, frame.body)
+    event, created = await session.services.chat.send(session.conn.member, frame.room, frame.client_id, frame.body,
+                                                      frame.attachments)
     session.reply({"type": "ack", "room": event.room_id, "client_id": event.client_id, "seq": event.seq,
                    "ts": event.created_at.isoformat(), "duplicate": not created}, frame.ref)
 

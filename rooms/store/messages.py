@@ -30,6 +30,7 @@ _index = {column.key: i for i, column in enumerate(_event_columns)}
 _ROOM, _SEQ, _KIND, _SENDER, _CLIENT_ID, _BODY, _TARGET, _CREATED, _EDITED, _DELETED, _NAME = (
     _index[key] for key in ("room_id", "seq", "kind", "sender_id", "client_id", "body", "target_seq",
                             "created_at", "edited_at", "deleted_at", "sender_name"))
+_ATTACHMENTS = _index["attachments"]
 
 
 def event_from_row(row: Row) -> Event:
@@ -46,6 +47,7 @@ def event_from_row(row: Row) -> Event:
         created_at=row[_CREATED],
         edited_at=row[_EDITED],
         deleted=row[_DELETED] is not None,
+        attachments=tuple(row[_ATTACHMENTS] or ()),
     )
 
 
@@ -73,7 +75,8 @@ def _insert_once(dialect_insert):
     return (dialect_insert(messages)
             .values(room_id=bindparam("room"), seq=bindparam("seq"), kind=EventKind.MESSAGE.value,
                     sender_id=bindparam("member"), client_id=bindparam("client_id"),
-                    body=bindparam("body"), created_at=bindparam("created_at"))
+                    body=bindparam("body"), created_at=bindparam("created_at"),
+                    attachments=bindparam("attachments"))
             .on_conflict_do_nothing(index_elements=[messages.c.room_id, messages.c.sender_id,
                                                     messages.c.client_id])
             .returning(messages.c.seq))
@@ -83,6 +86,9 @@ _insert_message_once = {"sqlite": _insert_once(sqlite.insert), "postgresql": _in
 
 # Asked with the room (under its row lock) before a message is written; raises to refuse.
 RoomCheck = Callable[[Room], Awaitable[None]]
+# Run after the message row is written, in the same transaction, with its seq; raises to roll the send back
+# (rooms/attachments ties the message's attachments to it this way, once).
+AfterInsert = Callable[[AsyncConnection, int], Awaitable[None]]
 
 
 def _page(before: bool, reader: bool):
@@ -128,13 +134,14 @@ class MessageStore:
             return existing, False
 
     async def send(self, room_id: int, sender_id: int, client_id: str, body: str,
-                   check: RoomCheck) -> tuple[Event, bool] | None:
+                   check: RoomCheck, attachments: list[dict] | None = None,
+                   after_insert: AfterInsert | None = None) -> tuple[Event, bool] | None:
         """The chat send path in one transaction: bump the room's sequence if the sender is a
-        member, ask `check`, insert once per client id. Answers (event, created), or None when
-        the room is missing or the sender is not a member (the caller finds out which)."""
+        member, ask `check`, insert once per client id (then `after_insert`). Answers (event, created),
+        or None when the room is missing or the sender is not a member (the caller finds out which)."""
         created_at = utcnow()
         params = {"room": room_id, "member": sender_id, "client_id": client_id, "body": body,
-                  "created_at": created_at}
+                  "created_at": created_at, "attachments": attachments or None}
         try:
             async with self.db.write() as conn:
                 room_row = (await conn.execute(_bump_for_member, params)).first()
@@ -144,6 +151,8 @@ class MessageStore:
                 params["seq"] = room_row.last_seq
                 if await conn.scalar(_insert_message_once[self.db.dialect], params) is None:
                     raise _AlreadyStored
+                if after_insert is not None:
+                    await after_insert(conn, params["seq"])
         except (_AlreadyStored, IntegrityError):
             # A resend (or the same client id racing in on another connection): the first one stands.
             existing = await self.by_client_id(room_id, sender_id, client_id)
@@ -152,7 +161,7 @@ class MessageStore:
             return existing, False
         return Event(room_id=room_id, seq=room_row.last_seq, kind=EventKind.MESSAGE, sender_id=sender_id,
                      sender_name=room_row.sender_name or "", client_id=client_id, body=body, target_seq=None,
-                     created_at=created_at), True
+                     created_at=created_at, attachments=tuple(attachments or ())), True
 
     async def by_client_id(self, room_id: int, sender_id: int, client_id: str) -> Event | None:
         stmt = _events().where(messages.c.room_id == room_id, messages.c.sender_id == sender_id,

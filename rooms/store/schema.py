@@ -112,6 +112,8 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("edited_at", UTCDateTime, nullable=True),
     Column("deleted_at", UTCDateTime, nullable=True),
+    # Descriptors of the message's attachments (rooms/attachments), as events and history carry them.
+    Column("attachments", JSON, nullable=True),
     UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
     # A resent client id finds the message it already created instead of making a second.
     UniqueConstraint("room_id", "sender_id", "client_id", name="uq_messages_client_id"),

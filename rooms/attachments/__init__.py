@@ -1,0 +1,1 @@
+"""Attachments: files, images and voice notes in messages (docs/attachments.md)."""
