@@ -55,6 +55,14 @@ SCRIPT_STRINGS = {
     "new_message": N_("New message from {name}: {body}"),
     "mentioned": N_("{name} mentioned you"),
     "offline_copy": N_("You are offline. This is the copy saved on this device."),
+    # Attachments (chat.js shows them; static/attachments.js uploads and records).
+    "photo_hold": N_("Photo, {size}: show"),
+    "voice_note": N_("Voice note"),
+    "uploading": N_("Uploading {name}"),
+    "file_gone": N_("the file is no longer on this device"),
+    "no_microphone": N_("The microphone is not available."),
+    "stop_send": N_("Stop and send"),
+    "recording": N_("Recording… {n} s"),
 }
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from realtime.services import Services
 from realtime.settings import Settings
+from rooms.attachments import samples
 from rooms.models import Member, Room, Visibility
 
 PASSWORD = "convene-demo"
@@ -79,7 +83,37 @@ async def seed(services: Services) -> bool:
     for number, (room_name, sender, body) in enumerate(MESSAGES, start=1):
         # The store directly, not ChatService.send: nothing is listening, so there is nothing to publish.
         await stores.messages.append(rooms[room_name].id, members[sender].id, f"demo-{number}", body)
+    await seed_attachments(services, rooms["Psychological first aid"], members)
     return True
+
+
+async def seed_attachments(services: Services, room: Room, members: dict[str, Member]) -> None:
+    """A PDF, a photo and a voice note, made now (samples.py) and stored like any upload: the photo's
+    GPS position is stripped on the way in, as a member's would be."""
+    work = Path(tempfile.mkdtemp(prefix="convene-demo-"))
+    try:
+        checklist = work / "PFA phone support checklist.pdf"
+        checklist.write_bytes(samples.pdf("Psychological first aid by phone", [
+            "1. Look: agree on a call-back number first, in case the line drops.",
+            "2. Listen: reflect back what you heard; silence is fine.",
+            "3. Link: name one service the caller can reach this week.",
+            "4. Look after yourself: debrief with a peer after difficult calls."]))
+        files = [
+            ("priya", checklist, "The one-page checklist we use for PFA by phone, for anyone running a training."),
+            ("amina", samples.photo(work / "flipchart.jpg", gps=(-1.2864, 36.8172)),
+             "Flipchart from Tuesday's training with community health workers."),
+            ("tomas", samples.voice_note(work / "voice-note.ogg"), ""),
+        ]
+        for number, (sender, path, body) in enumerate(files, start=1):
+            member = members[sender]
+            attachment = await services.attachments.store(member.id, room.id, path, path.name)
+            ids = [attachment.id]
+            await services.stores.messages.send(
+                room.id, member.id, f"demo-file-{number}", body, check=services.rooms.ensure_open,
+                attachments=await services.attachments.for_message(member.id, room.id, ids),
+                after_insert=services.attachments.claim(member.id, room.id, ids))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 async def main() -> None:

@@ -1,6 +1,7 @@
 /* Convene's only script. On every page: the service worker, local times, log-out and settings.
    On a room page: one resumable websocket, an offline outbox, typing, presence, read markers,
-   mentions, edit and delete, and a saved copy of what was last seen. */
+   mentions, edit and delete, attachments shown, and a saved copy of what was last seen.
+   Attaching and recording live in static/attachments.js, fetched the first time they are used. */
 (function () {
   'use strict';
 
@@ -150,9 +151,51 @@
     meta.append(el('span', 'who', m.sender ? m.sender.display_name : ''), ' ', time);
     if (m.edited_at && !m.deleted) meta.append(' ', el('span', 'edited', t('edited')));
     li.append(meta, m.deleted ? el('p', 'body deleted', t('deleted')) : el('p', 'body', m.body));
+    if (m.attachments && !m.deleted) li.append(attachmentList(m.attachments));
     decorate(li);
     return li;
   }
+
+  // A message's files, as templates/attachments.html shows them; links redirect to fresh signed URLs.
+  const number = (n, digits) => new Intl.NumberFormat(LANG, { maximumFractionDigits: digits }).format(n);
+  const fileSize = (n) => n < 1048576 ? number(Math.max(1, Math.round(n / 1024)), 0) + ' KB' : number(n / 1048576, 1) + ' MB';
+  function previewImage(data, alt) {
+    const img = el('img');
+    Object.assign(img, { src: data.preview, width: data.width, height: data.height, alt: alt, loading: 'lazy' });
+    return img;
+  }
+  function attachmentList(items) {
+    const ul = el('ul', 'atts');
+    for (const a of items) {
+      const li = el('li', 'att att-' + a.kind);
+      let node;
+      if (a.kind === 'image' && a.preview) {
+        const data = { preview: a.preview.url, width: a.preview.width, height: a.preview.height, name: a.name };
+        node = el('a', LITE ? 'att-hold' : '');
+        if (LITE) { Object.assign(node.dataset, data); node.textContent = t('photo_hold', { size: fileSize(a.preview.size) }); }
+        else node.append(previewImage(data, a.name));
+      } else if (a.kind === 'audio') {
+        node = Object.assign(el('audio'), { controls: true, preload: 'none' });
+        node.setAttribute('aria-label', t('voice_note') + ': ' + a.name);
+      } else {
+        node = Object.assign(el('a', '', a.name), { download: a.name });
+      }
+      node[a.kind === 'audio' ? 'src' : 'href'] = a.url;
+      const d = a.duration_s;
+      li.append(node, ' ', el('span', 'att-size', d ? Math.floor(d / 60) + ':' + String(Math.floor(d % 60)).padStart(2, '0')
+        : a.kind === 'image' ? '' : fileSize(a.size)));
+      ul.append(li);
+    }
+    return ul;
+  }
+  // Low-bandwidth mode: a photo costs nothing until its placeholder is tapped.
+  list.addEventListener('click', (event) => {
+    const hold = event.target.closest('.att-hold');
+    if (!hold) return;
+    event.preventDefault();
+    hold.classList.remove('att-hold');
+    hold.replaceChildren(previewImage(hold.dataset, hold.dataset.name || ''));
+  });
 
   // @username becomes a highlighted span, built from text nodes only (never from HTML), and a
   // message naming the reader is marked for them.
@@ -228,6 +271,7 @@
       body.textContent = t('deleted');
       body.className = 'body deleted';
       if (edited) edited.remove();
+      if (li.querySelector('.atts')) li.querySelector('.atts').remove();
     }
     decorate(li);
   }
@@ -300,6 +344,16 @@
     const meta = el('p', 'meta');
     meta.append(el('span', 'who', MY_NAME), ' ', el('span', 'status', t('waiting')));
     li.append(meta, el('p', 'body', entry.body));
+    if (entry.files) {
+      const files = el('ul', 'atts');
+      for (const f of entry.files) {
+        const bar = Object.assign(el('progress'), { max: 1, value: f.id ? 1 : 0 });
+        bar.setAttribute('aria-label', t('uploading', { name: f.name }));
+        files.append(Object.assign(el('li', 'att'), { textContent: f.name }));
+        files.lastChild.append(' ', el('span', 'att-size', fileSize(f.size)), bar);
+      }
+      li.append(files);
+    }
     list.append(li);
     removeEmptyNote();
   }
@@ -321,8 +375,10 @@
     if (li) li.remove();
     const wasSending = sending === clientId;
     if (wasSending) sending = null;
-    // The ack may beat the message event; show it now, the event is then dropped by seq.
-    if (ack && entry && entry.room === ROOM) {
+    if (entry && entry.files) attachments().then((A) => A.forget(entry));
+    // The ack may beat the message event; show it now, the event is then dropped by seq. A message with
+    // files waits for its event, which carries them.
+    if (ack && entry && entry.room === ROOM && !entry.files) {
       addMessage({ seq: ack.seq, sender: { id: ME, display_name: MY_NAME }, client_id: clientId, body: entry.body, ts: ack.ts });
     }
     if (wasSending) flush();
@@ -337,10 +393,27 @@
     if (sending || state !== 'online' || !entry) return;
     sending = entry.client_id;
     setPendingStatus(entry.client_id, t('sending'));
-    send({ type: 'send', room: entry.room, client_id: entry.client_id, body: entry.body, ref: 's:' + entry.client_id });
+    if (entry.files && entry.files.some((file) => !file.id)) {
+      if (!composer) { sending = null; return; }   // a page without a composer leaves files for one that has it
+      // Files first (resuming where a lost link left off), then the send: attachments.js.
+      attachments().then((A) => A.upload(entry)).then(() => { sending = null; flush(); },
+        (error) => onSendError(entry.client_id, error));
+      return;
+    }
+    const frame = { type: 'send', room: entry.room, client_id: entry.client_id, body: entry.body, ref: 's:' + entry.client_id };
+    if (entry.files) frame.attachments = entry.files.map((file) => file.id);
+    send(frame);
   }
   function onSendError(clientId, f) {
     sending = null;
+    const entry = outbox().find((e) => e.client_id === clientId);
+    if (f.field === 'attachments' && entry && !entry.uploaded_again) {
+      // Uploaded long ago and dropped unsent meanwhile: upload once more from the copy on this device.
+      entry.uploaded_again = true;
+      entry.files.forEach((file) => { file.id = file.upload = null; });
+      chat.update(entry);
+      return flush();
+    }
     if (f.retryable) {
       setPendingStatus(clientId, t('waiting'));
       flushTimer = setTimeout(flush, Math.max(1, f.retry_after || 2) * 1000);
@@ -348,7 +421,41 @@
     }
     // Refused for good (too long, no longer a member): keep the text on screen, stop retrying.
     saveOutbox(outbox().filter((e) => e.client_id !== clientId));
+    if (entry && entry.files) attachments().then((A) => A.forget(entry));
     setPendingStatus(clientId, t('not_sent') + ' ' + f.message, true);
+    flush();
+  }
+
+  // Files and voice notes: static/attachments.js, fetched the first time a member attaches, records or has
+  // files waiting in the outbox, so the room page's first load stays small. It is handed `chat`.
+  let attachmentsModule = null;
+  function attachments() {
+    attachmentsModule = attachmentsModule || new Promise((resolve, reject) => {
+      const script = Object.assign(document.createElement('script'), { src: composer.dataset.attachmentsJs });
+      script.onload = () => resolve(window.ConveneAttachments(chat));
+      script.onerror = () => { attachmentsModule = null; reject({ retryable: true, message: '' }); };
+      document.head.append(script);
+    });
+    return attachmentsModule;
+  }
+  const chat = {
+    room: ROOM, me: ME, t: t,
+    queue(files) { enqueue(files); },   // files: [{key, name, size, type}], kept on the device
+    update(entry) { saveOutbox(outbox().map((e) => e.client_id === entry.client_id ? entry : e)); },
+    progress(clientId, index, fraction) {
+      const li = pendingFor(clientId);
+      const bar = li && li.querySelectorAll('progress')[index];
+      if (bar) bar.value = fraction;
+    },
+  };
+  function enqueue(files) {
+    const entry = { room: ROOM, client_id: newClientId(), body: input.value };
+    if (files) entry.files = files;
+    saveOutbox(outbox().concat([entry]));
+    showPending(entry);
+    input.value = '';
+    if (typingSentAt) { send({ type: 'typing', room: ROOM, active: false }); typingSentAt = 0; }
+    toBottom();
     flush();
   }
 
@@ -362,14 +469,17 @@
         if (send({ type: 'edit', room: ROOM, target: editing, body: input.value, ref: 'edit' })) stopEditing();
         return;
       }
-      const entry = { room: ROOM, client_id: newClientId(), body: input.value };
-      saveOutbox(outbox().concat([entry]));
-      showPending(entry);
-      input.value = '';
-      if (typingSentAt) { send({ type: 'typing', room: ROOM, active: false }); typingSentAt = 0; }
-      toBottom();
-      flush();
+      enqueue(null);
     });
+    const picker = document.getElementById('attach-file');
+    if (picker) {
+      picker.addEventListener('change', () => {
+        const files = Array.from(picker.files);
+        picker.value = '';
+        if (files.length) attachments().then((A) => A.pick(files));
+      });
+      document.getElementById('record').addEventListener('click', () => attachments().then((A) => A.record()));
+    }
     input.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && editing) { event.preventDefault(); stopEditing(); return; }
       // Enter sends, Shift+Enter starts a new line; never while an input method is composing.

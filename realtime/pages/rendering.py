@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote
 
 import jinja2
+from babel.numbers import format_decimal
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -31,7 +32,7 @@ HISTORY_PAGE = 50
 MAX_FORM_FIELDS = 10
 DIRECTORY_PAGE = 50
 # What the service worker stores at install, so the app opens with no link at all.
-SHELL = ("style.css", "chat.js", "icon.svg", "manifest.webmanifest")
+SHELL = ("style.css", "chat.js", "attachments.js", "icon.svg", "manifest.webmanifest")
 # Versioned URLs never change content, so browsers may keep them for a year without asking again.
 IMMUTABLE = "public, max-age=31536000, immutable"
 LANGUAGE_COOKIE, LOW_BANDWIDTH_COOKIE, NOTIFICATIONS_COOKIE = "convene_lang", "convene_lite", "convene_notify"
@@ -53,6 +54,18 @@ def _sentence(text: str) -> str:
 
 
 templates.env.filters["sentence"] = _sentence
+
+
+@jinja2.pass_context
+def _filesize(context: jinja2.runtime.Context, size: int) -> str:
+    """A file's size for people ("840 KB", "2.4 MB"), with the page language's decimal sign."""
+    lang = context.get("lang", "en")
+    if size < 1024 * 1024:
+        return format_decimal(max(1, round(size / 1024)), locale=lang) + " KB"
+    return format_decimal(round(size / 1024 / 1024, 1), locale=lang) + " MB"
+
+
+templates.env.globals["filesize"] = _filesize
 templates.env.add_extension("jinja2.ext.i18n")   # _() and ngettext(); each request passes its own language
 
 

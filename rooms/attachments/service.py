@@ -116,6 +116,7 @@ class AttachmentService:
             metrics.attachment_upload_outcomes["refused_type"].inc()
             metrics.attachment_type_refusals.inc()
             raise
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=self.work_dir, prefix="store-"))
         keys: list[str] = []
         try:
