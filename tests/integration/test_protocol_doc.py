@@ -35,6 +35,10 @@ async def test_protocol_example(server, number):
     await bob.join(room)
     private = await bob.create_room("bob only", visibility="private")
     variables = {"$room": room, "$alice": alice.id, "$bob": bob.id, "$private": private}
+    if "$attachment" in block:   # a file Alice uploaded to $room and has not sent yet (docs/attachments.md)
+        uploaded = await alice.http.post(f"/api/rooms/{room}/attachments",
+                                         files={"file": ("agenda.txt", b"1. welcome\n", "text/plain")})
+        variables["$attachment"] = uploaded.json()["attachment"]["id"]
     clients = {"alice": await alice.connect_raw(server.ws_url), "bob": await bob.connect(server.ws_url)}
     await run_example(block, clients, variables)
     for client in clients.values():
