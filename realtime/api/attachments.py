@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from realtime.api.common import current_member, json, services_of
+from realtime.api.common import capped_stream, current_member, json, services_of
 from realtime.api.file_responses import stored_object
 from rooms import metrics
 from rooms.attachments.models import FILE, PREVIEW, Attachment, Upload
@@ -138,7 +138,7 @@ async def _receive_form_file(request: Request, service: AttachmentService) -> tu
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("send multipart/form-data with a file field, or use the resumable protocol", field="file")
     try:
-        form = await MultiPartParser(request.headers, _capped(request, limit), max_files=1, max_fields=5,
+        form = await MultiPartParser(request.headers, capped_stream(request, limit, "files (with the form)"), max_files=1, max_fields=5,
                                      max_part_size=16 * 1024).parse()
     except MultiPartException as error:
         raise BadRequest(f"not a readable form: {error.message}") from None
@@ -158,15 +158,6 @@ def _copy(upload: UploadFile, path: Path) -> None:
     upload.file.seek(0)
     with open(path, "wb") as out:
         shutil.copyfileobj(upload.file, out, 1024 * 1024)
-
-
-async def _capped(request: Request, limit: int) -> AsyncIterator[bytes]:
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise TooLarge(f"files are limited to {limit - FORM_OVERHEAD} bytes")
-        yield chunk
 
 
 class Writer:
@@ -219,14 +210,15 @@ async def upload_resource(request: Request) -> Response:
     member = await current_member(request)
     service = _attachments(request)
     token = request.path_params["token"]
+    upload = await service.upload_of(member, token)   # only its owner may act on it, or end its request
     if request.method == "PATCH":
-        return await _patch(request, service, await service.upload_of(member, token))
+        return await _patch(request, service, upload)
     await _writers(request).settle(token)
     if request.method == "DELETE":
         _require_tus(request)
         await service.terminate(member, token)
         return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
-    upload = await service.upload_of(member, token)
+    upload = await service.upload_again(upload)
     if request.method == "HEAD":
         return Response(status_code=200, headers=_upload_headers(upload, length=True))
     attachment = await service.finished_attachment(upload)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import orjson
@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from realtime.auth import authenticate, origin_allowed
 from realtime.services import Services
-from rooms.errors import BadRequest, ConveneError, Forbidden, Unauthenticated
+from rooms.errors import BadRequest, ConveneError, Forbidden, TooLarge, Unauthenticated
 from rooms.models import Member
 
 Body = TypeVar("Body", bound=BaseModel)
@@ -46,6 +46,17 @@ async def read_bounded(request: Request, limit: int | None = None, field: str | 
         if len(data) > limit:
             raise BadRequest(f"request bodies are limited to {limit} bytes", field=field)
     return data
+
+
+async def capped_stream(request: Request, limit: int, what: str = "uploads") -> AsyncIterator[bytes]:
+    """The body's chunks as they arrive, refused (413) as soon as they pass `limit` bytes (a file upload
+    streamed to disk, where read_bounded would hold it in memory)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise TooLarge(f"{what} are limited to {limit} bytes")
+        yield chunk
 
 
 async def read_body(request: Request, model: type[Body]) -> Body:

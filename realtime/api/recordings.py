@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import date, datetime, time, timezone
-from typing import Annotated, AsyncIterator, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.datastructures import UploadFile
@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.api.common import current_member, int_param, json, read_body, require_same_origin, services_of
+from realtime.api.common import (capped_stream, current_member, int_param, json, read_body, require_same_origin,
+                                  services_of)
 from realtime.auth import authenticate
 from recordings.archive.media_probe import probe_in_child
 from recordings.archive.models import Chapter, Recording, RecordingVisibility
@@ -248,7 +249,7 @@ async def import_recording(request: Request) -> Response:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("send multipart/form-data with a file field", field="file")
     try:
-        form = await MultiPartParser(request.headers, _capped(request, limit + 64 * 1024), max_files=1,
+        form = await MultiPartParser(request.headers, capped_stream(request, limit + 64 * 1024), max_files=1,
                                      max_fields=10, max_part_size=16 * 1024).parse()
     except MultiPartException as error:
         raise BadRequest(f"not a readable form: {error.message}") from None
@@ -282,15 +283,6 @@ async def import_recording(request: Request) -> Response:
         await asyncio.to_thread(archive.discard_upload, key)
         raise
     return json({"id": recording.id, "state": recording.state.value}, status=202)
-
-
-async def _capped(request: Request, limit: int) -> AsyncIterator[bytes]:
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise TooLarge(f"uploads are limited to {limit} bytes")
-        yield chunk
 
 
 _base = "/api/recordings/{recording_id:int}"

@@ -4,8 +4,12 @@ who may read it, messages that carry attachments, deletion, search, limits and g
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -20,7 +24,7 @@ from recordings.storage.signing import UrlSigner
 from rooms.attachments import samples
 from tests.conftest import FAST, embedded_env, shared_env
 from tests.support.client import Api
-from tests.support.services import ServerProcess
+from tests.support.services import REPO_ROOT, ServerProcess
 from tests.support.throttle import ThrottlingProxy
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -43,7 +47,6 @@ async def uploaded(api: Api, room: int, name: str, data: bytes, content_type: st
 
 
 async def tus_create(api: Api, room: int, length: int, name: str = "file.pdf") -> httpx.Response:
-    import base64
     return await api.http.post(f"/api/rooms/{room}/attachments", headers={
         **TUS, "Upload-Length": str(length), "Upload-Metadata": "filename " + base64.b64encode(name.encode()).decode()})
 
@@ -427,11 +430,7 @@ async def test_expired_links_unfinished_uploads_and_unsent_files_go_away_with_ti
 # The demo (`make run` seeds it with rooms.demo).
 
 async def test_the_demo_shows_a_pdf_a_photo_and_a_voice_note(tmp_path):
-    env = {**embedded_env(tmp_path)}
-    import os
-    import subprocess
-    import sys
-    from tests.support.services import REPO_ROOT
+    env = embedded_env(tmp_path)
     subprocess.run([sys.executable, "-m", "rooms.demo"], cwd=REPO_ROOT, env={**os.environ, **env}, check=True,
                    capture_output=True, timeout=120)
     with ServerProcess(env=env) as demo:

@@ -35,7 +35,8 @@ def test_valid_frames_parse():
     ('{"type":"send","room":true,"client_id":"a","body":"b"}', "bad_frame", "room"),
     ('{"type":"send","room":0,"client_id":"a","body":"b"}', "bad_frame", "room"),
     ('{"type":"send","room":1,"client_id":"","body":"b"}', "bad_frame", "client_id"),
-    ('{"type":"send","room":1,"client_id":"a"}', "bad_frame", "body"),
+    ('{"type":"send","room":1,"client_id":"a","body":7}', "bad_frame", "body"),   # body may be absent (attachments)
+    ('{"type":"send","room":1,"client_id":"a","attachments":["7"]}', "bad_frame", "attachments.0"),
     ('{"type":"subscribe","room":1,"since":-1}', "bad_frame", "since"),
     ('{"type":"history","room":1,"limit":100000}', "bad_frame", "limit"),
     ('{"type":"presence","status":"invisible"}', "bad_frame", "status"),
