@@ -103,6 +103,7 @@
   // value is only a fallback, because the DOM (not storage) holds what the reader sees.
   let lastSeq = Number(root.dataset.lastSeq || storage.get(SEQ_KEY, 0)) || 0;
   const bySeq = new Map();    // seq -> <li>: each message is rendered once
+  const filesBySeq = new Map();   // seq -> attachment descriptors of messages that arrived live
   for (const li of list.querySelectorAll('li[data-seq]')) bySeq.set(Number(li.dataset.seq), li);
 
   // Connection: 'connecting' | 'online' | 'offline' (waiting to retry) | 'stopped' (will not retry).
@@ -251,6 +252,7 @@
     if (bySeq.has(m.seq)) return;
     const li = messageElement(m);
     bySeq.set(m.seq, li);
+    if (m.attachments) filesBySeq.set(m.seq, m.attachments);
     place(li, m.seq);
     removeEmptyNote();
     if (m.sender && m.sender.id === ME && m.client_id) settle(m.client_id);
@@ -283,6 +285,7 @@
       seq: Number(li.dataset.seq), sender: { id: Number(li.dataset.sender), display_name: li.querySelector('.who').textContent },
       ts: li.querySelector('time').getAttribute('datetime'), body: li.querySelector('.body').textContent,
       deleted: li.querySelector('.body').classList.contains('deleted'), edited_at: li.querySelector('.edited') ? 'yes' : null,
+      attachments: filesBySeq.get(Number(li.dataset.seq)),
     }));
     storage.set(RECENT_KEY, { seq: lastSeq, messages: recent });
   }
@@ -293,6 +296,8 @@
       const shown = bySeq.get(m.seq);
       if (!shown) { addMessage(m); continue; }
       const current = messageElement(m);   // edited or deleted since the saved page was made
+      const files = shown.querySelector('.atts');   // as the page showed them (the saved copy has only live ones)
+      if (files && !m.deleted && !current.querySelector('.atts')) current.querySelector('.body').after(files);
       shown.replaceWith(current);
       bySeq.set(m.seq, current);
     }

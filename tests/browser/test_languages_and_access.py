@@ -69,7 +69,7 @@ def test_arabic_renders_right_to_left(browser: Browser, site: ServerProcess, peo
     # Right to left: the first tab sits at the right edge, the composer's button left of the text box.
     first_tab, last_tab = page.locator(".tabs a").first.bounding_box(), page.locator(".tabs a").last.bounding_box()
     assert first_tab["x"] > last_tab["x"]
-    send_box, text_box = page.locator("#composer button").bounding_box(), page.locator("#body").bounding_box()
+    send_box, text_box = page.locator("#composer button[type=submit]").bounding_box(), page.locator("#body").bounding_box()
     assert send_box["x"] < text_box["x"]
     # The mention of this member is highlighted; times are in the reader's language and time zone.
     expect(page.locator("#messages .mention.me")).to_have_text(f"@{me.username}")
