@@ -21,6 +21,7 @@ import logging
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import Callable
 
 import orjson
 
@@ -220,6 +221,8 @@ class Hub:
         self.fanout_slice = fanout_slice
         self.feeds: dict[int, RoomFeed] = {}
         self.connections: dict[str, Connection] = {}
+        # Broker channels that are not rooms, and who reads them (the media relay's per-process channel).
+        self.channel_readers: dict[str, Callable[[str], None]] = {}
         self.admission = asyncio.Semaphore(handshake_concurrency)
         self._feed_locks: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task] = []
@@ -341,7 +344,10 @@ class Hub:
                 await self.check_all()
                 continue
             room_id = room_of_channel(item.channel)
-            feed = self.feeds.get(room_id) if room_id is not None else None
+            if room_id is None:
+                self._read_channel(item.channel, item.data)
+                continue
+            feed = self.feeds.get(room_id)
             if feed is None:
                 continue
             try:
@@ -357,6 +363,15 @@ class Hub:
                 feed.offer(_Ephemeral(0, envelope.frame_text, presence=True))
             else:
                 feed.offer(_Ephemeral(envelope.number, envelope.frame_text))
+
+    def _read_channel(self, channel: str, data: str) -> None:
+        reader = self.channel_readers.get(channel)
+        if reader is None:
+            return
+        try:
+            reader(data)
+        except Exception:
+            log.exception("hub: the reader of %s failed", channel)
 
     async def check_all(self) -> None:
         """One query for the heads of every room served here; feeds that are behind catch up."""

@@ -21,10 +21,16 @@ from recordings.archive.service import RecordingServices
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import LiveStreams, archive_hook
 from recordings.media.hub import MediaConfig, MediaHub
+from recordings.media.leases import LeaseStore
+from recordings.media.ownership import Ownership, process_id
+from recordings.media.relay import MediaRelay
+from recordings.media.router import MediaRouter
+from recordings.media.session import StopReason
 from rooms.accounts import AccountService
 from rooms.attachments.service import AttachmentService
 from rooms.emergency.service import EmergencyServices
 from rooms.emergency.settings import EmergencySettings
+from rooms.fanout import dumps
 from rooms.management import RoomService
 from rooms.models import Member, Room
 from rooms.presence import PresenceService
@@ -52,6 +58,7 @@ class Services:
     emergency: EmergencyServices
     webinars: WebinarServices
     media: MediaHub
+    media_router: MediaRouter
     live: LiveStreams
     recordings: RecordingServices
     attachments: AttachmentService
@@ -81,9 +88,14 @@ class Services:
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
         limiter = open_limiter(settings.redis_url)
         webinars = WebinarServices.build(stores, chat)
+        async def open_here(conn_ids: set[str]) -> set[str]:
+            return {c for c in conn_ids if c in hub.connections}
+
         media = MediaHub(webinars, MediaConfig(ice_servers=settings.ice_servers,
-                                               host_addresses=settings.media_host_addresses),
-                         events=RoomEvents(hub, rooms), alive=lambda conn_id: conn_id in hub.connections)
+                                               host_addresses=settings.media_host_addresses,
+                                               max_viewers=settings.media_max_viewers),
+                         events=RoomEvents(hub, rooms), alive=open_here)
+        media_router = _media_router(settings, stores, broker, hub, media)
         # Every webinar's media session feeds one live HTTP stream (HLS) through a worker process.
         live = LiveStreams(settings.data_dir, LiveSettings.from_env())
         media.on_session.append(lambda session: session.add_tap(live.tap_for(session.webinar_id)))
@@ -95,7 +107,7 @@ class Services:
             rooms=rooms, chat=chat,
             presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
             limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
-            webinars=webinars, media=media, live=live,
+            webinars=webinars, media=media, media_router=media_router, live=live,
             recordings=RecordingServices.build(stores, webinars, settings.data_dir, settings.secret_key),
             attachments=attachments,
         )
@@ -108,6 +120,7 @@ class Services:
         await self.hub.start()
         await self.emergency.start()
         await self.media.start()
+        await self.media_router.start()
         await self.recordings.start()
         await self.attachments.start()
         self.live.on_finished = archive_hook(self)
@@ -122,7 +135,7 @@ class Services:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.media.stop()
+        await self.media_router.stop()   # the media sessions too, then their leases
         await self.live.stop()
         await self.recordings.stop()
         await self.attachments.stop()
@@ -149,3 +162,21 @@ class Services:
                 await self.presence.heartbeat()
             except Exception as error:   # Redis away: presence is ephemeral, try again next beat
                 log.warning("presence heartbeat failed: %s", error)
+
+
+def _media_router(settings: Settings, stores: Stores, broker: Broker, hub: Hub, media: MediaHub) -> MediaRouter:
+    """Media on any process: one process owns a webinar's media (a lease in the store); the others relay
+    their sockets' media signalling to it over the broker (docs/media.md, "Several processes")."""
+    me = process_id()
+    relay = MediaRelay(broker, me, settings.secret_key, settings.media_relay_timeout_s)
+    hub.channel_readers[relay.channel] = relay.receive
+    ownership = Ownership(LeaseStore(stores.db), me, settings.media_lease_s, in_use=lambda w: w in media.sessions,
+                          on_lost=lambda w: media.close_session(w, StopReason.MOVED))
+
+    def deliver(conn_id: str, frame: dict) -> None:
+        conn = hub.connections.get(conn_id)
+        if conn is not None:
+            conn.push(dumps(frame))
+
+    return MediaRouter(media, ownership, relay, members=stores.accounts.get,
+                       is_open=lambda conn_id: conn_id in hub.connections, deliver=deliver)

@@ -69,6 +69,14 @@ class Settings:
     # (comma-separated); empty: aioice's own discovery (every interface but loopback).
     ice_servers: tuple[dict, ...] = ()
     media_host_addresses: tuple[str, ...] = ()
+    # WebRTC viewers one process serves (the owner of a webinar's media); beyond it attendees get the HTTP
+    # stream. Half a core at the measured ~0.96 % of a core per video viewer of one presenter is 52,
+    # rounded down (docs/media.md, "Capacity"); the other half is chat, signalling and the stream's tap.
+    media_max_viewers: int = 50
+    # One process owns a webinar's media; its lease lapses this long after it stops renewing (it died),
+    # and a relayed request waits this long at most for the owner's answer.
+    media_lease_s: float = 3.0
+    media_relay_timeout_s: float = 5.0
 
     # GET /metrics: with a token, only `Authorization: Bearer <token>` reads it; without one, only
     # loopback (realtime/api/metrics.py).
@@ -125,6 +133,9 @@ class Settings:
             password_memory_kib=_int(env, "PASSWORD_MEMORY_KIB", cls.password_memory_kib),
             ice_servers=_ice_servers(env),
             media_host_addresses=_list(env, "MEDIA_HOST_ADDRESSES"),
+            media_max_viewers=_int(env, "MEDIA_MAX_VIEWERS", cls.media_max_viewers),
+            media_lease_s=_float(env, "MEDIA_LEASE_S", cls.media_lease_s),
+            media_relay_timeout_s=_float(env, "MEDIA_RELAY_TIMEOUT_S", cls.media_relay_timeout_s),
             metrics_token=env.get("METRICS_TOKEN", ""),
             metrics_refresh_s=_float(env, "METRICS_REFRESH_S", cls.metrics_refresh_s),
             log_format=_choice(env, "LOG_FORMAT", ("console", "json"), cls.log_format),

@@ -145,3 +145,22 @@ attachment_gc_removed = Counter(
 ATTACHMENT_GC_KINDS = ("upload", "unsent", "orphan")
 attachment_upload_outcomes = labelled(attachment_uploads, ATTACHMENT_OUTCOMES)
 attachment_gc_by_kind = labelled(attachment_gc_removed, ATTACHMENT_GC_KINDS)
+
+# --- webinar media on any process (recordings/media: leases, relay, capacity) -------------------
+media_sessions_owned = Gauge("convene_media_sessions_owned", "Webinar media sessions this process owns (holds the lease of)")
+media_leases_taken_over = Counter("convene_media_leases_taken_over_total",
+                                  "Webinar media leases this process took over from an owner that stopped renewing")
+media_relay_requests = Counter("convene_media_relay_requests_total",
+                               "Media signalling requests relayed from this process to the owner of the media", ["op"])
+media_relay_failures = Counter("convene_media_relay_failures_total",
+                               "Relayed media signalling that failed: timeout, owner_gone, broker, overflow, and "
+                               "messages refused on arrival: forged, stale, replayed", ["reason"])
+media_webrtc_viewers = Gauge("convene_media_webrtc_viewers",
+                             "Sockets watching webinars over WebRTC on this process (the MEDIA_MAX_VIEWERS budget)")
+media_webrtc_publishers = Gauge("convene_media_webrtc_publishers", "Members publishing over WebRTC to this process")
+media_viewers_sent_to_stream = Counter("convene_media_viewers_sent_to_stream_total",
+                                       "Attendees sent to the HTTP stream because the WebRTC viewer budget was used up")
+MEDIA_RELAY_OPS = ("watch", "publish", "view", "stop", "alive")
+MEDIA_RELAY_FAILURES = ("timeout", "owner_gone", "broker", "overflow", "forged", "stale", "replayed")
+media_relayed = labelled(media_relay_requests, MEDIA_RELAY_OPS)
+media_relay_failed = labelled(media_relay_failures, MEDIA_RELAY_FAILURES)

@@ -48,6 +48,9 @@ class RedisBroker(Broker):
                 await self._pubsub.subscribe(channel)
             except (RedisError, OSError):
                 self._changed.set()   # the reader will resubscribe everything
+        else:
+            # The reader may be connecting with the channel list it read before this one was added.
+            self._changed.set()
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)

@@ -1,4 +1,5 @@
-"""Frames of webinar media (docs/protocol.md, "Webinar media"): publish, view, watch and stop; the SDP goes to the media hub."""
+"""Frames of webinar media (docs/protocol.md, "Webinar media"): publish, view, watch and stop; the media router takes
+them to the process that owns the webinar's media (this one, or another over the relay)."""
 
 from __future__ import annotations
 
@@ -57,8 +58,8 @@ def _pusher(session: Session):
 async def on_publish(session: Session, frame: MediaPublish) -> None:
     _take_offer_token(session)
     conn = session.conn
-    answer = await session.services.media.publish(conn.member, conn.id, frame.webinar, frame.sdp, frame.kinds,
-                                                  _pusher(session))
+    answer = await session.services.media_router.publish(conn.member, conn.id, frame.webinar, frame.sdp,
+                                                         frame.kinds, _pusher(session))
     session.reply({"type": "media.answer", "webinar": frame.webinar, "publisher": conn.member.id,
                    "sdp": answer}, frame.ref)
 
@@ -66,21 +67,21 @@ async def on_publish(session: Session, frame: MediaPublish) -> None:
 async def on_view(session: Session, frame: MediaView) -> None:
     _take_offer_token(session)
     conn = session.conn
-    answer = await session.services.media.view(conn.member, conn.id, frame.webinar, frame.publisher, frame.sdp,
-                                               frame.audio_only)
+    answer = await session.services.media_router.view(conn.member, conn.id, frame.webinar, frame.publisher,
+                                                      frame.sdp, frame.audio_only)
     session.reply({"type": "media.answer", "webinar": frame.webinar, "publisher": frame.publisher,
                    "sdp": answer}, frame.ref)
 
 
 async def on_watch(session: Session, frame: MediaWatch) -> None:
     conn = session.conn
-    session.reply(await session.services.media.watch(conn.member, conn.id, frame.webinar, _pusher(session)),
-                  frame.ref)
+    session.reply(await session.services.media_router.watch(conn.member, conn.id, frame.webinar,
+                                                            _pusher(session)), frame.ref)
 
 
 async def on_stop(session: Session, frame: MediaStop) -> None:
     conn = session.conn
-    await session.services.media.stop_media(conn.member, conn.id, frame.webinar, frame.publisher)
+    await session.services.media_router.stop_media(conn.member, conn.id, frame.webinar, frame.publisher)
     session.reply({"type": "media.stopped", "webinar": frame.webinar, "publisher": frame.publisher or conn.member.id,
                    "reason": "requested"}, frame.ref)
 

@@ -72,8 +72,9 @@ def run(spec: Spec) -> dict:
         media.remux_mp4(video_src if has_video_rendition else None, audio_src if has_audio_rendition else None,
                         mp4, steps.part)
         steps.next()
-        media.encode_opus(audio_src if has_audio_rendition else video_src, out / "audio.ogg", steps.part,
-                          spec.opus_bit_rate)
+        # From the remuxed file, not the concatenated segments: a stream continued after its media moved to
+        # another process restarts its timestamps there, and the AAC decoder drops what goes back in time.
+        media.encode_opus(mp4, out / "audio.ogg", steps.part, spec.opus_bit_rate)
         steps.next()
         if found.has_video:
             media.poster(video_src, out / "poster.jpg")

@@ -38,6 +38,7 @@ END_TIMEOUT_S = 30.0              # the worker's flush at the end; after this it
 MAX_RESTARTS = 5                  # a worker that keeps crashing (a poisonous input?) is given up on
 START_FILE = "stream.json"        # in the live directory, beside the contract's files (never served)
 TICK_S = 0.1                      # with no packet for this long, the worker is told the time anyway
+CLAIM_RETRY_S = 0.2               # how often a packager waiting for another's writer lock tries again
 
 
 class LivePackager:
@@ -70,15 +71,21 @@ class LivePackager:
         return self.process is not None
 
     def _claim(self) -> bool:
-        """One writer per webinar directory: a process with only viewers of this webinar (or a second
-        process on the same disk) must not write over the stream of the process its publishers use."""
+        """One writer per webinar directory: a second process on the same disk must not write over the stream
+        of the process that owns the webinar's media; it waits a while (the media moving here), then stands by."""
         self.live_dir.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.live_dir.parent / f"{self.live_dir.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(descriptor)
-            return False
+        # The webinar's media may just have moved here from a process that is still ending its stream.
+        deadline = time.monotonic() + self.settings.claim_wait_s
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() >= deadline or self.closed:
+                    os.close(descriptor)
+                    return False
+                time.sleep(CLAIM_RETRY_S)
         self._lock_file = descriptor
         self.live_dir.mkdir(parents=True, exist_ok=True)
         self._keep_start()

@@ -33,6 +33,9 @@ class LiveSettings:
     # this long after their webinar ended, checked this often.
     recovery_settle_s: float = 60.0
     recovery_interval_s: float = 120.0
+    # When the webinar's media moves to this process, the previous owner may still be finishing the stream
+    # (a graceful stop); wait this long for its writer lock before standing by.
+    claim_wait_s: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "LiveSettings":
@@ -50,6 +53,7 @@ class LiveSettings:
             pipe_bytes=_int(env, "LIVE_PIPE_BYTES", cls.pipe_bytes),
             recovery_settle_s=_float(env, "LIVE_RECOVERY_SETTLE_S", cls.recovery_settle_s),
             recovery_interval_s=_float(env, "LIVE_RECOVERY_INTERVAL_S", cls.recovery_interval_s),
+            claim_wait_s=_float(env, "LIVE_CLAIM_WAIT_S", cls.claim_wait_s),
         )
 
     def to_json(self) -> str:

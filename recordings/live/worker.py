@@ -8,8 +8,10 @@ anyone is publishing (black picture, silence), so a gap never breaks the stream'
 
 from __future__ import annotations
 
+import fcntl
 import fractions
 import logging
+import os
 import queue
 import sys
 import threading
@@ -116,7 +118,18 @@ def _read_into(inbox: "queue.Queue[Message | None]") -> None:
     inbox.put(None)
 
 
+def hold_writer_lock(out_dir: Path) -> int:
+    """Waits until no other worker writes this stream. When a server dies its worker still finishes the
+    stream (its stdin closed); the worker of the process that took the webinar's media over appends
+    only after that (docs/media.md, "Several processes"). Held until this process exits."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(out_dir.parent / f"{out_dir.name}.writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    return descriptor
+
+
 def run(out_dir: Path, t0: float, settings: LiveSettings) -> None:
+    hold_writer_lock(out_dir)
     packager = Packager(out_dir, t0, settings)
     inbox: queue.Queue[Message | None] = queue.Queue(maxsize=INBOX)
     threading.Thread(target=_read_into, args=(inbox,), name="packet-reader", daemon=True).start()

@@ -10,8 +10,14 @@ resumes forwarding their audio, `removal` closes all their peers, `webinar` with
 ended closes the session. A publication is checked once more after its negotiation, so a
 demotion that lands in between is not missed.
 
-Media of a webinar lives on the process whose sockets signal it; in a deployment of
-several processes, route a webinar's media signalling to one process (docs/webinars.md).
+One process owns a webinar's media at a time (recordings/media/ownership.py); sockets on other
+processes reach this hub through the relay (recordings/media/router.py), which names the member
+and the socket, and every check here runs for them exactly as for a socket of this process.
+
+Capacity: each WebRTC viewer costs this process about 1 % of a core (docs/performance.md), so
+it seats at most `max_viewers` watching sockets; beyond that an attendee's media.watch is
+answered with media.stream (watch the HTTP stream instead). Hosts, panelists and promoted
+speakers are always seated.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from aiortc import RTCConfiguration
 from recordings.media.forwarding import check_aiortc
 from recordings.media.ice import restrict_host_addresses, rtc_configuration
 from recordings.media.session import MediaSession, Push, StopReason
-from rooms.errors import Forbidden, NotFound
+from rooms import metrics
+from rooms.errors import Conflict, Forbidden, NotFound
 from rooms.models import Member
 from rooms.webinars.models import Webinar, WebinarState
 from rooms.webinars.service import WebinarServices
@@ -35,6 +42,13 @@ from rooms.webinars.store.sessions import Standing
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 2.0
+Alive = Callable[[set[str]], Awaitable[set[str]]]   # which of these sockets (here or on other processes) are open
+
+
+class MediaFull(Conflict):
+    """This process seats no more WebRTC viewers: the attendee watches the HTTP stream."""
+
+    code = "media_full"
 
 
 class EventSource(Protocol):
@@ -48,16 +62,17 @@ class EventSource(Protocol):
 class MediaConfig:
     ice_servers: tuple[dict[str, Any], ...] = ()
     host_addresses: tuple[str, ...] = ()
+    max_viewers: int = 50         # MEDIA_MAX_VIEWERS (realtime/settings.py; the arithmetic in docs/media.md)
 
 
 class MediaHub:
-    def __init__(self, webinars: WebinarServices, config: MediaConfig, events: EventSource,
-                 alive: Callable[[str], bool]) -> None:
+    def __init__(self, webinars: WebinarServices, config: MediaConfig, events: EventSource, alive: Alive) -> None:
         self.webinars = webinars
         self.config = config
         self.events = events
-        self.alive = alive            # is this socket connection still open?
+        self.alive = alive
         self.sessions: dict[int, MediaSession] = {}
+        self.seats: dict[str, tuple[int, int]] = {}   # socket → (webinar, member): the WebRTC viewers served here
         # Called with every new session (the live packager adds its tap here).
         self.on_session: list[Callable[[MediaSession], None]] = []
         self._unfollow: dict[int, Callable[[], Awaitable[None]]] = {}
@@ -75,12 +90,14 @@ class MediaHub:
         self._sweeper = asyncio.create_task(self._sweep(), name="media-sweep")
 
     async def stop(self) -> None:
+        """Server shutdown: every session closes telling its sockets the media moved (another process
+        takes it over when they watch again), not that the webinar ended."""
         log.info("media: stopping %d session(s)", len(self.sessions))
         if self._sweeper is not None:
             self._sweeper.cancel()
             await asyncio.gather(self._sweeper, return_exceptions=True)
         for webinar_id in list(self.sessions):
-            await self.close_session(webinar_id, StopReason.ENDED)
+            await self.close_session(webinar_id, StopReason.MOVED)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -98,19 +115,53 @@ class MediaHub:
         except (Forbidden, NotFound):
             await session.end_publication(publication, StopReason.DEMOTED)
             raise
+        finally:
+            self._count()
         return answer
 
     async def view(self, member: Member, conn_id: str, webinar_id: int, publisher_id: int, sdp: str,
                    audio_only: bool) -> str:
-        webinar = await self._may_view(member, webinar_id)
+        webinar, standing = await self._may_view(member, webinar_id)
+        if not self._seat(conn_id, webinar.id, member.id, on_stage=standing.role is not None):
+            metrics.media_viewers_sent_to_stream.inc()
+            raise MediaFull("live video is full on this webinar: watch the stream instead")
         session = await self._session(webinar)
-        return await session.view(member.id, conn_id, publisher_id, sdp, audio_only)
+        try:
+            return await session.view(member.id, conn_id, publisher_id, sdp, audio_only)
+        finally:
+            self._count()
 
     async def watch(self, member: Member, conn_id: str, webinar_id: int, push: Push) -> dict:
-        """Answers the publishers now (and the ICE servers a browser needs); pushes changes until the socket closes."""
-        webinar = await self._may_view(member, webinar_id)
+        """Answers the publishers now (and the ICE servers a browser needs) and pushes changes until the socket
+        closes — or, when this process seats no more viewers, answers media.stream: watch the HTTP stream."""
+        webinar, standing = await self._may_view(member, webinar_id)
+        if not self._seat(conn_id, webinar.id, member.id, on_stage=standing.role is not None):
+            metrics.media_viewers_sent_to_stream.inc()
+            log.info("webinar %s: viewer budget (%d) used up; member %s gets the HTTP stream", webinar.id,
+                     self.config.max_viewers, member.id)
+            return {"type": "media.stream", "webinar": webinar.id, "reason": "capacity"}
         listed = (await self._session(webinar)).watch(member.id, conn_id, push)
+        self._count()
         return {**listed, "ice_servers": list(self.config.ice_servers)}
+
+    def _seat(self, conn_id: str, webinar_id: int, member_id: int, *, on_stage: bool) -> bool:
+        """Seats a socket as a WebRTC viewer; the stage always has a seat, the audience while the budget lasts."""
+        if self.seats.get(conn_id) == (webinar_id, member_id):
+            return True
+        if not on_stage and len(self.seats) >= self.config.max_viewers:
+            return False
+        self.seats[conn_id] = (webinar_id, member_id)
+        return True
+
+    def _unseat(self, conn_ids: Iterable[str]) -> None:
+        for conn_id in conn_ids:
+            self.seats.pop(conn_id, None)
+        self._count()
+
+    def _count(self) -> None:
+        metrics.media_sessions_owned.set(len(self.sessions))
+        metrics.media_webrtc_viewers.set(len(self.seats))
+        metrics.media_webrtc_publishers.set(sum(len(s.publications) for s in self.sessions.values()))
 
     async def stop_media(self, member: Member, conn_id: str, webinar_id: int, publisher_id: int | None) -> None:
         """media.stop: the caller's own publication (no publisher) or their viewing of one publisher."""
@@ -137,7 +188,7 @@ class MediaHub:
             raise Forbidden("this webinar is not live")
         return webinar, standing
 
-    async def _may_view(self, member: Member, webinar_id: int) -> Webinar:
+    async def _may_view(self, member: Member, webinar_id: int) -> tuple[Webinar, Standing]:
         webinar = await self.webinars.sessions.visible(member, webinar_id)
         standing = await self.webinars.stores.sessions.standing(webinar_id, member.id)
         if standing.removed:
@@ -146,7 +197,7 @@ class MediaHub:
             raise Forbidden("register for this webinar first")
         if webinar.state is not WebinarState.LIVE:
             raise Forbidden("this webinar is not live")
-        return webinar
+        return webinar, standing
 
     # Sessions.
 
@@ -178,6 +229,7 @@ class MediaHub:
         if session is not None:
             await session.close(reason)
             log.info("webinar %s: media session closed (%s)", webinar_id, reason.value)
+        self._unseat([c for c, (w, _) in self.seats.items() if w == webinar_id])
 
     def _on_event(self, session: MediaSession, frame: dict) -> None:
         kind = frame.get("type")
@@ -189,21 +241,31 @@ class MediaHub:
             session.set_muted(member_id, bool(frame.get("muted")))
         elif kind == "removal" and isinstance(member_id, int):
             self._spawn(session.drop_member(member_id, StopReason.REMOVED))
+            self._unseat([c for c, seat in self.seats.items() if seat == (session.webinar_id, member_id)])
         elif kind == "webinar" and frame.get("state") == WebinarState.ENDED.value:
             self._spawn(self.close_session(session.webinar_id, StopReason.ENDED))
 
     async def _sweep(self) -> None:
-        """Peers negotiated over a socket that has closed end too: nobody can renegotiate them."""
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
-            for session in list(self.sessions.values()):
-                for conn_id in session.connections():
-                    if not self.alive(conn_id):
-                        log.info("webinar %s: socket %s closed; its peers end", session.webinar_id, conn_id)
-                        try:
-                            await session.drop_connection(conn_id)
-                        except Exception:
-                            log.exception("webinar %s: dropping connection %s failed", session.webinar_id, conn_id)
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("media: sweeping closed sockets failed")
+
+    async def sweep_once(self) -> None:
+        """Peers negotiated over a socket that has closed end too: nobody can renegotiate them."""
+        known = set(self.seats).union(*(s.connections() for s in self.sessions.values()))
+        open_now = await self.alive(known) if known else set()
+        self._unseat(known - open_now)
+        for session in list(self.sessions.values()):
+            for conn_id in session.connections() - open_now:
+                log.info("webinar %s: socket %s closed; its peers end", session.webinar_id, conn_id)
+                try:
+                    await session.drop_connection(conn_id)
+                except Exception:
+                    log.exception("webinar %s: dropping connection %s failed", session.webinar_id, conn_id)
+        self._count()
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coroutine)

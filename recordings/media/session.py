@@ -41,8 +41,9 @@ class StopReason(str, enum.Enum):
     REPLACED = "replaced"       # the member published again (a reconnect)
     DEMOTED = "demoted"         # a moderator took the member off stage
     REMOVED = "removed"         # a moderator removed the member from the webinar
-    ENDED = "ended"             # the webinar ended (or the server is shutting down)
+    ENDED = "ended"             # the webinar ended
     DISCONNECTED = "disconnected"   # the peer connection failed or its socket closed
+    MOVED = "moved"             # this process stops serving the webinar's media (shutdown, lease lost): another will
 
 
 @dataclass(eq=False)
@@ -337,13 +338,21 @@ class MediaSession:
             set(self.watchers)
 
     async def close(self, reason: StopReason = StopReason.ENDED) -> None:
+        """Ends every peer. The webinar ended: publishers are told media.stopped and watchers see nobody on
+        stage. The media moved: every socket of the session is told media.moved once, to watch and publish again."""
         if self.closed:
             return
         self.closed = True
+        moved = reason is StopReason.MOVED
+        told = {p.conn_id: p.push for p in self.publications.values()} | {c: push for c, (_, push) in self.watchers.items()}
         for publication in list(self.publications.values()):
-            await self._end_publication(publication, reason, notify=True)
+            await self._end_publication(publication, reason, notify=not moved)
         await self.stop_viewing_all()
-        self._announce()
+        if moved:
+            for push in told.values():
+                push({"type": "media.moved", "webinar": self.webinar_id})
+        else:
+            self._announce()
         self.watchers.clear()
         for tap in self.taps:
             try:

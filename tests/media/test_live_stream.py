@@ -192,10 +192,11 @@ def test_a_crashed_worker_is_replaced_and_the_stream_goes_on(tmp_path):
 
 
 def test_one_process_writes_a_webinar_stream_at_a_time(tmp_path):
-    """A second process with a media session for the same webinar (say, only viewers there) stands by."""
+    """A second process with a media session for the same webinar waits for the writer lock a while, then stands by."""
     directory = tmp_path / "live" / "11"
     packets = opus_packets(1.0, 1)
-    writer, other = LivePackager(11, directory, LiveSettings()), LivePackager(11, directory, LiveSettings())
+    writer = LivePackager(11, directory, LiveSettings())
+    other = LivePackager(11, directory, LiveSettings(claim_wait_s=0.5))
     play(writer, packets[:10])
     wait_for(lambda: writer.started, "worker")
     play(other, packets[:10])

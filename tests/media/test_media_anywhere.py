@@ -1,0 +1,35 @@
+"""Media on any process, and the WebRTC viewer budget (issue 17): real aiortc peers, real processes, loopback only."""
+
+from __future__ import annotations
+
+from tests.support.netns import run_scenario
+
+
+def test_viewers_on_the_other_process_get_the_media_and_everything_resumes_when_its_owner_is_killed():
+    result = run_scenario("tests.media.scenario_failover", timeout=240)
+    before, resumed, after, recording = result["before"], result["resumed"], result["after"], result["recording"]
+    # Process A took the media with the host's publication; the viewers' sockets are on B, which relays to A
+    # and holds no session of its own, and they receive frames every second.
+    assert before["owner_is_a"] and before["viewers_on_b"], before
+    assert before["b_sessions"] == 0 and before["b_relayed"] >= 4, before
+    for video, audio in zip(before["video_per_second"], before["audio_per_second"]):
+        assert all(frames >= 10 for frames in video) and all(frames >= 25 for frames in audio), before
+    # A is killed: B takes the lease over; the viewers are told media.moved and view again, the host's client
+    # reconnects to B and publishes again; media flows within 10 s, every second after that.
+    assert all(seconds < 10 for seconds in resumed["viewers_s"]), resumed
+    assert resumed["republished_s"] < 10, resumed
+    assert all(told >= 1 for told in resumed["viewers_told_moved"]), resumed
+    assert len(resumed["publisher_servers"]) == 2, resumed
+    for video, audio in zip(after["video_per_second"], after["audio_per_second"]):
+        assert all(frames >= 10 for frames in video) and all(frames >= 25 for frames in audio), after
+    assert after["b_sessions"] == 1 and after["b_taken_over"] >= 1, after
+    # The HTTP stream goes on: new segments after the outage, appended after a discontinuity.
+    assert after["segments_listed"] > before["segments"] + 1 and after["discontinuities"] >= 1, after
+    # The recording covers the webinar except the outage: as long as the two parts published, not the wall time.
+    files = recording["files"]
+    assert files["video"]["kinds"] == ["audio", "video"] and files["audio"]["kinds"] == ["audio"]
+    for rendition in files.values():
+        assert abs(rendition["duration"] - recording["expected_s"]) <= 1.5, recording
+        assert rendition["duration"] < recording["wall_s"] - recording["outage_s"] / 2, recording
+        assert rendition["loud_audio_frames"] > 100, recording
+    assert files["video"]["distinct_lumas"] > 20
