@@ -1,7 +1,10 @@
 /* Webinar media over WebRTC (docs/protocol.md, "Webinar media"): publish camera, microphone or screen;
    watch every publisher with video or audio only. One peer connection per publisher watched, so a
-   publisher joining or leaving never renegotiates the others. No dependencies.
-   Offers carry all their ICE candidates (the server does not trickle). */
+   publisher joining or leaving never renegotiates the others. No dependencies (the HTTP stream's
+   player, static/hls-player.js, when the server has no WebRTC seat left for this attendee).
+   Offers carry all their ICE candidates (the server does not trickle).
+   When the server that holds the webinar's media stops, the page is told media.moved (or its socket
+   drops): it watches and publishes again, with back-off, and reaches whichever server took over. */
 (function () {
   'use strict';
   var root = document.getElementById('w-media');
@@ -22,7 +25,10 @@
   var views = new Map();          // publisher id -> {pc, stream, el}
   var iceServers = [];
   var backoff = 1000;
+  var retryBackoff = 500;         // media.watch / media.publish refused with "retry" (the media is moving)
+  var RETRY_MAX_MS = 8000;
   var watching = false;
+  var stream = null;              // {el, player} while watching the HTTP stream instead (no WebRTC seat)
   var local = null;               // {media: MediaStream, pc, source: 'camera'|'screen'} while publishing
   var audioOnly = localStorage.getItem('convene.media.audioOnly') === 'true';
   if (audioOnlyEl) audioOnlyEl.checked = audioOnly;
@@ -45,11 +51,13 @@
       }
       if (frame.type === 'media.publishers' && frame.webinar === webinar) sync(frame.publishers);
       else if (frame.type === 'media.stopped' && frame.publisher === me) stopped(frame.reason);
+      else if (frame.type === 'media.moved' && frame.webinar === webinar) moved();
     };
     ws.onclose = function () {
       pending.forEach(function (waiter) { waiter.reject({ code: 'disconnected' }); });
       pending.clear();
       watching = false;
+      leaveStream();
       views.forEach(function (_, id) { closeView(id); });
       if (local && local.pc) { local.pc.close(); local.pc = null; }
       var wait = Math.min(backoff, BACKOFF_MAX_MS) * (0.5 + Math.random() / 2);
@@ -68,16 +76,93 @@
     });
   }
 
+  // A refusal that says "retry" (the media moving to another server): again after a growing, jittered pause.
+  function retryLater(what) {
+    var wait = Math.min(retryBackoff, RETRY_MAX_MS) * (0.5 + Math.random() / 2);
+    retryBackoff *= 2;
+    setTimeout(function () { if (ws && ws.readyState === WebSocket.OPEN) what(); }, wait);
+  }
+
   function watch() {
     request({ type: 'media.watch', webinar: webinar }).then(function (frame) {
+      retryBackoff = 500;
+      if (frame.type === 'media.stream') { watchStream(); return; }
+      leaveStream();
       watching = true;
       iceServers = frame.ice_servers || [];
       sync(frame.publishers);
     }, function (error) {
       if (error.code === 'disconnected') return;
+      if (error.retryable) { say(S.moving); retryLater(watch); return; }
       say(error.code === 'forbidden' ? (S.not_live || error.message) : error.message);
       setTimeout(function () { if (!watching && ws && ws.readyState === WebSocket.OPEN) watch(); }, 5000);
     });
+  }
+
+  // The server that held the webinar's media stopped: every peer is gone. Watch and publish again; the
+  // pause is jittered so an audience of hundreds does not arrive at the new server in the same instant.
+  function moved() {
+    watching = false;
+    views.forEach(function (_, id) { closeView(id); });
+    if (local && local.pc) { local.pc.close(); local.pc = null; }
+    say(S.moving);
+    setTimeout(function () {
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;   // the reconnect does it
+      watch();
+      if (local) startPublishing();
+    }, 250 + Math.random() * 750);
+  }
+
+  // No WebRTC seat left on the server for this attendee: the same webinar as the HTTP stream, a few seconds behind.
+  function watchStream() {
+    watching = false;
+    var note = document.getElementById('m-full');
+    if (note) note.hidden = false;
+    say('');
+    if (stream) return;
+    stream = { el: null, player: null };
+    var mine = stream;
+    Promise.all([fetch('/api/webinars/' + webinar + '/stream', { credentials: 'same-origin' }).then(function (response) {
+      if (!response.ok) throw new Error(String(response.status));
+      return response.json();
+    }), player()]).then(function (got) {
+      var info = got[0];
+      if (stream !== mine) return;
+      if (!window.ConveneHls || !info.master_url) throw new Error('no player');
+      var el = document.createElement(audioOnly ? 'audio' : 'video');
+      el.controls = true;
+      el.autoplay = true;
+      el.playsInline = true;
+      el.id = 'm-stream';
+      videosEl.appendChild(el);
+      mine.el = el;
+      mine.player = window.ConveneHls.attach(el, info.master_url, { audioOnly: audioOnly });
+      var played = el.play();
+      if (played && played.catch) played.catch(function () { say(S.tap_to_play); });
+    }).catch(function () {
+      if (stream === mine) say(S.stream_failed);
+    });
+  }
+
+  // The HTTP stream's player is fetched only by those who need it: most pages never do.
+  function player() {
+    if (window.ConveneHls) return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      var script = document.createElement('script');
+      script.src = root.dataset.hlsPlayer;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.appendChild(script);
+    });
+  }
+
+  function leaveStream() {
+    var note = document.getElementById('m-full');
+    if (note) note.hidden = true;
+    if (!stream) return;
+    if (stream.player) stream.player.stop();
+    if (stream.el) stream.el.remove();
+    stream = null;
   }
 
   // The server forwards without transcoding, so offer only what it forwards (and keep the offer small).
@@ -228,10 +313,12 @@
       var answer = await request({ type: 'media.publish', webinar: webinar, sdp: sdp, kinds: kinds });
       if (mine.pc !== pc) return;
       await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
+      retryBackoff = 500;
       say(S.publishing || 'You are on stage.');
       setControls(true);
     } catch (error) {
       if (error.code === 'disconnected') return;   // publishes again once the socket is back
+      if (error.retryable && local === mine) { say(S.moving); retryLater(startPublishing); return; }
       stopLocal();
       say((S.refused || 'Publishing was refused:') + ' ' + (error.message || error));
     }
@@ -282,7 +369,8 @@
     audioOnly = audioOnlyEl.checked;
     localStorage.setItem('convene.media.audioOnly', String(audioOnly));
     views.forEach(function (_, id) { closeView(id); });
-    if (watching) watch();
+    if (stream) { leaveStream(); watchStream(); }   // the other rendition of the HTTP stream
+    else if (watching) watch();
   });
   window.addEventListener('pagehide', function () { stopLocal(); });
   // Promoted or demoted while the page is open (the room's events, through chat.js's socket): show or
@@ -292,9 +380,12 @@
     var f = event.detail;
     if (!publishControls || !f || f.type !== 'speaker' || !f.member || f.member.id !== me) return;
     publishControls.hidden = !f.speaker;
+    // The stage always has a WebRTC seat: a member watching the HTTP stream comes back to live video.
+    if (f.speaker && stream && ws && ws.readyState === WebSocket.OPEN) watch();
   });
 
   // For diagnostics (and tests): the live peer connections.
-  window.conveneMedia = { views: views, local: function () { return local; }, publish: publish };
+  window.conveneMedia = { views: views, local: function () { return local; }, publish: publish,
+                          stream: function () { return stream; } };
   connect();
 }());
