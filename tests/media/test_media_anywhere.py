@@ -33,3 +33,23 @@ def test_viewers_on_the_other_process_get_the_media_and_everything_resumes_when_
         assert rendition["duration"] < recording["wall_s"] - recording["outage_s"] / 2, recording
         assert rendition["loud_audio_frames"] > 100, recording
     assert files["video"]["distinct_lumas"] > 20
+
+
+def test_beyond_the_viewer_budget_attendees_get_the_http_stream_and_the_stage_still_publishes():
+    result = run_scenario("tests.media.scenario_capacity", timeout=180)
+    # MEDIA_MAX_VIEWERS=2: two attendees watch over WebRTC; the third is sent to the HTTP stream and may not view.
+    assert result["seated"] == ["media.publishers", "media.publishers"]
+    third = result["third_watch"]
+    assert (third["type"], third["reason"]) == ("media.stream", "capacity")
+    assert result["third_view"] == "media_full"
+    # Chromium (French) on the live page: the stream plays in the stage, with the note in the member's language.
+    browser = result["browser"]
+    assert result["errors"] == []
+    assert browser["playing"] and browser["tag"] == "VIDEO" and browser["webrtc_views"] == 0, browser
+    assert browser["lang"] == "fr" and browser["note"].startswith("La vidéo en direct de ce webinaire est complète")
+    # Promoted, the third attendee publishes over WebRTC anyway, is seated, and a seated viewer receives them.
+    assert result["speaker_watch"] == "media.publishers"
+    assert result["publishers_seen_by_seated"] == sorted(result["ids"].values())
+    assert result["speaker_frames_after_s"] < 10
+    metrics = result["metrics"]
+    assert metrics["sent_to_stream"] >= 2 and metrics["webrtc_viewers"] == 3 and metrics["publishers"] == 2, metrics
