@@ -221,7 +221,7 @@ def _history_rows(run: dict) -> list[str]:
 
 TITLES = {"webinar-chat": "Webinar chat", "many-rooms": "Many rooms", "capacity": "Capacity",
           "saturation": "Saturation", "scale-out": "Scale-out", "history": "History", "media": "Media",
-          "live-stream": "Live stream (HLS) encode cost"}
+          "live-stream": "Live stream (HLS) encode cost", "webrtc-ceiling": "WebRTC ceiling of one process"}
 
 
 def _media_rows(run: dict) -> list[str]:
@@ -280,6 +280,9 @@ def _scenario_section(name: str, run: dict) -> list[str]:
     if name == "live-stream":
         from bench.scenarios.live_stream import markdown
         return [markdown(run), ""]
+    if name == "webrtc-ceiling":
+        from bench.scenarios.webrtc_ceiling import markdown as ceiling_markdown
+        return [ceiling_markdown(run), ""]
     return []
 
 

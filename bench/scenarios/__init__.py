@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from bench.scenarios import capacity, chat, history, live_stream, media, saturation
+from bench.scenarios import capacity, chat, history, live_stream, media, saturation, webrtc_ceiling
 from bench.scenarios.common import RunOptions
 from bench.sizes import Sizes
 
@@ -19,8 +19,10 @@ SCENARIOS: dict[str, Scenario] = {
     "history": history.run,
     "media": media.run,
     "live-stream": live_stream.run,
+    "webrtc-ceiling": webrtc_ceiling.run,
 }
 
-# Run only when named with --only, never as part of the default set: the media scenario needs root
-# (a loopback-only network namespace); as root it is part of every run.
-SKIPPED_BY_DEFAULT = {} if media.can_run() else {"media": media.REASON}
+# Run only when named with --only, never as part of the default set: the media scenarios need root
+# (a loopback-only network namespace); as root they are part of every run.
+SKIPPED_BY_DEFAULT = {**({} if media.can_run() else {"media": media.REASON}),
+                      **({} if webrtc_ceiling.can_run() else {"webrtc-ceiling": webrtc_ceiling.REASON})}
