@@ -16,6 +16,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from recordings.media.schema import media_leases
+from rooms.errors import NotFound
 from rooms.store.database import Database
 from rooms.store.schema import utcnow
 
@@ -69,9 +70,10 @@ class LeaseStore:
                     await conn.execute(insert(media_leases).values(
                         webinar_id=webinar_id, owner=owner, epoch=1, expires_at=expires, acquired_at=now))
                 return Acquired(Lease(webinar_id, owner, 1, expires), taken_over=False)
-            except IntegrityError:   # another process inserted it first
+            except IntegrityError:   # another process inserted it first, or there is no such webinar
                 current = await self.holder(webinar_id)
-                assert current is not None
+                if current is None:
+                    raise NotFound("no such webinar", field="webinar") from None
         if current.owner != owner and not current.lapsed(now):
             return Acquired(current, taken_over=False)
         epoch = current.epoch if current.owner == owner else current.epoch + 1

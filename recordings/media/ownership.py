@@ -47,6 +47,14 @@ class Ownership:
     def holds(self, webinar_id: int) -> bool:
         return webinar_id in self.held
 
+    async def current_owner(self, webinar_id: int) -> Lease | None:
+        """Who owns the webinar's media now, without taking it: None when nobody does (or the lease lapsed)."""
+        ours = self.held.get(webinar_id)
+        if ours is not None:
+            return ours
+        current = await self.leases.holder(webinar_id)
+        return current if current is not None and not current.lapsed() else None
+
     async def owner_of(self, webinar_id: int) -> Lease:
         """The lease of the process that owns the webinar's media now: this one when it was free or lapsed."""
         ours = self.held.get(webinar_id)

@@ -108,13 +108,14 @@ class MediaRouter:
             await self.hub.stop_media(member, conn_id, webinar_id, publisher_id)
             return {}
 
-        await self._route(member, conn_id, webinar_id, "stop", {"publisher": publisher_id}, here)
+        # Stopping never takes the media: with no owner there is nothing to stop (answered here all the same).
+        await self._route(member, conn_id, webinar_id, "stop", {"publisher": publisher_id}, here, take=False)
 
     async def _route(self, member: Member, conn_id: str, webinar_id: int, op: str, body: dict,
-                     here: Callable[[], Awaitable[dict]]) -> dict:
+                     here: Callable[[], Awaitable[dict]], *, take: bool = True) -> dict:
         for _ in range(ROUTE_ATTEMPTS):
-            lease = await self.ownership.owner_of(webinar_id)
-            if lease.owner == self.ownership.me:
+            lease = await (self.ownership.owner_of(webinar_id) if take else self.ownership.current_owner(webinar_id))
+            if lease is None or lease.owner == self.ownership.me:
                 self.following.pop((conn_id, webinar_id), None)
                 return await here()
             request = {**body, "webinar": webinar_id, "member": member.id, "conn": conn_id}
