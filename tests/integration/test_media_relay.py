@@ -169,9 +169,9 @@ async def test_a_message_forged_on_the_broker_cannot_bypass_the_owners_checks(cl
 
 
 async def test_the_media_moves_when_its_owner_stops_and_sockets_elsewhere_are_told(cluster, postgres):
-    """Shown here by ending the owner's sessions the way a graceful stop does is not possible without stopping a
-    shared process, so: the owner's lease is made to lapse (as when its process is killed) and the other
-    process's socket is told media.moved, and its next watch takes the media over."""
+    """The owner's lease is made to lapse and pass to a process that is gone (as after a SIGKILL; the shared cluster
+    must not be killed, tests/media/test_media_anywhere.py kills its own): the old owner drops its session, the
+    other process's socket is told media.moved, and its next watch takes the media over."""
     owner, other = cluster
     host, wid, people = await _webinar(owner.url, other.url)
     host_here = await host.connect(owner.ws_url)
