@@ -99,17 +99,7 @@ async def _measure(mode: str) -> dict:
     server.start(timeout=60)
     publisher_proc = None
     try:
-        host = await Api.register(server.url)
-        starts = datetime.now(timezone.utc)
-        response = await host.http.post("/api/webinars", json={
-            "title": "Bench stage", "description": "", "language": "en", "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=2)).isoformat(), "visibility": "public"})
-        webinar = response.json()["id"]
-        assert (await host.http.post(f"/api/webinars/{webinar}/start")).status_code == 200
-        publisher_proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.scenarios.media", "publish", server.ws_url, host.token, str(webinar)],
-            cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
-        assert publisher_proc.stdout is not None and publisher_proc.stdout.readline().strip() == "publishing"
+        host, webinar, publisher_proc = await presenting(server, "Bench stage")
         steps_max = max(STEPS[mode])
         viewers = [await Api.register(server.url) for _ in range(steps_max)]
         for viewer in viewers:
@@ -135,6 +125,25 @@ async def _measure(mode: str) -> dict:
             publisher_proc.terminate()
             publisher_proc.wait(10)
         server.stop()
+
+
+async def presenting(server, title: str, pin: tuple[str, ...] = ()) -> tuple[object, int, subprocess.Popen]:
+    """A live webinar on `server` whose host publishes from a process of its own (run under `pin`, e.g.
+    taskset): the host's Api, the webinar id and that process, once it publishes."""
+    from tests.support.client import Api
+
+    host = await Api.register(server.url)
+    starts = datetime.now(timezone.utc)
+    response = await host.http.post("/api/webinars", json={
+        "title": title, "description": "", "language": "en", "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=2)).isoformat(), "visibility": "public"})
+    webinar = response.json()["id"]
+    assert (await host.http.post(f"/api/webinars/{webinar}/start")).status_code == 200
+    publisher = subprocess.Popen(
+        [*pin, sys.executable, "-m", "bench.scenarios.media", "publish", server.ws_url, host.token, str(webinar)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    assert publisher.stdout is not None and publisher.stdout.readline().strip() == "publishing"
+    return host, webinar, publisher
 
 
 def _sample(pid: int, window_s: float, publisher: int) -> dict:

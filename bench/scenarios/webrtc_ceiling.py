@@ -27,11 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench.procstat import children_of, cpu_seconds, rss_kib
 from bench.scenarios.common import RunOptions, log
+from bench.scenarios.media import presenting
 from bench.sizes import Sizes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,7 +113,7 @@ def markdown(run: dict) -> str:
                     f"{'yes' if s['full_rate'] else 'no'} | {s['bound'] or ''} |")
     c = run["ceiling"]
     per = (f"CPU per viewer {c['cpu_per_viewer'] * 100:.2f} % of a core, so about {c['viewers_per_core']} viewers "
-           "per core" if c["cpu_per_viewer"] else "too few steps for a CPU slope")
+           "per core" if c["cpu_per_viewer"] else "Too few steps for a CPU slope")
     intro = (f"Server pinned to core {SERVER_CORE}, publisher and viewers to core {LOAD_CORE}; {run['window_s']:g} s "
              f"windows. {per}; "
              f"full rate up to {c['last_full_rate']}; degraded at {c['degraded_at'] or 'no step'}"
@@ -147,17 +147,7 @@ async def _measure(mode: str) -> dict:
     server.start(timeout=60)
     publisher = viewers = None
     try:
-        host = await Api.register(server.url)
-        starts = datetime.now(timezone.utc)
-        response = await host.http.post("/api/webinars", json={
-            "title": "Ceiling", "description": "", "language": "en", "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=2)).isoformat(), "visibility": "public"})
-        webinar = response.json()["id"]
-        assert (await host.http.post(f"/api/webinars/{webinar}/start")).status_code == 200
-        publisher = subprocess.Popen(
-            ["taskset", "-c", LOAD_CORE, sys.executable, "-m", "bench.scenarios.media", "publish", server.ws_url,
-             host.token, str(webinar)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
-        assert publisher.stdout is not None and publisher.stdout.readline().strip() == "publishing"
+        host, webinar, publisher = await presenting(server, "Ceiling", pin=("taskset", "-c", LOAD_CORE))
         people = []
         for _ in range(max(STEPS[mode])):
             person = await Api.register(server.url)

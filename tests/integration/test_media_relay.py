@@ -15,7 +15,6 @@ import hmac
 import re
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import httpx
@@ -23,7 +22,9 @@ import orjson
 import redis.asyncio as aioredis
 
 from tests.conftest import FAST
-from tests.support.client import Api, ChatClient
+from tests.media.peers import live_webinar
+from tests.support.client import Api
+from tests.support.services import ServerProcess
 
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"   # refused before it is read, or as bad SDP
 
@@ -45,21 +46,12 @@ AUTHZ_ROWS: list[tuple[str, str, str]] = [
 ]
 
 
-async def _webinar(owner_url: str, other_url: str) -> tuple[Api, int, dict[str, Api]]:
-    host = await Api.register(owner_url)
-    starts = datetime.now(timezone.utc)
-    response = await host.http.post("/api/webinars", json={
-        "title": "Relayed", "description": "", "language": "en", "starts_at": starts.isoformat(),
-        "ends_at": (starts + timedelta(hours=1)).isoformat(), "visibility": "public"})
-    assert response.status_code == 201, response.text
-    wid = response.json()["id"]
-    people = {name: await Api.register(other_url) for name in ("registrant", "stranger", "removed")}
-    for name in ("registrant", "removed"):
-        assert (await people[name].http.post(f"/api/webinars/{wid}/register")).status_code == 200
-    assert (await host.http.post(f"/api/webinars/{wid}/start")).status_code == 200
-    assert (await host.http.post(f"/api/webinars/{wid}/remove",
-                                 json={"member_id": people["removed"].id})).status_code == 200
-    return host, wid, people
+async def _webinar(owner: ServerProcess) -> tuple[Api, int, dict[str, Api]]:
+    host, webinar, (registrant, removed) = await live_webinar(owner, 2)
+    people = {"registrant": registrant, "removed": removed, "stranger": await Api.register(owner.url)}
+    assert (await host.http.post(f"/api/webinars/{webinar['id']}/remove",
+                                 json={"member_id": removed.id})).status_code == 200
+    return host, webinar["id"], people
 
 
 async def _owner_of(postgres_url: str, webinar_id: int) -> str:
@@ -79,7 +71,7 @@ async def _metric(url: str, name: str, labels: str = "") -> float:
 
 async def test_sockets_on_the_other_process_are_relayed_to_the_owner_and_authorized_there(cluster, postgres):
     owner, other = cluster
-    host, wid, people = await _webinar(owner.url, other.url)
+    host, wid, people = await _webinar(owner)
     host_here = await host.connect(owner.ws_url)
     listed = await host_here.request({"type": "media.watch", "webinar": wid})   # takes the lease: `owner` owns it
     assert listed["type"] == "media.publishers", listed
@@ -118,7 +110,7 @@ def _signed(secret: str, message: dict) -> str:
 
 async def test_a_message_forged_on_the_broker_cannot_bypass_the_owners_checks(cluster, postgres, redis_server):
     owner, other = cluster
-    host, wid, people = await _webinar(owner.url, other.url)
+    host, wid, people = await _webinar(owner)
     host_here = await host.connect(owner.ws_url)
     assert (await host_here.request({"type": "media.watch", "webinar": wid}))["type"] == "media.publishers"
     owner_id = await _owner_of(postgres.url, wid)
@@ -173,7 +165,7 @@ async def test_the_media_moves_when_its_owner_stops_and_sockets_elsewhere_are_to
     must not be killed, tests/media/test_media_anywhere.py kills its own): the old owner drops its session, the
     other process's socket is told media.moved, and its next watch takes the media over."""
     owner, other = cluster
-    host, wid, people = await _webinar(owner.url, other.url)
+    host, wid, people = await _webinar(owner)
     host_here = await host.connect(owner.ws_url)
     assert (await host_here.request({"type": "media.watch", "webinar": wid}))["type"] == "media.publishers"
     viewer = await people["registrant"].connect(other.ws_url)

@@ -19,7 +19,7 @@ from recordings.media.ice import restrict_host_addresses
 from tests.conftest import shared_env
 from tests.media.peers import SyntheticVideo, live_webinar, per_second, until
 from tests.media.roaming import RoamingPeer
-from tests.media.scenario_live_stream import Tone, archived_files, decoded
+from tests.media.scenario_live_stream import Tone, archived_files, archived_recording, decoded
 from tests.support.client import Api
 from tests.support.services import PostgresInstance, RedisInstance, ServerProcess
 
@@ -112,12 +112,7 @@ async def main() -> dict:
         for peer in peers:
             await peer.stop()
         peers.clear()
-        archived = None
-        deadline = time.monotonic() + 30
-        while archived is None and time.monotonic() < deadline:
-            listing = (await host_b.http.get("/api/recordings", params={"limit": 50})).json()
-            archived = next((r for r in listing.get("recordings", []) if r.get("webinar_id") == wid), None)
-            await asyncio.sleep(0.3)
+        archived = await archived_recording(host_b.http, wid, 30)
         assert archived is not None, "the stream was not handed to the archive"
         files = await archived_files(host_b.http, archived["id"], data_dir / "downloads")
         first_part = killed - publisher.published_at[0]

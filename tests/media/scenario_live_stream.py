@@ -49,6 +49,18 @@ def decoded(path: Path) -> dict:
     return {"kinds": kinds, "duration": end, "distinct_lumas": len(lumas), "loud_audio_frames": loud}
 
 
+async def archived_recording(http: httpx.AsyncClient, webinar_id: int, timeout: float) -> dict | None:
+    """The recording the archive made of the webinar's stream (as listed to its host), once it appears."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listing = (await http.get("/api/recordings", params={"limit": 50})).json()
+        found = next((r for r in listing.get("recordings", []) if r.get("webinar_id") == webinar_id), None)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.2)
+    return None
+
+
 async def archived_files(http: httpx.AsyncClient, recording_id: int, into: Path) -> dict[str, Path]:
     """Waits for the archive job to finish, then downloads every rendition the way a member would."""
     detail: dict = {}
@@ -96,12 +108,7 @@ async def main() -> dict:
             await until(lambda: all("#EXT-X-ENDLIST" in (live / r / "index.m3u8").read_text()
                                     for r in ("video", "audio")), "the end of the stream", 30)
             # Then the stream is handed to the archive (services.recordings.live_finished).
-            archived = None
-            deadline = time.monotonic() + 20
-            while archived is None and time.monotonic() < deadline:
-                listing = (await host.http.get("/api/recordings", params={"limit": 50})).json()
-                archived = next((r for r in listing.get("recordings", []) if r.get("webinar_id") == wid), None)
-                await asyncio.sleep(0.2)
+            archived = await archived_recording(host.http, wid, 20)
             files = await archived_files(host.http, archived["id"], live.parent / "downloads") if archived else {}
         await publisher.close()
         return {"during": during, "published_s": published_s,
