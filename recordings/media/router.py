@@ -60,6 +60,7 @@ class MediaRouter:
         self.remote: dict[str, tuple[str, int]] = {}
         self._misses: dict[str, int] = defaultdict(int)
         self._monitor: asyncio.Task | None = None
+        self._stopping = False
         hub.alive = self.alive
         relay.on_push = self._pushed
         relay.handlers.update(watch=self._run_watch, publish=self._run_publish, view=self._run_view,
@@ -72,7 +73,9 @@ class MediaRouter:
 
     async def stop(self) -> None:
         """Shutdown: this process's sessions close telling everyone the media moved, its leases are given up
-        (so another process takes them at once), and the last pushes leave before the relay stops."""
+        (so another process takes them at once), and the last pushes leave before the relay stops. Meanwhile
+        nothing opens a session here again: requests are sent on to the next owner."""
+        self._stopping = True
         if self._monitor is not None:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
@@ -114,7 +117,11 @@ class MediaRouter:
     async def _route(self, member: Member, conn_id: str, webinar_id: int, op: str, body: dict,
                      here: Callable[[], Awaitable[dict]], *, take: bool = True) -> dict:
         for _ in range(ROUTE_ATTEMPTS):
-            lease = await (self.ownership.owner_of(webinar_id) if take else self.ownership.current_owner(webinar_id))
+            # A stopping process takes no media and opens no session: only another owner will do.
+            taking = take and not self._stopping
+            lease = await (self.ownership.owner_of(webinar_id) if taking else self.ownership.current_owner(webinar_id))
+            if take and self._stopping and (lease is None or lease.owner == self.ownership.me):
+                break
             if lease is None or lease.owner == self.ownership.me:
                 self.following.pop((conn_id, webinar_id), None)
                 return await here()
@@ -177,7 +184,7 @@ class MediaRouter:
             webinar_id, member_id, conn_id = int(body["webinar"]), int(body["member"]), str(body["conn"])
         except (KeyError, TypeError, ValueError):
             raise BadRequest("a relayed media request names a webinar, a member and a socket") from None
-        if not self.ownership.holds(webinar_id):
+        if self._stopping or not self.ownership.holds(webinar_id):
             raise NotOwner("this server no longer holds the webinar's media")
         known = self.remote.get(conn_id)
         if self.is_open(conn_id) or (known is not None and known != (sender, member_id)):

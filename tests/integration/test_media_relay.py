@@ -21,7 +21,7 @@ import httpx
 import orjson
 import redis.asyncio as aioredis
 
-from tests.conftest import FAST
+from tests.conftest import FAST, shared_env
 from tests.media.peers import live_webinar
 from tests.support.client import Api
 from tests.support.services import ServerProcess
@@ -183,3 +183,33 @@ async def test_the_media_moves_when_its_owner_stops_and_sockets_elsewhere_are_to
         await conn.close()
     await asyncio.gather(viewer.close(), host_here.close())
     assert (await host.http.post(f"/api/webinars/{wid}/end")).status_code == 200
+
+
+async def test_a_process_that_stops_gracefully_hands_the_media_over_at_once(postgres, redis_server, tmp_path):
+    """Its own two processes (the shared cluster must keep running): the owner gets SIGTERM, as in a deploy."""
+    owner, other = [ServerProcess(env=shared_env(postgres, redis_server, tmp_path)) for _ in range(2)]
+    for process in (owner, other):
+        process.start()
+    try:
+        host, wid, people = await _webinar(owner)
+        host_here = await host.connect(owner.ws_url)
+        assert (await host_here.request({"type": "media.watch", "webinar": wid}))["type"] == "media.publishers"
+        viewer = await people["registrant"].connect(other.ws_url)
+        assert (await viewer.request({"type": "media.watch", "webinar": wid}))["type"] == "media.publishers"
+        stopping = time.monotonic()
+        owner.terminate()
+        moved = await viewer.wait_for(lambda f: f["type"] == "media.moved", timeout=10)
+        told_after = time.monotonic() - stopping
+        again = await viewer.request({"type": "media.watch", "webinar": wid}, timeout=15)
+        taken_after = time.monotonic() - stopping
+        assert moved == {"type": "media.moved", "webinar": wid}
+        assert again["type"] == "media.publishers", again
+        # No lease had to lapse: the stopping owner gave it up (MEDIA_LEASE_S is 3 s).
+        assert told_after < 2.5 and taken_after < 3.0, (told_after, taken_after)
+        assert f":{other.pid}:" in await _owner_of(postgres.url, wid)
+        owner.wait(15)   # uvicorn re-raises the SIGTERM once it has shut down cleanly
+        assert "media: stopped" in owner.log_tail(200)
+        await viewer.close()
+    finally:
+        for process in (owner, other):
+            process.cleanup()
