@@ -26,6 +26,7 @@ from recordings.media.ownership import Ownership, process_id
 from recordings.media.relay import MediaRelay
 from recordings.media.router import MediaRouter
 from recordings.media.session import StopReason
+from rooms import metrics
 from rooms.accounts import AccountService
 from rooms.attachments.service import AttachmentService
 from rooms.emergency.service import EmergencyServices
@@ -175,8 +176,8 @@ def _media_router(settings: Settings, stores: Stores, broker: Broker, hub: Hub, 
 
     def deliver(conn_id: str, frame: dict) -> None:
         conn = hub.connections.get(conn_id)
-        if conn is not None:
-            conn.push(dumps(frame))
+        if conn is not None and conn.push(dumps(frame)):
+            metrics.count_sent(frame["type"])
 
     return MediaRouter(media, ownership, relay, members=stores.accounts.get,
                        is_open=lambda conn_id: conn_id in hub.connections, deliver=deliver)

@@ -126,14 +126,14 @@ class MediaRelay:
         request_id = f"{self.me}/{next(self._ids)}"
         future: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        metrics.media_relay_requests.labels(op=op).inc()
+        metrics.media_relayed[op].inc()
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
         try:
             self._send(to, {"k": "req", "id": request_id, "op": op, "body": body})
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    metrics.media_relay_failures.labels(reason="timeout").inc()
+                    metrics.media_relay_failed["timeout"].inc()
                     raise MediaUnavailable("the server that holds this webinar's media did not answer; retry",
                                            retry_after=1.0)
                 try:
@@ -141,7 +141,7 @@ class MediaRelay:
                     break
                 except asyncio.TimeoutError:
                     if still_owner is not None and not await still_owner():
-                        metrics.media_relay_failures.labels(reason="owner_gone").inc()
+                        metrics.media_relay_failed["owner_gone"].inc()
                         raise OwnerGone(to) from None
         finally:
             self._pending.pop(request_id, None)
@@ -162,7 +162,7 @@ class MediaRelay:
         try:
             self._outgoing.put_nowait((channel_of(to), f"{signature}.{body.decode()}"))
         except asyncio.QueueFull:
-            metrics.media_relay_failures.labels(reason="overflow").inc()
+            metrics.media_relay_failed["overflow"].inc()
             log.error("media relay: outgoing queue full; a %s message to %s was dropped", message["k"], to)
 
     async def _send_forever(self) -> None:
@@ -172,7 +172,7 @@ class MediaRelay:
             try:
                 await self.transport.publish(channel, data)
             except Exception as error:
-                metrics.media_relay_failures.labels(reason="broker").inc()
+                metrics.media_relay_failed["broker"].inc()
                 log.warning("media relay: publishing to %s failed: %s", channel, error)
             finally:
                 self._outgoing.task_done()
@@ -201,7 +201,7 @@ class MediaRelay:
         signature, _, body = data.partition(".")
         expected = hmac.new(self._key, body.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(signature, expected):
-            metrics.media_relay_failures.labels(reason="forged").inc()
+            metrics.media_relay_failed["forged"].inc()
             log.warning("media relay: dropped a message with a bad signature")
             return None
         try:
@@ -211,13 +211,13 @@ class MediaRelay:
         now = time.time()
         sent = message.get("ts") if isinstance(message, dict) else None
         if not isinstance(sent, (int, float)) or abs(now - sent) > MAX_AGE_S:
-            metrics.media_relay_failures.labels(reason="stale").inc()
+            metrics.media_relay_failed["stale"].inc()
             log.warning("media relay: dropped a stale message")
             return None
         if message.get("k") == "req":
             request_id = str(message.get("id"))
             if request_id in self._seen:
-                metrics.media_relay_failures.labels(reason="replayed").inc()
+                metrics.media_relay_failed["replayed"].inc()
                 log.warning("media relay: dropped a replayed request")
                 return None
             self._seen[request_id] = now
