@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from realtime.api import auth, emergency, health, members, rooms, webinars
-from realtime.api import live_stream, metrics
+from realtime.api import live_stream, metrics, search
 from realtime.api import media_files, recordings
 from realtime.api import attachments
 from realtime.api.common import error_response
@@ -23,6 +23,7 @@ from realtime.pages import accounts as account_pages
 from realtime.pages import emergency as emergency_pages
 from realtime.pages import recordings as recording_pages
 from realtime.pages import rooms as room_pages
+from realtime.pages import search as search_pages
 from realtime.pages import shell
 from realtime.pages import webinars as webinar_pages
 from realtime.pages.rendering import static_files
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *health.routes, *metrics.routes, *auth.routes, *members.routes, *rooms.routes, *account_pages.routes, *room_pages.routes,
-        *shell.routes,
+        *shell.routes, *search.routes, *search_pages.routes,
         *emergency.routes, *emergency_pages.routes, *webinars.routes, *webinar_pages.routes,
         *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
         *attachments.routes,

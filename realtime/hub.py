@@ -58,6 +58,23 @@ class _Check:
     store_head: int | None = None
 
 
+def forget_deleted(frame: dict, target: int) -> bool:
+    """Blanks in `frame` what it says of the deleted message `target`; answers whether it changed."""
+    if frame["type"] == "message" and frame["seq"] == target:
+        for key in ("html", "edited_at", "mentions", "mentions_room", "reactions"):
+            frame.pop(key, None)
+        frame.update(body="", deleted=True)
+    elif frame["type"] == "message" and frame.get("reply_to") == target:
+        frame["parent"] = {"sender": (frame.get("parent") or {}).get("sender"), "deleted": True}
+    elif frame["type"] == "message.edited" and frame.get("target") == target:
+        frame.update(body="", html="")
+        frame.pop("mentions", None)
+        frame.pop("mentions_room", None)
+    else:
+        return False
+    return True
+
+
 class RoomFeed:
     def __init__(self, room: Room, head: int, hub: "Hub") -> None:
         self.room_id = room.id
@@ -160,15 +177,14 @@ class RoomFeed:
             self.recent.clear()   # keep the window contiguous
         self.recent.append((seq, text))
         if text.startswith('{"type":"message.deleted"'):
-            # A deleted message's text must not be replayed from memory either.
+            # A deleted message's text must not be replayed from memory either: not the message,
+            # not its edits, not the previews its replies show of it (the store blanks them all).
             target = orjson.loads(text)["target"]
             for index, (old_seq, old_text) in enumerate(self.recent):
-                if old_seq == target:
+                if old_seq >= target:
                     frame = orjson.loads(old_text)
-                    frame.update(body="", deleted=True)
-                    frame.pop("edited_at", None)
-                    self.recent[index] = (old_seq, dumps(frame))
-                    break
+                    if forget_deleted(frame, target):
+                        self.recent[index] = (old_seq, dumps(frame))
 
     def recent_after(self, seq: int, limit: int) -> list[tuple[int, str]] | None:
         """Events after `seq` from memory, or None when the window does not reach back that far."""

@@ -29,12 +29,17 @@ from recordings.media.session import StopReason
 from rooms import metrics
 from rooms.accounts import AccountService
 from rooms.attachments.service import AttachmentService
+from rooms.conversations.compose import Composer
+from rooms.conversations.formatting import ChatFormatter
+from rooms.conversations.service import ConversationService
+from rooms.conversations.store import ConversationStores
 from rooms.emergency.service import EmergencyServices
 from rooms.emergency.settings import EmergencySettings
 from rooms.fanout import dumps
 from rooms.management import RoomService
 from rooms.models import Member, Room
 from rooms.presence import PresenceService
+from rooms.search import SearchService
 from rooms.service import ChatService
 from rooms.store import Stores
 from rooms.webinars.service import WebinarServices
@@ -52,6 +57,8 @@ class Services:
     accounts: AccountService
     rooms: RoomService
     chat: ChatService
+    conversations: ConversationService
+    search: SearchService
     presence: PresenceService
     cookies: SessionCookies
     limiter: RateLimiter
@@ -75,6 +82,7 @@ class Services:
                   presence_fanout_max=settings.presence_fanout_max)
         rooms = RoomService(stores)
         chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
+                           composer=Composer(stores, ChatFormatter(settings.render_timeout_s)),
                            on_publish_failure=hub.poke)
         emergency = EmergencyServices.build(stores, chat, EmergencySettings.from_env())
         attachments = AttachmentService.build(stores, rooms, settings.data_dir, settings.secret_key)
@@ -106,6 +114,8 @@ class Services:
                                     PasswordHasher(time_cost=settings.password_time_cost,
                                                    memory_cost=settings.password_memory_kib)),
             rooms=rooms, chat=chat,
+            conversations=ConversationService(ConversationStores.over(stores), rooms, chat),
+            search=SearchService(stores),
             presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
             limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
             webinars=webinars, media=media, media_router=media_router, live=live,
@@ -145,6 +155,7 @@ class Services:
         await self.presence_backend.stop()
         await self.limiter.close()
         await self.broker.disconnect()
+        self.chat.composer.formatter.close()
         await self.stores.db.dispose()
 
     async def readiness(self) -> dict:

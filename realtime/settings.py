@@ -35,6 +35,8 @@ class Settings:
     # Websocket limits.
     max_frame_bytes: int = 16 * 1024
     max_body_chars: int = 4000
+    # Formatting one message (Markdown to HTML) that takes longer is stored as plain text instead.
+    render_timeout_s: float = 0.5
     send_queue_frames: int = 1000
     history_page_max: int = 100
     replay_page: int = 500
@@ -118,6 +120,7 @@ class Settings:
             session_max_age_s=_int(env, "SESSION_MAX_AGE_S", cls.session_max_age_s),
             max_frame_bytes=_int(env, "MAX_FRAME_BYTES", cls.max_frame_bytes),
             max_body_chars=_int(env, "MAX_BODY_CHARS", cls.max_body_chars),
+            render_timeout_s=_float(env, "RENDER_TIMEOUT_S", cls.render_timeout_s),
             send_queue_frames=_int(env, "SEND_QUEUE_FRAMES", cls.send_queue_frames),
             handshake_concurrency=_int(env, "HANDSHAKE_CONCURRENCY", cls.handshake_concurrency),
             message_rate=_float(env, "MESSAGE_RATE", cls.message_rate),

@@ -164,3 +164,19 @@ MEDIA_RELAY_OPS = ("watch", "publish", "view", "stop", "alive")
 MEDIA_RELAY_FAILURES = ("timeout", "owner_gone", "broker", "overflow", "forged", "stale", "replayed")
 media_relayed = labelled(media_relay_requests, MEDIA_RELAY_OPS)
 media_relay_failed = labelled(media_relay_failures, MEDIA_RELAY_FAILURES)
+
+# --- conversations: replies, reactions, mentions, formatting, pins, search (rooms/conversations) ------
+replies_sent = Counter("convene_replies_total", "Messages stored as replies to another message")
+mentions_stored = Counter("convene_mentions_total", "Mentions stored with new or edited messages, by kind: "
+                          "member (@username), room (@room by an owner or moderator)", ["kind"])
+reactions_changed = Counter("convene_reactions_total", "Reactions added or removed (repeats excluded)", ["change"])
+pins_changed = Counter("convene_pins_total", "Messages pinned or unpinned (repeats excluded)", ["change"])
+render_seconds = Histogram("convene_message_render_seconds", "Time to format one message (Markdown to safe HTML)",
+                           buckets=LATENCY_BUCKETS)
+renders_slow = Counter("convene_message_renders_slow_total", "Message formats that took longer than 50 ms")
+render_fallbacks = Counter("convene_message_render_fallbacks_total",
+                           "Messages stored unformatted because formatting ran past RENDER_TIMEOUT_S")
+search_seconds = Histogram("convene_search_seconds", "Time to answer one full-text search", buckets=LATENCY_BUCKETS)
+mentions_by_kind = labelled(mentions_stored, ("member", "room"))
+reactions_by_change = labelled(reactions_changed, ("added", "removed"))
+pins_by_change = labelled(pins_changed, ("pinned", "unpinned"))

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import orjson
 
+from rooms.formatting import plain_html
+
 
 class Visibility(str, enum.Enum):
     PUBLIC = "public"
@@ -56,6 +58,9 @@ class EventKind(str, enum.Enum):
     POLL_RESULTS = "poll.results"        # the counts after a vote; the voter is not named
     MUTE = "mute"                        # a host muted or unmuted someone's microphone on stage
     REMOVAL = "removal"                  # a host removed someone from the webinar
+    # Conversations (rooms/conversations), in every kind of room.
+    REACTION = "reaction"                # an emoji reaction added or removed
+    PIN = "pin"                          # a message pinned or unpinned by an owner or moderator
 
     @property
     def structured(self) -> bool:
@@ -162,6 +167,13 @@ class Event:
     edited_at: datetime | None = None
     deleted: bool = False
     attachments: tuple[dict, ...] = ()   # descriptors (rooms/attachments/models.py Attachment.descriptor)
+    # Conversations (rooms/conversations): on messages, and html and mentions on edits too.
+    html: str | None = None                         # None: stored before formatting existed
+    reply_to: int | None = None
+    parent: dict | None = None                      # the replied-to message's preview
+    mentions: tuple[int, ...] = ()
+    mentions_room: bool = False
+    reactions: dict[str, list[int]] | None = None   # emoji -> member ids, first reaction first
 
     def frame(self) -> dict:
         """The wire form (docs/protocol.md, "Room events")."""
@@ -175,20 +187,66 @@ class Event:
         if self.kind is EventKind.MESSAGE:
             data["client_id"] = self.client_id
             data["body"] = "" if self.deleted else self.body
+            if self.reply_to is not None:
+                data["reply_to"] = self.reply_to
+                data["parent"] = self.parent or {"deleted": True}
             if self.deleted:
                 data["deleted"] = True
-            elif self.edited_at is not None:
+                return data
+            data["html"] = self.formatted
+            if self.edited_at is not None:
                 data["edited_at"] = self.edited_at.isoformat()
-            if self.attachments and not self.deleted:
+            if self.attachments:
                 data["attachments"] = list(self.attachments)
+            self._add_mentions(data)
+            if self.reactions:
+                data["reactions"] = [{"emoji": emoji, "count": len(ids), "members": ids}
+                                     for emoji, ids in self.reactions.items()]
         elif self.kind is EventKind.EDIT:
             data["target"] = self.target_seq
             data["body"] = self.body
+            data["html"] = self.formatted if self.body else ""
+            self._add_mentions(data)
         elif self.kind.structured:
             data = {**orjson.loads(self.body), **data}
         else:
             data["target"] = self.target_seq
         return data
+
+    @property
+    def formatted(self) -> str:
+        return self.html if self.html is not None else plain_html(self.body)
+
+    def _add_mentions(self, data: dict) -> None:
+        if self.mentions:
+            data["mentions"] = list(self.mentions)
+        if self.mentions_room:
+            data["mentions_room"] = True
+
+
+EXCERPT_CHARS = 140
+
+
+def parent_preview(sender_id: int | None, sender_name: str, body: str, deleted: bool = False) -> dict:
+    """What a reply shows of the message it answers: who wrote it and how it starts, on one line."""
+    sender = {"id": sender_id, "display_name": sender_name}
+    if deleted:
+        return {"sender": sender, "deleted": True}
+    line = " ".join(body.split())
+    return {"sender": sender, "excerpt": line if len(line) <= EXCERPT_CHARS else line[:EXCERPT_CHARS - 1] + "…"}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message as it will be stored: its text, formatted once, and what it refers to."""
+
+    body: str
+    html: str | None = None
+    reply_to: int | None = None
+    parent: dict | None = None
+    parent_author: int | None = None
+    mentions: tuple[int, ...] = ()
+    mentions_room: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +258,8 @@ class SearchHit:
     body: str
     created_at: datetime
     attachments: tuple[str, ...] = ()   # the names of the message's attachments (searched too)
+    sender_id: int | None = None
+    highlights: tuple[tuple[int, int], ...] = ()   # [start, end) of the words that matched, in `body`
 
     def public(self) -> dict:
         data = {
@@ -207,7 +267,9 @@ class SearchHit:
             "room_name": self.room_name,
             "seq": self.seq,
             "sender": self.sender_name,
+            "sender_id": self.sender_id,
             "body": self.body,
+            "highlights": [list(span) for span in self.highlights],
             "ts": self.created_at.isoformat(),
         }
         if self.attachments:

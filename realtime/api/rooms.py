@@ -1,4 +1,4 @@
-"""Rooms, membership, direct messages, history and search over HTTP."""
+"""Rooms, membership, direct messages, history and pinned messages over HTTP."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.routing import Route
 from realtime.limits.policy import create_room_limited
 from realtime.api.common import current_member, int_param, json, read_body, services_of
 from rooms import metrics
+from rooms.errors import BadRequest
 from rooms.models import Role, Visibility
 
 MemberId = Annotated[StrictInt, Field(gt=0)]
@@ -114,26 +115,37 @@ async def open_conversation(request: Request) -> Response:
 
 
 async def messages(request: Request) -> Response:
+    """A page of history; `thread` (a message's seq) keeps its replies, `mentions=me` the messages naming the caller."""
     with metrics.history_via["http"].time():
         member = await current_member(request)
         services = services_of(request)
+        room_id = request.path_params["room_id"]
         before = request.query_params.get("before")
         limit = int_param(request, "limit", 50, 1, services.settings.history_page_max)
         before_seq = int_param(request, "before", 0, 0, 2**53) if before is not None else None
-        page = await services.chat.history(member, request.path_params["room_id"], before_seq, limit)
-        response = json({"messages": [event.frame() for event in reversed(page.events)],
-                         "has_more": page.has_more})
+        mentions = request.query_params.get("mentions")
+        if mentions not in (None, "me"):
+            raise BadRequest('only "me" is supported', field="mentions")
+        data: dict = {}
+        if request.query_params.get("thread") is not None:
+            thread = int_param(request, "thread", 0, 0, 2**53)
+            parent, page = await services.chat.thread(member, room_id, thread, before_seq, limit)
+            data.update(thread=thread, parent=parent.frame())
+        else:
+            page = await services.chat.history(member, room_id, before_seq, limit, mentioning_me=mentions == "me")
+        data.update(messages=[event.frame() for event in reversed(page.events)], has_more=page.has_more)
+        response = json(data)
     # A member's conversations, like the pages that show them: no HTTP cache keeps a copy.
     response.headers["cache-control"] = "no-store"
     return response
 
 
-async def search(request: Request) -> Response:
+async def pins(request: Request) -> Response:
     member = await current_member(request)
-    query = request.query_params.get("q", "")[:200]
-    limit = int_param(request, "limit", 30, 1, 100)
-    hits = await services_of(request).stores.search.search(member.id, query, limit)
-    return json({"results": [hit.public() for hit in hits]})
+    found = await services_of(request).conversations.pins(member, request.path_params["room_id"])
+    response = json({"pins": [pin.public() for pin in found]})
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 routes = [
@@ -147,6 +159,6 @@ routes = [
     Route("/api/rooms/{room_id:int}/members/{member_id:int}/role", set_role, methods=["POST"]),
     Route("/api/rooms/{room_id:int}/members/{member_id:int}", remove_member, methods=["DELETE"]),
     Route("/api/rooms/{room_id:int}/messages", messages, methods=["GET"]),
+    Route("/api/rooms/{room_id:int}/pins", pins, methods=["GET"]),
     Route("/api/dms", open_conversation, methods=["POST"]),
-    Route("/api/search", search, methods=["GET"]),
 ]

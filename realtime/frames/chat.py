@@ -12,7 +12,7 @@ from realtime.protocol import Body, ClientId, Frame, RoomId, Seq
 from realtime.session import Session
 from rooms import metrics
 from rooms.errors import BadRequest
-from rooms.models import PresenceStatus
+from rooms.models import Event, PresenceStatus
 
 
 class Subscribe(Frame):
@@ -33,6 +33,7 @@ class Send(Frame):
     body: Body = ""
     # Ids of the sender's own uploads to this room (docs/attachments.md); the service bounds their number.
     attachments: Annotated[list[Annotated[StrictInt, Field(gt=0, lt=2**53)]], Field(max_length=100)] = []
+    reply_to: Seq | None = None     # the seq of the message this one answers, in the same room
 
 
 class Edit(Frame):
@@ -40,12 +41,14 @@ class Edit(Frame):
     room: RoomId
     target: Seq
     body: Body
+    client_id: ClientId | None = None   # makes a resend (an offline outbox) harmless
 
 
 class Delete(Frame):
     type: Literal["delete"]
     room: RoomId
     target: Seq
+    client_id: ClientId | None = None
 
 
 class History(Frame):
@@ -53,6 +56,8 @@ class History(Frame):
     room: RoomId
     before: Seq | None = None
     limit: Annotated[StrictInt, Field(ge=1, le=1000)] = 50
+    thread: Seq | None = None                 # only the replies to this message (and the message)
+    mentions: Literal["me"] | None = None     # only the messages that mention the asking member
 
 
 class Typing(Frame):
@@ -98,34 +103,50 @@ async def on_unsubscribe(session: Session, frame: Unsubscribe) -> None:
 async def on_send(session: Session, frame: Send) -> None:
     await session.take_message_token()
     event, created = await session.services.chat.send(session.conn.member, frame.room, frame.client_id, frame.body,
-                                                      frame.attachments)
+                                                       frame.attachments, frame.reply_to)
     session.reply({"type": "ack", "room": event.room_id, "client_id": event.client_id, "seq": event.seq,
                    "ts": event.created_at.isoformat(), "duplicate": not created}, frame.ref)
 
 
+def _change_ack(event: Event, created: bool) -> dict:
+    ack = {"type": "ack", "room": event.room_id, "seq": event.seq, "ts": event.created_at.isoformat(),
+           "target": event.target_seq, "duplicate": not created}
+    if event.client_id is not None:
+        ack["client_id"] = event.client_id
+    return ack
+
+
 async def on_edit(session: Session, frame: Edit) -> None:
     await session.take_message_token()
-    event = await session.services.chat.edit(session.conn.member, frame.room, frame.target, frame.body)
-    session.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
-                   "ts": event.created_at.isoformat()}, frame.ref)
+    event, created = await session.services.chat.edit(session.conn.member, frame.room, frame.target, frame.body,
+                                                       frame.client_id)
+    session.reply(_change_ack(event, created), frame.ref)
 
 
 async def on_delete(session: Session, frame: Delete) -> None:
     await session.take_message_token()
-    event = await session.services.chat.delete(session.conn.member, frame.room, frame.target)
-    session.reply({"type": "ack", "room": event.room_id, "seq": event.seq,
-                   "ts": event.created_at.isoformat()}, frame.ref)
+    event, created = await session.services.chat.delete(session.conn.member, frame.room, frame.target,
+                                                         frame.client_id)
+    session.reply(_change_ack(event, created), frame.ref)
 
 
 async def on_history(session: Session, frame: History) -> None:
-    services = session.services
+    services, member = session.services, session.conn.member
     limit = min(frame.limit, services.settings.history_page_max)
+    subscribed = frame.room in session.conn.subscriptions
+    reply: dict = {"type": "history", "room": frame.room}
     with metrics.history_via["socket"].time():
-        page = await services.chat.history(session.conn.member, frame.room, frame.before, limit,
-                                           subscribed=frame.room in session.conn.subscriptions)
-        session.reply({"type": "history", "room": frame.room,
-                       "messages": [event.frame() for event in reversed(page.events)],
-                       "has_more": page.has_more}, frame.ref)
+        if frame.thread is not None:
+            parent, page = await services.chat.thread(member, frame.room, frame.thread, frame.before, limit,
+                                                      subscribed=subscribed)
+            reply.update(thread=frame.thread, parent=parent.frame())
+        else:
+            page = await services.chat.history(member, frame.room, frame.before, limit, subscribed=subscribed,
+                                               mentioning_me=frame.mentions == "me")
+            if frame.mentions:
+                reply["mentions"] = frame.mentions
+        reply.update(messages=[event.frame() for event in reversed(page.events)], has_more=page.has_more)
+        session.reply(reply, frame.ref)
 
 
 async def on_typing(session: Session, frame: Typing) -> None:

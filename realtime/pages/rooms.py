@@ -56,21 +56,46 @@ async def join_room(request: Request, member: Member) -> Response:
     return see_other(f"/rooms/{room.id}")
 
 
+def _seq_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name, "")
+    return int(raw) if raw.isdigit() and int(raw) < 2**53 else None
+
+
 @member_page
 async def room_page(request: Request, member: Member) -> Response:
+    """The room, newest messages first loaded; or one of its views, each its own URL (so it works without
+    JavaScript): `?thread=` a message and its replies, `?mentions=me` what names the reader, `?before=` an
+    older stretch (where a search result leads)."""
     services = services_of(request)
     # The room is read before the history, so its last_seq is at most what the history shows:
     # the live view resumes from there and any overlap is dropped by sequence number.
     room, membership = await services.rooms.readable(member, request.path_params["room_id"])
-    page = await services.chat.history(member, room.id, None, HISTORY_PAGE)
+    thread, before = _seq_param(request, "thread"), _seq_param(request, "before")
+    mentioning_me = request.query_params.get("mentions") == "me"
+    parent = None
+    if thread is not None:
+        parent, page = await services.chat.thread(member, room.id, thread, None, HISTORY_PAGE)
+    else:
+        page = await services.chat.history(member, room.id, before, HISTORY_PAGE, mentioning_me=mentioning_me)
+    messages = list(reversed(page.events))
     title = room.name
+    members = None
     if room.kind is RoomKind.DM:
-        others = [m.display_name for m, _ in await services.rooms.members(member, room.id) if m.id != member.id]
-        title = ", ".join(others) or room.name
+        members = await services.rooms.members(member, room.id)
+        title = ", ".join(m.display_name for m, _ in members if m.id != member.id) or room.name
+    pins = await services.conversations.pins(member, room.id)
+    shown = messages + ([parent] if parent else [])
+    if any(m.reactions for m in shown):
+        members = members or await services.rooms.members(member, room.id)
     return render(request, "room.html", {
         "room": room, "title": title, "joined": membership is not None,
-        "is_dm": room.kind is RoomKind.DM,
-        "messages": list(reversed(page.events)), "has_more": page.has_more,
+        "role": membership.role.value if membership else "",
+        "is_dm": room.kind is RoomKind.DM, "parent": parent, "thread": thread,
+        "mode": "thread" if thread is not None else "mentions" if mentioning_me else "before" if before else "",
+        "before": before, "messages": messages, "has_more": page.has_more, "pins": pins,
+        # Which shown messages have replies among those shown, for their "replies" link.
+        "answered": {m.reply_to for m in messages if m.reply_to is not None},
+        "names": {m.id: m.display_name for m, _ in members} if members else {},
         "max_body_chars": services.settings.max_body_chars,
     }, member=member)
 

@@ -8,28 +8,31 @@ never leaves a hole in the sequence.
 
 from __future__ import annotations
 
+import functools
 from typing import Awaitable, Callable
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rooms.errors import NotFound
-from rooms.models import Event, EventKind, Page, Room
+from rooms.models import Draft, Event, EventKind, Page, Room, parent_preview
 from rooms.store.database import Database
 from rooms.store.rooms import readable_by, room_from_row
-from rooms.store.schema import members, memberships, messages, rooms, utcnow
+from rooms.store.schema import members, memberships, mentions, messages, rooms, utcnow
 
 _event_columns = [*messages.c, members.c.display_name.label("sender_name")]
 
 
 _kinds = {kind.value: kind for kind in EventKind}   # a dict lookup: EventKind(value) is slow per row
 _index = {column.key: i for i, column in enumerate(_event_columns)}
-_ROOM, _SEQ, _KIND, _SENDER, _CLIENT_ID, _BODY, _TARGET, _CREATED, _EDITED, _DELETED, _NAME = (
+(_ROOM, _SEQ, _KIND, _SENDER, _CLIENT_ID, _BODY, _TARGET, _CREATED, _EDITED, _DELETED, _NAME,
+ _REPLY_TO, _PARENT, _HTML, _MENTIONS, _MENTIONS_ROOM, _REACTIONS) = (
     _index[key] for key in ("room_id", "seq", "kind", "sender_id", "client_id", "body", "target_seq",
-                            "created_at", "edited_at", "deleted_at", "sender_name"))
+                            "created_at", "edited_at", "deleted_at", "sender_name", "reply_to",
+                            "parent_preview", "html", "mentions", "mentions_room", "reactions"))
 _ATTACHMENTS = _index["attachments"]
 
 
@@ -48,11 +51,23 @@ def event_from_row(row: Row) -> Event:
         edited_at=row[_EDITED],
         deleted=row[_DELETED] is not None,
         attachments=tuple(row[_ATTACHMENTS] or ()),
+        html=row[_HTML],
+        reply_to=row[_REPLY_TO],
+        parent=row[_PARENT],
+        mentions=tuple(row[_MENTIONS] or ()),
+        mentions_room=bool(row[_MENTIONS_ROOM]),
+        reactions=row[_REACTIONS] or None,
     )
 
 
 def _events():
-    return select(*_event_columns).select_from(
+    return event_query()
+
+
+def event_query(*extra_columns):
+    """Events with their sender's name, plus `extra_columns` after the event's own (event_from_row
+    reads a row by position, so extra columns come last)."""
+    return select(*_event_columns, *extra_columns).select_from(
         messages.outerjoin(members, members.c.id == messages.c.sender_id))
 
 
@@ -75,7 +90,9 @@ def _insert_once(dialect_insert):
     return (dialect_insert(messages)
             .values(room_id=bindparam("room"), seq=bindparam("seq"), kind=EventKind.MESSAGE.value,
                     sender_id=bindparam("member"), client_id=bindparam("client_id"),
-                    body=bindparam("body"), created_at=bindparam("created_at"),
+                    body=bindparam("body"), created_at=bindparam("created_at"), html=bindparam("html"),
+                    reply_to=bindparam("reply_to"), parent_preview=bindparam("parent_preview"),
+                    mentions=bindparam("mentions"), mentions_room=bindparam("mentions_room"),
                     attachments=bindparam("attachments"))
             .on_conflict_do_nothing(index_elements=[messages.c.room_id, messages.c.sender_id,
                                                     messages.c.client_id])
@@ -89,21 +106,49 @@ RoomCheck = Callable[[Room], Awaitable[None]]
 # Run after the message row is written, in the same transaction, with its seq; raises to roll the send back
 # (rooms/attachments ties the message's attachments to it this way, once).
 AfterInsert = Callable[[AsyncConnection, int], Awaitable[None]]
+# Run inside a deletion's transaction with (connection, room id, deleted seq): what a feature keeps
+# about a message (its reactions, its pin) goes with it.
+DeleteHook = Callable[[AsyncConnection, int, int], Awaitable[None]]
 
 
-def _page(before: bool, reader: bool):
+@functools.cache
+def _page(before: bool, reader: bool, thread: bool = False, mentioning: bool = False):
     """A history page, newest first; built once per shape (construction cost more than the query).
     With `reader`, rows come back only if that member may read the room: the access check rides in
-    the page's own round trip (on Postgres a one-time filter evaluated before the index scan)."""
+    the page's own round trip (on Postgres a one-time filter evaluated before the index scan).
+    `thread`: only the replies to one message; `mentioning`: only messages naming one member
+    (or the whole room), deleted ones and the member's own left out."""
     stmt = _events().where(messages.c.room_id == bindparam("room"), messages.c.kind == EventKind.MESSAGE.value)
     if before:
         stmt = stmt.where(messages.c.seq < bindparam("before"))
     if reader:
         stmt = stmt.where(readable_by(bindparam("room"), bindparam("reader")))
+    if thread:
+        stmt = stmt.where(messages.c.reply_to == bindparam("thread"))
+    if mentioning:
+        named = select(mentions.c.seq).where(mentions.c.room_id == bindparam("room"),
+                                             mentions.c.member_id == bindparam("mentioned"))
+        stmt = stmt.where(or_(messages.c.seq.in_(named), messages.c.mentions_room.is_(True)),
+                          messages.c.deleted_at.is_(None), messages.c.sender_id != bindparam("mentioned"))
     return stmt.order_by(messages.c.seq.desc()).limit(bindparam("limit"))
 
 
-_pages = {(before, reader): _page(before, reader) for before in (False, True) for reader in (False, True)}
+def _draft_values(draft: Draft) -> dict:
+    return {"body": draft.body, "html": draft.html, "reply_to": draft.reply_to,
+            "parent_preview": draft.parent, "mentions": list(draft.mentions) or None,
+            "mentions_room": draft.mentions_room}
+
+
+async def _store_mentions(conn: AsyncConnection, room_id: int, seq: int, member_ids: tuple[int, ...]) -> None:
+    await conn.execute(delete(mentions).where(mentions.c.room_id == room_id, mentions.c.seq == seq))
+    if member_ids:
+        await conn.execute(insert(mentions), [{"room_id": room_id, "seq": seq, "member_id": member_id}
+                                              for member_id in member_ids])
+
+
+def _replies_to(room_id: int, seq: int):
+    return update(messages).where(messages.c.room_id == room_id, messages.c.reply_to == seq,
+                                  messages.c.kind == EventKind.MESSAGE.value)
 
 
 class _AlreadyStored(Exception):
@@ -113,9 +158,11 @@ class _AlreadyStored(Exception):
 class MessageStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.on_delete: list[DeleteHook] = []
 
-    async def append(self, room_id: int, sender_id: int, client_id: str, body: str) -> tuple[Event, bool]:
-        """Stores a message once per client id. Answers (event, created)."""
+    async def append(self, room_id: int, sender_id: int, client_id: str, body: str | Draft) -> tuple[Event, bool]:
+        """Stores a message once per client id, without the membership check of `send`. Answers (event, created)."""
+        draft = body if isinstance(body, Draft) else Draft(body=body)
         existing = await self.by_client_id(room_id, sender_id, client_id)
         if existing is not None:
             return existing, False
@@ -124,7 +171,8 @@ class MessageStore:
                 seq = await self._next_seq(conn, room_id)
                 await conn.execute(insert(messages).values(
                     room_id=room_id, seq=seq, kind=EventKind.MESSAGE.value, sender_id=sender_id,
-                    client_id=client_id, body=body, created_at=utcnow()))
+                    client_id=client_id, created_at=utcnow(), **_draft_values(draft)))
+                await _store_mentions(conn, room_id, seq, draft.mentions)
                 return await self._get(conn, room_id, seq), True
         except IntegrityError:
             # The same client id raced in through another connection; that one won.
@@ -133,15 +181,16 @@ class MessageStore:
                 raise
             return existing, False
 
-    async def send(self, room_id: int, sender_id: int, client_id: str, body: str,
+    async def send(self, room_id: int, sender_id: int, client_id: str, draft: Draft,
                    check: RoomCheck, attachments: list[dict] | None = None,
                    after_insert: AfterInsert | None = None) -> tuple[Event, bool] | None:
         """The chat send path in one transaction: bump the room's sequence if the sender is a
-        member, ask `check`, insert once per client id (then `after_insert`). Answers (event, created),
-        or None when the room is missing or the sender is not a member (the caller finds out which)."""
+        member, ask `check`, insert once per client id (with its mentions, then `after_insert`).
+        Answers (event, created), or None when the room is missing or the sender is not a member
+        (the caller finds out which)."""
         created_at = utcnow()
-        params = {"room": room_id, "member": sender_id, "client_id": client_id, "body": body,
-                  "created_at": created_at, "attachments": attachments or None}
+        params = {"room": room_id, "member": sender_id, "client_id": client_id, "created_at": created_at,
+                  "attachments": attachments or None, **_draft_values(draft)}
         try:
             async with self.db.write() as conn:
                 room_row = (await conn.execute(_bump_for_member, params)).first()
@@ -151,6 +200,8 @@ class MessageStore:
                 params["seq"] = room_row.last_seq
                 if await conn.scalar(_insert_message_once[self.db.dialect], params) is None:
                     raise _AlreadyStored
+                if draft.mentions:
+                    await _store_mentions(conn, room_id, room_row.last_seq, draft.mentions)
                 if after_insert is not None:
                     await after_insert(conn, params["seq"])
         except (_AlreadyStored, IntegrityError):
@@ -160,8 +211,10 @@ class MessageStore:
                 raise
             return existing, False
         return Event(room_id=room_id, seq=room_row.last_seq, kind=EventKind.MESSAGE, sender_id=sender_id,
-                     sender_name=room_row.sender_name or "", client_id=client_id, body=body, target_seq=None,
-                     created_at=created_at, attachments=tuple(attachments or ())), True
+                     sender_name=room_row.sender_name or "", client_id=client_id, body=draft.body, target_seq=None,
+                     created_at=created_at, html=draft.html, reply_to=draft.reply_to, parent=draft.parent,
+                     mentions=draft.mentions, mentions_room=draft.mentions_room,
+                     attachments=tuple(attachments or ())), True
 
     async def by_client_id(self, room_id: int, sender_id: int, client_id: str) -> Event | None:
         stmt = _events().where(messages.c.room_id == room_id, messages.c.sender_id == sender_id,
@@ -174,36 +227,57 @@ class MessageStore:
         async with self.db.read() as conn:
             return await self._get(conn, room_id, seq)
 
-    async def edit(self, room_id: int, target_seq: int, editor_id: int, body: str) -> Event:
-        """Replaces a message's body and appends the edit to the room's sequence."""
-        async with self.db.write() as conn:
-            seq = await self._next_seq(conn, room_id)
-            now = utcnow()
-            await conn.execute(update(messages)
-                               .where(messages.c.room_id == room_id, messages.c.seq == target_seq)
-                               .values(body=body, edited_at=now))
-            await conn.execute(insert(messages).values(
-                room_id=room_id, seq=seq, kind=EventKind.EDIT.value, sender_id=editor_id,
-                body=body, target_seq=target_seq, created_at=now))
-            return await self._get(conn, room_id, seq)
+    async def edit(self, room_id: int, target_seq: int, editor_id: int, draft: Draft,
+                   client_id: str | None = None) -> tuple[Event, bool]:
+        """Replaces a message's text (and what it mentions), shows the new text in its replies'
+        previews, and appends the edit to the room's sequence, once per client id. Answers (event, created)."""
+        values = _draft_values(draft)
+        del values["reply_to"], values["parent_preview"]   # what a message answers never changes
+        return await self._change(room_id, client_id, editor_id, EventKind.EDIT, target_seq, values, draft.mentions)
 
-    async def delete(self, room_id: int, target_seq: int, deleter_id: int) -> Event:
-        """Blanks a message (its place in the sequence stays) and appends the deletion."""
-        async with self.db.write() as conn:
-            seq = await self._next_seq(conn, room_id)
-            now = utcnow()
-            await conn.execute(update(messages)
-                               .where(messages.c.room_id == room_id, messages.c.seq == target_seq)
-                               .values(body="", deleted_at=now))
-            # Edits carry the old text too; blank them so a deletion really removes it.
-            await conn.execute(update(messages)
-                               .where(messages.c.room_id == room_id, messages.c.target_seq == target_seq,
-                                      messages.c.kind == EventKind.EDIT.value)
-                               .values(body=""))
-            await conn.execute(insert(messages).values(
-                room_id=room_id, seq=seq, kind=EventKind.DELETE.value, sender_id=deleter_id,
-                body="", target_seq=target_seq, created_at=now))
-            return await self._get(conn, room_id, seq)
+    async def delete(self, room_id: int, target_seq: int, deleter_id: int,
+                     client_id: str | None = None) -> tuple[Event, bool]:
+        """Blanks a message (its place in the sequence stays), its edits and its replies' previews,
+        runs the `on_delete` hooks and appends the deletion, once per client id. Answers (event, created)."""
+        values = {"body": "", "html": None, "mentions": None, "mentions_room": False, "reactions": None}
+        return await self._change(room_id, client_id, deleter_id, EventKind.DELETE, target_seq, values, ())
+
+    async def _change(self, room_id: int, client_id: str | None, actor_id: int, kind: EventKind, target_seq: int,
+                      values: dict, mentioned: tuple[int, ...]) -> tuple[Event, bool]:
+        try:
+            async with self.db.write() as conn:
+                seq = await self._next_seq(conn, room_id)
+                now = utcnow()
+                target = await self._get(conn, room_id, target_seq)
+                if target is None:
+                    raise NotFound("no such message", field="target")
+                preview = parent_preview(target.sender_id, target.sender_name, values["body"],
+                                         deleted=kind is EventKind.DELETE)
+                changed = {"deleted_at": now} if kind is EventKind.DELETE else {"edited_at": now}
+                await conn.execute(update(messages)
+                                   .where(messages.c.room_id == room_id, messages.c.seq == target_seq)
+                                   .values(**values, **changed))
+                await _store_mentions(conn, room_id, target_seq, mentioned)
+                await conn.execute(_replies_to(room_id, target_seq).values(parent_preview=preview))
+                if kind is EventKind.DELETE:
+                    # Edits carry the old text too; blank them so a deletion really removes it.
+                    await conn.execute(update(messages)
+                                       .where(messages.c.room_id == room_id, messages.c.target_seq == target_seq,
+                                              messages.c.kind == EventKind.EDIT.value)
+                                       .values(body="", html=None, mentions=None, mentions_room=False))
+                    for hook in self.on_delete:
+                        await hook(conn, room_id, target_seq)
+                entry = {key: value for key, value in values.items() if key != "reactions"}
+                await conn.execute(insert(messages).values(
+                    room_id=room_id, seq=seq, kind=kind.value, sender_id=actor_id, client_id=client_id,
+                    target_seq=target_seq, created_at=now, **entry))
+                return await self._get(conn, room_id, seq), True
+        except IntegrityError:
+            # The same client id again (a resend from an outbox): the first change stands.
+            existing = await self.by_client_id(room_id, actor_id, client_id) if client_id else None
+            if existing is None:
+                raise
+            return existing, False
 
     async def after(self, room_id: int, after_seq: int, limit: int) -> list[Event]:
         """Every event with seq > after_seq, oldest first: what resume and gap repair replay."""
@@ -212,12 +286,15 @@ class MessageStore:
         async with self.db.read() as conn:
             return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
 
-    async def page(self, room_id: int, before_seq: int | None, limit: int, reader: int | None = None) -> Page:
+    async def page(self, room_id: int, before_seq: int | None, limit: int, reader: int | None = None, *,
+                   thread: int | None = None, mentioning: int | None = None) -> Page:
         """Messages (not edit/delete entries) older than before_seq, newest first, in their current state.
         With `reader` (a member id) the page is empty unless that member may read the room
-        (rooms.store.rooms.readable_by); an empty page then does not say which."""
-        stmt = _pages[before_seq is not None, reader is not None]
-        params = {"room": room_id, "before": before_seq, "limit": limit + 1, "reader": reader}
+        (rooms.store.rooms.readable_by); an empty page then does not say which. `thread` keeps the
+        replies to that seq; `mentioning` the messages that mention that member or the room."""
+        stmt = _page(before_seq is not None, reader is not None, thread is not None, mentioning is not None)
+        params = {"room": room_id, "before": before_seq, "limit": limit + 1, "reader": reader,
+                  "thread": thread, "mentioned": mentioning}
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt, params)).all()
         return Page(events=[event_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData,
-    String, Table, Text, UniqueConstraint,
+    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData,
+    String, Table, Text, UniqueConstraint, text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -112,9 +112,32 @@ messages = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     Column("edited_at", UTCDateTime, nullable=True),
     Column("deleted_at", UTCDateTime, nullable=True),
-    # Descriptors of the message's attachments (rooms/attachments), as events and history carry them.
+    # Conversations (migration 0007). A reply names its parent's seq and keeps a short preview of
+    # it (sender and the start of its text), rewritten when the parent is edited or deleted.
+    Column("reply_to", BigInteger, nullable=True),
+    Column("parent_preview", JSON, nullable=True),
+    # The body formatted once, when stored or edited (rooms/conversations/formatting.py).
+    Column("html", Text, nullable=True),
+    # Member ids the text mentions (also rows of `mentions`), and whether it addresses the room.
+    Column("mentions", JSON, nullable=True),
+    Column("mentions_room", Boolean, nullable=False, default=False),
+    # The message's reactions, {emoji: [member ids]}, kept beside it so history needs no second query;
+    # rewritten from the `reactions` table in the transaction of each change.
+    Column("reactions", JSON, nullable=True),
+    # Descriptors of the message's attachments (rooms/attachments, migration 0008), as events and history carry them.
     Column("attachments", JSON, nullable=True),
     UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
     # A resent client id finds the message it already created instead of making a second.
     UniqueConstraint("room_id", "sender_id", "client_id", name="uq_messages_client_id"),
+    Index("ix_messages_replies", "room_id", "reply_to", postgresql_where=text("reply_to IS NOT NULL"),
+          sqlite_where=text("reply_to IS NOT NULL")),
+)
+
+# Who a message mentions, for "mentions of me" and notifications; written with the message.
+mentions = Table(
+    "mentions", metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_mentions_member", "member_id", "room_id", "seq"),
 )

@@ -1,10 +1,19 @@
-"""Full-text search over the messages a member may read: Postgres tsvector or SQLite FTS5."""
+"""Full-text search over the messages a member may read: Postgres tsvector or SQLite FTS5.
+
+What a message is found by is a list of sources (`SEARCH_SOURCES`), each a condition on
+`messages` built from the search terms: the message's text and the names of its attachments.
+Another feature makes more of a message searchable by adding a source there. A message
+matching any source is a hit; highlighting (rooms/search.py) marks the terms in its text.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import ColumnElement, func, or_, select, text
 
 from rooms.attachments.store.attachments import attachment_matches
 from rooms.models import SearchHit
@@ -12,45 +21,76 @@ from rooms.store.database import Database
 from rooms.store.schema import members, memberships, messages, rooms
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+MAX_TERMS = 8
+
+# (dialect, terms) -> a condition on `messages` that is true for the messages these terms find.
+SearchSource = Callable[[str, list[str]], ColumnElement[bool]]
 
 
-def _terms(query: str) -> list[str]:
+def terms_of(query: str) -> list[str]:
     # Only word characters reach the search engine: FTS query syntax is never taken from users.
-    return _WORD.findall(query)[:8]
+    return _WORD.findall(query)[:MAX_TERMS]
+
+
+def message_text(dialect: str, terms: list[str]) -> ColumnElement[bool]:
+    """Every term, as a word prefix, in the message's text (indexed by migration 0001)."""
+    if dialect == "postgresql":
+        tsquery = func.to_tsquery("simple", " & ".join(f"{term}:*" for term in terms))
+        return func.to_tsvector("simple", messages.c.body).op("@@")(tsquery)
+    match = " ".join('"' + term + '"*' for term in terms)
+    matching = (select(text("rowid")).select_from(text("messages_fts"))
+                .where(text("messages_fts MATCH :match").bindparams(match=match)))
+    return messages.c.id.in_(matching.scalar_subquery())
+
+
+def attachment_names(dialect: str, terms: list[str]) -> ColumnElement[bool]:
+    """Every term, as a word prefix, in the name of one of the message's attachments."""
+    return messages.c.id.in_(attachment_matches(dialect, terms))
+
+
+SEARCH_SOURCES: list[SearchSource] = [message_text, attachment_names]
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    room_id: int | None = None
+    sender: str | None = None          # a username
+    since: datetime | None = None      # inclusive
+    until: datetime | None = None      # exclusive
 
 
 class SearchStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def search(self, member_id: int, query: str, limit: int) -> list[SearchHit]:
-        terms = _terms(query)
+    async def search(self, member_id: int, query: str, limit: int, filters: SearchFilters = SearchFilters(),
+                     offset: int = 0) -> list[SearchHit]:
+        """Newest first; asks for one more than `limit` is useful to know whether a next page exists."""
+        terms = terms_of(query)
         if not terms:
             return []
-        base = (select(messages.c.room_id, rooms.c.name.label("room_name"), messages.c.seq,
-                       members.c.display_name.label("sender_name"), messages.c.body,
+        stmt = (select(messages.c.room_id, rooms.c.name.label("room_name"), messages.c.seq,
+                       messages.c.sender_id, members.c.display_name.label("sender_name"), messages.c.body,
                        messages.c.created_at, messages.c.attachments)
                 .select_from(messages
                              .join(rooms, rooms.c.id == messages.c.room_id)
                              .join(memberships, (memberships.c.room_id == messages.c.room_id)
                                    & (memberships.c.member_id == member_id))
                              .outerjoin(members, members.c.id == messages.c.sender_id))
-                .where(messages.c.kind == "message", messages.c.deleted_at.is_(None)))
-        if self.db.dialect == "postgresql":
-            tsquery = func.to_tsquery("simple", " & ".join(f"{term}:*" for term in terms))
-            stmt = (base.where(or_(func.to_tsvector("simple", messages.c.body).op("@@")(tsquery),
-                                   messages.c.id.in_(attachment_matches(self.db.dialect, terms))))
-                    .order_by(messages.c.created_at.desc()))
-        else:
-            match = " ".join('"' + term + '"*' for term in terms)
-            matching = (select(text("rowid")).select_from(text("messages_fts"))
-                        .where(text("messages_fts MATCH :match").bindparams(match=match)))
-            stmt = base.where(or_(messages.c.id.in_(matching.scalar_subquery()),
-                                  messages.c.id.in_(attachment_matches(self.db.dialect, terms)))).order_by(
-                messages.c.created_at.desc())
+                .where(messages.c.kind == "message", messages.c.deleted_at.is_(None),
+                       or_(*(source(self.db.dialect, terms) for source in SEARCH_SOURCES))))
+        if filters.room_id is not None:
+            stmt = stmt.where(messages.c.room_id == filters.room_id)
+        if filters.sender:
+            stmt = stmt.where(members.c.username == filters.sender.lower())
+        if filters.since is not None:
+            stmt = stmt.where(messages.c.created_at >= filters.since)
+        if filters.until is not None:
+            stmt = stmt.where(messages.c.created_at < filters.until)
+        stmt = stmt.order_by(messages.c.created_at.desc(), messages.c.id.desc()).offset(offset).limit(limit)
         async with self.db.read() as conn:
-            rows = (await conn.execute(stmt.limit(limit))).all()
-        return [SearchHit(room_id=row.room_id, room_name=row.room_name, seq=row.seq,
-                          sender_name=row.sender_name or "", body=row.body,
-                          created_at=row.created_at,
-                          attachments=tuple(a["name"] for a in row.attachments or ())) for row in rows]
+            rows = (await conn.execute(stmt)).all()
+        return [SearchHit(room_id=row.room_id, room_name=row.room_name, seq=row.seq, sender_id=row.sender_id,
+                          sender_name=row.sender_name or "", body=row.body, created_at=row.created_at,
+                          attachments=tuple(a["name"] for a in row.attachments or ()))
+                for row in rows]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from html.parser import HTMLParser
 
 from tests.support.client import Api
+from tests.support.elements import Elements
 from tests.support.emergency import open_emergency, responders
 
 ORGS = ["IFRC", "WHO", "Local NGO"]
@@ -14,25 +14,6 @@ ORGS = ["IFRC", "WHO", "Local NGO"]
 
 def rows_of(text: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(text)))
-
-
-class Elements(HTMLParser):
-    """The elements and attributes a browser would build from some HTML."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: set[str] = set()
-        self.attributes: list[tuple[str, str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-        self.attributes += [(tag, name, value) for name, value in attrs]
-
-    @classmethod
-    def of(cls, html: str) -> "Elements":
-        parser = cls()
-        parser.feed(html)
-        return parser
 
 
 async def test_alert_is_acknowledged_and_the_coordinator_sees_it_live(server):

@@ -100,7 +100,7 @@ async def test_resume_within_the_memory_window_needs_no_store_and_hides_deleted_
     await hub.subscribe(watcher, room, None)
     secret, _ = await stores.messages.append(room.id, member.id, "s", "my phone number is ...")
     await broker.publish(room_channel(room.id), encode_event(secret))
-    removal = await stores.messages.delete(room.id, secret.seq, member.id)
+    removal, _ = await stores.messages.delete(room.id, secret.seq, member.id)
     await broker.publish(room_channel(room.id), encode_event(removal))
     await settle()
     assert [seq for seq, _ in hub.feeds[room.id].recent] == [1, 2]
