@@ -63,6 +63,23 @@ SCRIPT_STRINGS = {
     "no_microphone": N_("The microphone is not available."),
     "stop_send": N_("Stop and send"),
     "recording": N_("Recording… {n} s"),
+    "reply": N_("Reply"),
+    "react": N_("React"),
+    "pin": N_("Pin"),
+    "unpin": N_("Unpin"),
+    "in_reply_to": N_("In reply to"),
+    "view_replies": N_("View replies"),
+    "reaction": N_("{emoji}: {n}. Press to add yours."),
+    "reaction_mine": N_("{emoji}: {n}, including you. Press to remove yours."),
+    "choose_reaction": N_("Choose a reaction"),
+    "other_emoji": N_("Another emoji, then Enter"),
+    "edit_waiting": N_("Change waiting to send"),
+    "delete_waiting": N_("Deletion waiting to send"),
+    "replying_to": N_("Replying to {name}: {excerpt}"),
+    "replying_thread": N_("Your message replies in this thread."),
+    "mention_room": N_("everyone in this room"),
+    "suggestions": N_("{n} members to mention: up and down arrows to choose, Enter to pick."),
+    "no_suggestions": N_("No member by that name in this room."),
 }
 
 

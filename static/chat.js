@@ -1,6 +1,8 @@
 /* Convene's only script. On every page: the service worker, local times, log-out and settings.
-   On a room page: one resumable websocket, an offline outbox, typing, presence, read markers,
-   mentions, edit and delete, attachments shown, and a saved copy of what was last seen.
+   On a room page: one resumable websocket, an offline outbox (messages, edits and deletions),
+   typing, presence, read markers, replies, reactions, mentions with suggestions, pins, edit and
+   delete, attachments shown, and a saved copy of what was last seen. Message text arrives as HTML
+   the server formatted and sanitised; this script never turns Markdown into HTML itself.
    Attaching and recording live in static/attachments.js, fetched the first time they are used. */
 (function () {
   'use strict';
@@ -70,8 +72,14 @@
   const ROOM = Number(root.dataset.roomId);
   const ME = Number(root.dataset.memberId);
   const MY_NAME = root.dataset.memberName || '';
-  const MY_USERNAME = (root.dataset.memberUsername || '').toLowerCase();
   const JOINED = root.dataset.joined === 'true';
+  const MODERATOR = root.dataset.role === 'owner' || root.dataset.role === 'moderator';
+  // A view of the room (its own URL, rendered by the server): one thread, the mentions of me, or an
+  // older stretch. Live events outside the view are counted (lastSeq) but not shown.
+  const THREAD = Number(root.dataset.thread || 0);
+  const MENTIONS_ONLY = root.dataset.mentions === 'me';
+  const BEFORE = Number(root.dataset.before || 0);
+  const VIEW = THREAD || MENTIONS_ONLY || BEFORE;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 30000;
   const TYPING_EVERY_MS = 2000;     // the server ignores typing frames sent more often
@@ -80,12 +88,16 @@
   const PONG_WITHIN_MS = 10000;
   const HELLO_WITHIN_MS = 15000;    // a black-holed mobile link can leave a connect hanging for minutes
   const HISTORY_PAGE = 50;
+  const EXCERPT_CHARS = 140;        // as the server's reply previews (rooms/models.py)
+  const SUGGESTIONS = 8;
+  const QUICK_REACTIONS = ['👍', '❤️', '🙏', '👏', '😂', '😮', '😢', '✅'];
 
   const RECENT_KEPT = 50;            // messages saved on the device for reading offline
-  const MENTION = /(^|[^\w@])@([a-z0-9][a-z0-9_.-]{1,31})/gi;
 
-  const [list, stateText, retryText, retryNow, presentText, typingText, olderButton, composer, input, announcer, editingNote] =
-    ['messages', 'conn-state', 'conn-retry', 'conn-now', 'present', 'typing', 'older', 'composer', 'body', 'announce', 'editing']
+  const [list, stateText, retryText, retryNow, presentText, typingText, olderButton, composer, input, announcer,
+    editingNote, replyNote, replyText, replyCancel, suggestList, suggestStatus, pinBox, pinList, pinCount] =
+    ['messages', 'conn-state', 'conn-retry', 'conn-now', 'present', 'typing', 'older', 'composer', 'body', 'announce',
+      'editing', 'replying', 'replying-to', 'reply-cancel', 'mention-list', 'suggest-status', 'pins', 'pin-list', 'pin-count']
       .map((id) => document.getElementById(id));
 
   // Storage may be missing or full (private browsing, quota): chat must still work from memory.
@@ -103,13 +115,12 @@
   // value is only a fallback, because the DOM (not storage) holds what the reader sees.
   let lastSeq = Number(root.dataset.lastSeq || storage.get(SEQ_KEY, 0)) || 0;
   const bySeq = new Map();    // seq -> <li>: each message is rendered once
-  const filesBySeq = new Map();   // seq -> attachment descriptors of messages that arrived live
-  for (const li of list.querySelectorAll('li[data-seq]')) bySeq.set(Number(li.dataset.seq), li);
+  const pinned = new Set(Array.from(pinList ? pinList.children : [], (li) => Number(li.dataset.seq)));
 
   // Connection: 'connecting' | 'online' | 'offline' (waiting to retry) | 'stopped' (will not retry).
   let state = 'connecting', ws = null, subscribed = false, attempt = 0;
   let retryTimer = 0, countdownTimer = 0, pingTimer = 0, pongTimer = 0, readTimer = 0, flushTimer = 0;
-  let sending = null;         // client_id of the one send awaiting its ack
+  let sending = null;         // client_id of the outbox entry awaiting its ack
   let readSent = 0, typingSentAt = 0;
   const present = new Map();  // member id -> {name, status}
   const typing = new Map();   // member id -> {name, timer}
@@ -120,6 +131,17 @@
     if (text !== undefined) { node.textContent = text; node.dir = 'auto'; }   // members write in any script
     return node;
   }
+  function button(text, action, label) {
+    const b = el('button', 'quiet', text);
+    b.type = 'button';
+    if (action) b.dataset.action = action;
+    if (label) b.setAttribute('aria-label', label);
+    return b;
+  }
+  const excerpt = (text) => {
+    const line = text.split(/\s+/).filter(Boolean).join(' ');
+    return line.length <= EXCERPT_CHARS ? line : line.slice(0, EXCERPT_CHARS - 1) + '…';
+  };
 
   function setState(next, detail) {
     if (next !== state || detail) {   // unchanged text is not announced again by the live region
@@ -131,7 +153,8 @@
     if (next !== 'offline') retryText.textContent = '';
     olderButton.disabled = next !== 'online';
     if (composer) composer.querySelector('button[type=submit]').disabled = next === 'stopped';
-    for (const button of list.querySelectorAll('.actions button')) button.disabled = next !== 'online';
+    // Replies, edits and deletions wait in the outbox; reacting and pinning need the link.
+    for (const b of list.querySelectorAll('[data-action=react], [data-action=pin], .reaction')) b.disabled = next !== 'online' || !JOINED;
   }
   const page = document.documentElement;
   const nearBottom = () => window.innerHeight + window.scrollY >= page.scrollHeight - 120;
@@ -139,23 +162,109 @@
   const removeEmptyNote = () => { const note = document.getElementById('empty'); if (note) note.remove(); };
 
   // Messages -----------------------------------------------------------------
+  // Each <li> keeps its message's state in li.m (the event's fields), whether the server rendered
+  // it or it arrived live; the markup is rebuilt from it.
+
+  const mentionsMe = (m) => !m.deleted && ((m.mentions || []).includes(ME) || !!m.mentions_room);
+  function shows(m) {
+    if (THREAD) return m.seq === THREAD || m.reply_to === THREAD;
+    if (MENTIONS_ONLY) return mentionsMe(m) && !(m.sender && m.sender.id === ME);
+    return !BEFORE || m.seq < BEFORE;
+  }
+
+  // A message the server rendered into the page, read back into the same shape as an event.
+  function fromElement(li) {
+    const body = li.querySelector('.body');
+    const quote = li.querySelector('.quote');
+    const m = {
+      seq: Number(li.dataset.seq), ts: li.querySelector('time').getAttribute('datetime'),
+      sender: { id: Number(li.dataset.sender), display_name: li.querySelector('.meta .who').textContent },
+      body: body.textContent, html: body.innerHTML, deleted: body.classList.contains('deleted'),
+      edited_at: li.querySelector('.edited') ? 'yes' : null, mentions: li.classList.contains('mentions-me') ? [ME] : [],
+    };
+    if (li.dataset.replyTo) {
+      const gone = quote.querySelector('.excerpt').classList.contains('deleted');
+      m.reply_to = Number(li.dataset.replyTo);
+      m.parent = { sender: { display_name: quote.querySelector('.who').textContent } };
+      if (gone) m.parent.deleted = true; else m.parent.excerpt = quote.querySelector('.excerpt').textContent;
+    }
+    try { m.reactions = reactionList(JSON.parse(li.dataset.reactions || '{}')); } catch (e) { m.reactions = []; }
+    try { if (li.dataset.attachments) m.attachments = JSON.parse(li.dataset.attachments); } catch (e) { /* shown as rendered */ }
+    return m;
+  }
+  const reactionList = (byEmoji) => Object.keys(byEmoji).map((emoji) => ({ emoji: emoji, members: byEmoji[emoji] }));
+
+  function quoteElement(m) {
+    const parent = m.parent || { deleted: true, sender: {} };
+    const p = el('p', 'quote');
+    const a = el('a');
+    a.href = '/rooms/' + ROOM + '?thread=' + m.reply_to;
+    a.dataset.thread = m.reply_to;
+    const shown = el('span', 'excerpt' + (parent.deleted ? ' deleted' : ''), parent.deleted ? t('deleted') : parent.excerpt);
+    a.append(el('span', 'vh', t('in_reply_to') + ' '), el('span', 'who', (parent.sender || {}).display_name || ''), ' ', shown);
+    p.append(a);
+    return p;
+  }
 
   function messageElement(m) {
-    const li = el('li', 'msg' + (m.sender && m.sender.id === ME ? ' mine' : ''));
+    const li = el('li', 'msg');
     li.id = 'm-' + m.seq;
     li.dataset.seq = m.seq;
     if (m.sender) li.dataset.sender = m.sender.id;
+    if (m.reply_to) li.dataset.replyTo = m.reply_to;
+    li.m = Object.assign({ reactions: [] }, m);
+    render(li);
+    return li;
+  }
+
+  function render(li) {
+    const m = li.m;
+    li.className = 'msg' + (m.sender && m.sender.id === ME ? ' mine' : '') + (mentionsMe(m) ? ' mentions-me' : '') +
+      (li.classList.contains('pending') ? ' pending' : '');
     const meta = el('p', 'meta');
     const time = el('time');
     time.setAttribute('datetime', m.ts);
     localise(time);
     meta.append(el('span', 'who', m.sender ? m.sender.display_name : ''), ' ', time);
     if (m.edited_at && !m.deleted) meta.append(' ', el('span', 'edited', t('edited')));
-    li.append(meta, m.deleted ? el('p', 'body deleted', t('deleted')) : el('p', 'body', m.body));
-    if (m.attachments && !m.deleted) li.append(attachmentList(m.attachments));
-    decorate(li);
-    return li;
+    if (li.status) meta.append(' ', el('span', 'status', li.status));
+    const body = el('div', 'body' + (m.deleted ? ' deleted' : ''));
+    body.dir = 'auto';
+    body.id = li.id + '-body';
+    // Sanitised by the server when the message was stored (nh3 allow-list); never built from Markdown here.
+    if (m.deleted) body.textContent = t('deleted');
+    else if (m.html !== undefined) body.innerHTML = m.html;
+    else { body.textContent = m.body; body.classList.add('plain'); }   // not yet formatted: queued here
+    for (const mention of body.querySelectorAll('.mention')) {
+      if (mention.dataset.mention === String(ME)) mention.classList.add('me');
+    }
+    const parts = [meta];
+    if (m.reply_to) parts.push(quoteElement(m));
+    parts.push(body);
+    if (m.attachments && m.attachments.length && !m.deleted) parts.push(attachmentList(m.attachments));
+    if (!m.deleted && m.reactions.length) parts.push(reactionsElement(m));
+    if (!THREAD && hasReplies(m.seq)) {
+      const more = el('p', 'replies');
+      const a = el('a', '', t('view_replies'));
+      a.href = '/rooms/' + ROOM + '?thread=' + m.seq;
+      more.append(a);
+      parts.push(more);
+    }
+    const actions = actionsElement(li);
+    if (actions) parts.push(actions);
+    // A keyboard user keeps their place when the message changes under them (a reaction arrives).
+    const focused = li.contains(document.activeElement) ? document.activeElement : null;
+    const again = focused && (focused.dataset.action ? '[data-action="' + focused.dataset.action + '"]'
+      : focused.dataset.emoji ? '[data-emoji="' + focused.dataset.emoji + '"]' : null);
+    if (picker && picker.parentNode === li) {
+      parts.push(picker);
+      picker.opener = (actions && actions.querySelector('[data-action=react]')) || picker.opener;
+    }
+    li.replaceChildren(...parts);
+    const refocus = again && (picker && picker.contains(focused) ? focused : li.querySelector(again));
+    if (refocus) refocus.focus();
   }
+  const hasReplies = (seq) => !!list.querySelector('li[data-reply-to="' + seq + '"]');
 
   // A message's files, as templates/attachments.html shows them; links redirect to fresh signed URLs.
   const number = (n, digits) => new Intl.NumberFormat(LANG, { maximumFractionDigits: digits }).format(n);
@@ -198,46 +307,20 @@
     hold.replaceChildren(previewImage(hold.dataset, hold.dataset.name || ''));
   });
 
-  // @username becomes a highlighted span, built from text nodes only (never from HTML), and a
-  // message naming the reader is marked for them.
-  function highlightMentions(body) {
-    const text = body.textContent;
-    MENTION.lastIndex = 0;
-    if (body.classList.contains('deleted') || !MENTION.test(text)) return false;
-    let mine = false, at = 0;
-    const parts = [];
-    text.replace(MENTION, (match, lead, name, offset) => {
-      const start = offset + lead.length;
-      parts.push(text.slice(at, start));
-      const span = el('span', 'mention', '@' + name);
-      if (name.toLowerCase() === MY_USERNAME) { span.classList.add('me'); mine = true; }
-      parts.push(span);
-      at = start + name.length + 1;
-      return match;
-    });
-    parts.push(text.slice(at));
-    body.replaceChildren(...parts);
-    return mine;
-  }
-  // Mentions, and Edit/Delete buttons on the reader's own messages (keyboard reachable, labelled).
-  function decorate(li) {
-    const body = li.querySelector('.body');
-    li.classList.toggle('mentions-me', highlightMentions(body));
-    const old = li.querySelector('.actions');
-    if (old) old.remove();
-    if (Number(li.dataset.sender) !== ME || body.classList.contains('deleted') || !JOINED) return;
+  // Reply, react, pin and the author's own edit and delete: labelled buttons, reachable by keyboard.
+  function actionsElement(li) {
+    const m = li.m;
+    if (!JOINED || m.deleted || !li.dataset.seq) return null;
     const actions = el('p', 'actions');
-    const edit = el('button', 'quiet', t('edit'));
-    const remove = el('button', 'quiet', t('delete'));
-    for (const [button, action] of [[edit, 'edit'], [remove, 'delete']]) {
-      button.type = 'button';
-      button.dataset.action = action;
-      button.disabled = state !== 'online';
-      button.setAttribute('aria-describedby', li.id + '-body');
+    const add = (b) => { b.setAttribute('aria-describedby', li.id + '-body'); actions.append(b, ' '); return b; };
+    if (composer && !VIEW) add(button(t('reply'), 'reply'));   // in a thread, everything answers the thread
+    add(button(t('react'), 'react')).disabled = state !== 'online';
+    if (MODERATOR) add(button(pinned.has(m.seq) ? t('unpin') : t('pin'), 'pin')).disabled = state !== 'online';
+    if (m.sender && m.sender.id === ME) {
+      add(button(t('edit'), 'edit'));
+      add(button(t('delete'), 'delete'));
     }
-    body.id = li.id + '-body';
-    actions.append(edit, ' ', remove);
-    li.append(actions);
+    return actions;
   }
 
   // Keeps the list in seq order; unsent messages stay below every stored one.
@@ -249,57 +332,190 @@
     list.insertBefore(li, before);
   }
   function addMessage(m) {
-    if (bySeq.has(m.seq)) return;
-    const li = messageElement(m);
-    bySeq.set(m.seq, li);
-    if (m.attachments) filesBySeq.set(m.seq, m.attachments);
-    place(li, m.seq);
-    removeEmptyNote();
     if (m.sender && m.sender.id === ME && m.client_id) settle(m.client_id);
     if (m.sender) stopTyping(m.sender.id);
+    if (bySeq.has(m.seq) || !shows(m)) return null;
+    const li = messageElement(m);
+    bySeq.set(m.seq, li);
+    place(li, m.seq);
+    removeEmptyNote();
+    const parent = m.reply_to && bySeq.get(m.reply_to);
+    if (parent && !parent.querySelector('.replies')) render(parent);   // its "View replies" link
     return li;
   }
 
-  // An edit or deletion of a loaded message; older ones show their current state when loaded.
+  // An edit, deletion or reaction of a loaded message; older ones show their current state when loaded.
   function applyChange(f) {
+    if (f.type === 'pin') return onPin(f);
+    if (f.type !== 'reaction') updateQuotes(f);
     const li = bySeq.get(f.target);
     if (!li) return;
-    const body = li.querySelector('.body');
-    const edited = li.querySelector('.edited');
+    const m = li.m;
     if (f.type === 'message.edited') {
-      body.textContent = f.body;
-      if (!edited) li.querySelector('.meta').append(' ', el('span', 'edited', t('edited')));
+      Object.assign(m, { body: f.body, html: f.html, edited_at: f.ts, mentions: f.mentions || [], mentions_room: !!f.mentions_room });
+    } else if (f.type === 'message.deleted') {
+      Object.assign(m, { deleted: true, body: '', html: '', reactions: [] });
+      if (pinned.delete(f.target)) refreshPins();
     } else {
-      body.textContent = t('deleted');
-      body.className = 'body deleted';
-      if (edited) edited.remove();
-      if (li.querySelector('.atts')) li.querySelector('.atts').remove();
+      react(m, f.emoji, f.sender.id, f.active);
     }
-    decorate(li);
+    if (f.type !== 'reaction' || f.sender.id === ME) li.status = '';
+    render(li);
+  }
+  // The replies quoting an edited or deleted message show its new state, as their history would.
+  function updateQuotes(f) {
+    for (const li of list.querySelectorAll('li[data-reply-to="' + f.target + '"]')) {
+      const parent = li.m.parent || (li.m.parent = { sender: {} });
+      if (f.type === 'message.deleted') { parent.deleted = true; delete parent.excerpt; } else parent.excerpt = excerpt(f.body);
+      render(li);
+    }
+  }
+
+  // Reactions ----------------------------------------------------------------
+  // Each change names who reacted, so applying one twice (the message's summary, then the event
+  // again on resume) changes nothing.
+
+  function react(m, emoji, memberId, active) {
+    let entry = m.reactions.find((r) => r.emoji === emoji);
+    if (!entry && active) m.reactions.push(entry = { emoji: emoji, members: [] });
+    if (!entry) return;
+    entry.members = entry.members.filter((id) => id !== memberId).concat(active ? [memberId] : []);
+    if (!entry.members.length) m.reactions = m.reactions.filter((r) => r !== entry);
+  }
+  function reactionsElement(m) {
+    const box = el('p', 'reactions');
+    for (const r of m.reactions) {
+      const mine = r.members.includes(ME);
+      const chip = el('button', 'reaction');
+      chip.type = 'button';
+      chip.dataset.emoji = r.emoji;
+      chip.setAttribute('aria-pressed', String(mine));
+      chip.append(r.emoji + ' ', el('span', 'count', String(r.members.length)));
+      chip.setAttribute('aria-label', t(mine ? 'reaction_mine' : 'reaction', { emoji: r.emoji, n: r.members.length }));
+      chip.disabled = !JOINED || state !== 'online';
+      chip.members = r.members;
+      nameChip(chip);
+      box.append(chip, ' ');
+    }
+    return box;
+  }
+  function sendReaction(seq, emoji, active) {
+    send({ type: 'react', room: ROOM, target: seq, emoji: emoji, active: active, ref: 'react' });
+  }
+
+  // The quick choice of reactions: a row of buttons the arrow keys move through; Escape closes it.
+  let picker = null;
+  function closePicker(focusBack) {
+    if (!picker) return;
+    const opener = picker.opener;
+    picker.remove();
+    picker = null;
+    if (focusBack && opener.isConnected) opener.focus();
+  }
+  function openPicker(li, opener) {
+    closePicker(false);
+    picker = el('div', 'picker');
+    picker.opener = opener;
+    picker.setAttribute('role', 'group');
+    picker.setAttribute('aria-label', t('choose_reaction'));
+    for (const emoji of QUICK_REACTIONS) {
+      const b = button(emoji, 'pick');
+      b.dataset.emoji = emoji;
+      picker.append(b);
+    }
+    const other = el('input');
+    other.setAttribute('aria-label', t('other_emoji'));
+    other.maxLength = 16;
+    other.size = 3;
+    other.placeholder = '…';
+    picker.append(other);
+    li.querySelector('.actions').after(picker);
+    picker.querySelector('button').focus();
+    picker.addEventListener('keydown', (event) => {
+      const items = Array.from(picker.querySelectorAll('button, input'));
+      const at = items.indexOf(document.activeElement);
+      const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (event.key === 'Escape') { event.preventDefault(); closePicker(true); }
+      else if (step && !(document.activeElement === other && other.value)) {
+        event.preventDefault();
+        items[(at + step * (document.dir === 'rtl' && /Left|Right/.test(event.key) ? -1 : 1) + items.length) % items.length].focus();
+      } else if (event.key === 'Enter' && document.activeElement === other) {
+        event.preventDefault();
+        if (other.value.trim()) { sendReaction(Number(li.dataset.seq), other.value.trim(), true); closePicker(true); }
+      }
+    });
+    picker.addEventListener('click', (event) => {
+      const b = event.target.closest('button[data-emoji]');
+      if (!b) return;
+      const r = li.m.reactions.find((x) => x.emoji === b.dataset.emoji);
+      sendReaction(Number(li.dataset.seq), b.dataset.emoji, !(r && r.members.includes(ME)));
+      closePicker(true);
+    });
+  }
+
+  // The room's members: loaded once, when first needed (mention suggestions, who reacted).
+  let names = null, namesLoading = null;
+  function loadNames() {
+    if (names || namesLoading) return namesLoading || Promise.resolve(names);
+    namesLoading = fetch('/api/rooms/' + ROOM + '/members', { credentials: 'same-origin' })
+      .then((r) => (r.ok ? r.json() : { members: [] }))
+      .then((data) => { names = new Map(data.members.map((m) => [m.id, m])); return names; })
+      .catch(() => null)
+      .finally(() => { namesLoading = null; });
+    return namesLoading;
+  }
+  // Who reacted shows on a chip's tooltip once the names are known (asked for on first pointing or focus).
+  function nameChip(chip) {
+    if (names && chip.members) chip.title = chip.members.map((id) => (names.get(id) || {}).display_name || '?').join(', ');
+  }
+  for (const type of ['pointerover', 'focusin']) {
+    list.addEventListener(type, (event) => {
+      if (!names && event.target.closest('.reaction')) loadNames().then(() => list.querySelectorAll('.reaction').forEach(nameChip));
+    });
+  }
+
+  // Pins ---------------------------------------------------------------------
+
+  function onPin(f) {
+    if (f.active) pinned.add(f.target); else pinned.delete(f.target);
+    const li = bySeq.get(f.target);
+    if (li) render(li);
+    refreshPins();
+  }
+  // The list at the top of the room comes from the server, which knows pinned messages not loaded here.
+  function refreshPins() {
+    if (!pinList) return;
+    fetch('/api/rooms/' + ROOM + '/pins', { credentials: 'same-origin' }).then((r) => (r.ok ? r.json() : null)).then((data) => {
+      if (!data) return;
+      pinList.replaceChildren(...data.pins.map((p) => {
+        const li = el('li');
+        li.dataset.seq = p.seq;
+        const a = el('a');
+        a.href = '/rooms/' + ROOM + '?thread=' + p.seq;
+        a.append(el('span', 'who', p.sender.display_name), ' ', el('span', 'excerpt', excerpt(p.body)));
+        li.append(a);
+        return li;
+      }));
+      pinCount.textContent = data.pins.length;
+      pinBox.hidden = !data.pins.length;
+    }).catch(() => { /* the list refreshes with the next pin or the next visit */ });
   }
 
   // What the reader saw, kept on the device: the page the service worker saved offline may be
   // older than the last messages that arrived live.
   function remember() {
-    const recent = Array.from(list.querySelectorAll('li[data-seq]')).slice(-RECENT_KEPT).map((li) => ({
-      seq: Number(li.dataset.seq), sender: { id: Number(li.dataset.sender), display_name: li.querySelector('.who').textContent },
-      ts: li.querySelector('time').getAttribute('datetime'), body: li.querySelector('.body').textContent,
-      deleted: li.querySelector('.body').classList.contains('deleted'), edited_at: li.querySelector('.edited') ? 'yes' : null,
-      attachments: filesBySeq.get(Number(li.dataset.seq)),
-    }));
+    if (VIEW) return;   // the room's own copy, not a view of it
+    const recent = Array.from(list.querySelectorAll('li[data-seq]')).slice(-RECENT_KEPT).map((li) => li.m);
     storage.set(RECENT_KEY, { seq: lastSeq, messages: recent });
   }
   function restoreRecent() {
     const saved = storage.get(RECENT_KEY, null);
-    if (!saved || !(saved.seq > lastSeq)) return;   // the page itself is as new or newer
+    if (VIEW || !saved || !(saved.seq > lastSeq)) return;   // the page itself is as new or newer
     for (const m of saved.messages) {
       const shown = bySeq.get(m.seq);
       if (!shown) { addMessage(m); continue; }
-      const current = messageElement(m);   // edited or deleted since the saved page was made
-      const files = shown.querySelector('.atts');   // as the page showed them (the saved copy has only live ones)
-      if (files && !m.deleted && !current.querySelector('.atts')) current.querySelector('.body').after(files);
-      shown.replaceWith(current);
-      bySeq.set(m.seq, current);
+      shown.m = Object.assign({ reactions: [] }, m);   // edited, deleted or reacted to since the page was made
+      render(shown);
     }
     lastSeq = saved.seq;
     if (!navigator.onLine) stateText.textContent = t('offline_copy');
@@ -309,8 +525,7 @@
     // The log region announces additions too, but many screen readers read only the last line of a
     // burst; this says who wrote what, once.
     announcer.textContent = t('new_message', { name: m.sender.display_name, body: m.body.slice(0, 200) });
-    const li = bySeq.get(m.seq);
-    if (NOTIFY && li && li.classList.contains('mentions-me') && document.visibilityState !== 'visible' &&
+    if (NOTIFY && mentionsMe(m) && document.visibilityState !== 'visible' &&
         window.Notification && Notification.permission === 'granted') {
       new Notification(t('mentioned', { name: m.sender.display_name }), { body: m.body.slice(0, 200), tag: 'convene-' + ROOM });
     }
@@ -318,7 +533,7 @@
 
   function onRoomEvent(f) {
     const follow = nearBottom();
-    const fresh = f.type === 'message' && !bySeq.has(f.seq);
+    const fresh = f.type === 'message' && !bySeq.has(f.seq) && shows(f);
     if (f.type === 'message') addMessage(f); else applyChange(f);
     if (fresh) announce(f);
     if (f.seq > lastSeq) {   // a subscription delivers in order and without gaps
@@ -330,25 +545,45 @@
     markRead();
   }
 
-  // Outbox: typed messages are kept until the server acknowledges them, across reloads. ------
+  // Outbox: messages, edits and deletions are kept until the server acknowledges them, across
+  // reloads, and sent one at a time in the order they were made. Each carries a client id, so one
+  // sent again after a lost ack is answered, not applied twice. ----------------------------------
 
   let memoryOutbox = storage.get(OUTBOX_KEY, []);
   // Read afresh each time: another tab of this member may have queued or settled messages.
   const outbox = () => storage.get(OUTBOX_KEY, memoryOutbox);
   function saveOutbox(entries) { memoryOutbox = entries; storage.set(OUTBOX_KEY, entries); }
+  const kindOf = (entry) => entry.type || 'send';   // entries queued before edits were queued are sends
 
   function newClientId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     const bytes = crypto.getRandomValues(new Uint8Array(16));   // randomUUID needs https; this does not
     return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   }
+  function queue(entry) {
+    entry.client_id = newClientId();
+    entry.room = ROOM;
+    saveOutbox(outbox().concat([entry]));
+    showQueued(entry);
+    flush();
+  }
 
-  function showPending(entry) {
+  function showQueued(entry) {
+    if (kindOf(entry) !== 'send') {   // an edit or deletion shows on the message it changes
+      const li = bySeq.get(entry.target);
+      if (!li) return;
+      li.status = t(kindOf(entry) === 'edit' ? 'edit_waiting' : 'delete_waiting');
+      if (kindOf(entry) === 'edit') Object.assign(li.m, { body: entry.body, html: undefined });
+      render(li);
+      return;
+    }
     const li = el('li', 'msg mine pending');
     li.dataset.clientId = entry.client_id;
     const meta = el('p', 'meta');
     meta.append(el('span', 'who', MY_NAME), ' ', el('span', 'status', t('waiting')));
-    li.append(meta, el('p', 'body', entry.body));
+    li.append(meta);
+    if (entry.reply_to) li.append(quoteElement({ reply_to: entry.reply_to, parent: entry.parent }));
+    li.append(el('div', 'body plain', entry.body));
     if (entry.files) {
       const files = el('ul', 'atts');
       for (const f of entry.files) {
@@ -364,10 +599,10 @@
   }
   const pendingFor = (clientId) =>
     Array.from(list.querySelectorAll('li.pending')).find((li) => li.dataset.clientId === clientId);
-  function setPendingStatus(clientId, text, failed) {
-    const li = pendingFor(clientId);
+  function setPendingStatus(entry, text, failed) {
+    const li = kindOf(entry) === 'send' ? pendingFor(entry.client_id) : bySeq.get(entry.target);
     if (!li) return;
-    li.querySelector('.status').textContent = text;
+    if (li.m) { li.status = text; render(li); } else li.querySelector('.status').textContent = text;
     if (failed) li.classList.add('failed');
   }
 
@@ -378,26 +613,29 @@
     saveOutbox(entries.filter((e) => e.client_id !== clientId));
     const li = pendingFor(clientId);
     if (li) li.remove();
+    const changed = entry && kindOf(entry) !== 'send' && bySeq.get(entry.target);
+    if (changed) { changed.status = ''; render(changed); }   // its event shows (or showed) the change
     const wasSending = sending === clientId;
     if (wasSending) sending = null;
     if (entry && entry.files) attachments().then((A) => A.forget(entry));
     // The ack may beat the message event; show it now, the event is then dropped by seq. A message with
     // files waits for its event, which carries them.
-    if (ack && entry && entry.room === ROOM && !entry.files) {
-      addMessage({ seq: ack.seq, sender: { id: ME, display_name: MY_NAME }, client_id: clientId, body: entry.body, ts: ack.ts });
+    if (ack && entry && entry.room === ROOM && kindOf(entry) === 'send' && !entry.files) {
+      addMessage({ seq: ack.seq, sender: { id: ME, display_name: MY_NAME }, client_id: clientId, body: entry.body,
+                   ts: ack.ts, reply_to: entry.reply_to, parent: entry.parent });
     }
     if (wasSending) flush();
   }
 
-  // One send in flight at a time keeps messages in the order they were typed, even when the
-  // server refuses one for a moment (rate limit, store restart) and it has to be retried.
+  // One entry in flight at a time keeps them in the order they were made, even when the server
+  // refuses one for a moment (rate limit, store restart) and it has to be retried.
   // Entries for other rooms go out too: a send needs no subscription.
   function flush() {
     clearTimeout(flushTimer);
     const entry = outbox()[0];
     if (sending || state !== 'online' || !entry) return;
     sending = entry.client_id;
-    setPendingStatus(entry.client_id, t('sending'));
+    setPendingStatus(entry, t('sending'));
     if (entry.files && entry.files.some((file) => !file.id)) {
       if (!composer) { sending = null; return; }   // a page without a composer leaves files for one that has it
       // Files first (resuming where a lost link left off), then the send: attachments.js.
@@ -405,14 +643,17 @@
         (error) => onSendError(entry.client_id, error));
       return;
     }
-    const frame = { type: 'send', room: entry.room, client_id: entry.client_id, body: entry.body, ref: 's:' + entry.client_id };
+    const frame = { type: kindOf(entry), room: entry.room, client_id: entry.client_id, ref: 's:' + entry.client_id };
+    if (kindOf(entry) !== 'delete') frame.body = entry.body;
+    if (kindOf(entry) !== 'send') frame.target = entry.target;
+    if (entry.reply_to) frame.reply_to = entry.reply_to;
     if (entry.files) frame.attachments = entry.files.map((file) => file.id);
     send(frame);
   }
   function onSendError(clientId, f) {
     sending = null;
-    const entry = outbox().find((e) => e.client_id === clientId);
-    if (f.field === 'attachments' && entry && !entry.uploaded_again) {
+    const entry = outbox().find((e) => e.client_id === clientId) || { client_id: clientId };
+    if (f.field === 'attachments' && entry.files && !entry.uploaded_again) {
       // Uploaded long ago and dropped unsent meanwhile: upload once more from the copy on this device.
       entry.uploaded_again = true;
       entry.files.forEach((file) => { file.id = file.upload = null; });
@@ -420,14 +661,14 @@
       return flush();
     }
     if (f.retryable) {
-      setPendingStatus(clientId, t('waiting'));
+      setPendingStatus(entry, t('waiting'));
       flushTimer = setTimeout(flush, Math.max(1, f.retry_after || 2) * 1000);
       return;
     }
-    // Refused for good (too long, no longer a member): keep the text on screen, stop retrying.
+    // Refused for good (too long, no longer a member, deleted meanwhile): keep it on screen, stop retrying.
     saveOutbox(outbox().filter((e) => e.client_id !== clientId));
-    if (entry && entry.files) attachments().then((A) => A.forget(entry));
-    setPendingStatus(clientId, t('not_sent') + ' ' + f.message, true);
+    if (entry.files) attachments().then((A) => A.forget(entry));
+    setPendingStatus(entry, t('not_sent') + ' ' + f.message, true);
     flush();
   }
 
@@ -445,7 +686,7 @@
   }
   const chat = {
     room: ROOM, me: ME, t: t,
-    queue(files) { enqueue(files); },   // files: [{key, name, size, type}], kept on the device
+    queue(files) { sendTyped(files); },   // files: [{key, name, size, type}], kept on the device
     update(entry) { saveOutbox(outbox().map((e) => e.client_id === entry.client_id ? entry : e)); },
     progress(clientId, index, fraction) {
       const li = pendingFor(clientId);
@@ -453,40 +694,36 @@
       if (bar) bar.value = fraction;
     },
   };
-  function enqueue(files) {
-    const entry = { room: ROOM, client_id: newClientId(), body: input.value };
-    if (files) entry.files = files;
-    saveOutbox(outbox().concat([entry]));
-    showPending(entry);
-    input.value = '';
-    if (typingSentAt) { send({ type: 'typing', room: ROOM, active: false }); typingSentAt = 0; }
-    toBottom();
-    flush();
-  }
 
+  let editing = 0;      // seq of the message being edited, or 0
+  let replyingTo = 0;   // seq of the message being answered, or 0 (in a thread view, always the thread)
   if (composer) {
     composer.hidden = false;
-    for (const entry of outbox()) if (entry.room === ROOM) showPending(entry);
+    for (const entry of outbox()) if (entry.room === ROOM) showQueued(entry);
     composer.addEventListener('submit', (event) => {
       event.preventDefault();
       if (!input.value.trim()) return;
+      closeSuggestions();
       if (editing) {
-        if (send({ type: 'edit', room: ROOM, target: editing, body: input.value, ref: 'edit' })) stopEditing();
+        queue({ type: 'edit', target: editing, body: input.value });
+        stopEditing();
         return;
       }
-      enqueue(null);
+      sendTyped(null);
     });
-    const picker = document.getElementById('attach-file');
-    if (picker) {
-      picker.addEventListener('change', () => {
-        const files = Array.from(picker.files);
-        picker.value = '';
+    const filePicker = document.getElementById('attach-file');
+    if (filePicker) {
+      filePicker.addEventListener('change', () => {
+        const files = Array.from(filePicker.files);
+        filePicker.value = '';
         if (files.length) attachments().then((A) => A.pick(files));
       });
       document.getElementById('record').addEventListener('click', () => attachments().then((A) => A.record()));
     }
     input.addEventListener('keydown', (event) => {
+      if (suggesting(event)) return;
       if (event.key === 'Escape' && editing) { event.preventDefault(); stopEditing(); return; }
+      if (event.key === 'Escape' && replyingTo) { event.preventDefault(); stopReplying(true); return; }
       // Enter sends, Shift+Enter starts a new line; never while an input method is composing.
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
@@ -494,39 +731,147 @@
       }
     });
     input.addEventListener('input', () => {
+      suggest();
       if (input.value && subscribed && Date.now() - typingSentAt >= TYPING_EVERY_MS) {
         typingSentAt = Date.now();
         send({ type: 'typing', room: ROOM, active: true });
       }
     });
+    input.addEventListener('blur', () => setTimeout(closeSuggestions, 150));
+    replyCancel.addEventListener('click', () => stopReplying(true));
+    if (THREAD) { replyNote.hidden = false; replyText.textContent = t('replying_thread'); replyCancel.hidden = true; }
   }
 
-  // Edit and delete: the author's own messages, while online (they are not queued). --------
+  // What is in the message box (and the files given, from attachments.js) goes into the outbox.
+  function sendTyped(files) {
+    const entry = { body: input.value };
+    if (files) entry.files = files;
+    const target = replyingTo || THREAD;
+    if (target) {
+      const li = bySeq.get(target);
+      entry.reply_to = target;
+      entry.parent = li ? { sender: li.m.sender, excerpt: excerpt(li.m.body) } : null;
+    }
+    input.value = '';
+    if (replyingTo) stopReplying(false);
+    if (typingSentAt) { send({ type: 'typing', room: ROOM, active: false }); typingSentAt = 0; }
+    queue(entry);
+    toBottom();
+  }
 
-  let editing = 0;   // seq of the message being edited, or 0
+  // Edit, delete, reply, react and pin ----------------------------------------
+
   function stopEditing() {
     const target = bySeq.get(editing);
     editing = 0;
     editingNote.hidden = true;
     input.value = '';
-    if (target) target.querySelector('[data-action=edit]').focus();
+    if (target && target.querySelector('[data-action=edit]')) target.querySelector('[data-action=edit]').focus();
+  }
+  function startReplying(li) {
+    replyingTo = Number(li.dataset.seq);
+    replyText.textContent = t('replying_to', { name: li.m.sender.display_name, excerpt: excerpt(li.m.body).slice(0, 60) });
+    replyNote.hidden = false;
+    input.focus();
+  }
+  function stopReplying(focusBack) {
+    const target = bySeq.get(replyingTo);
+    replyingTo = 0;
+    replyNote.hidden = !THREAD;
+    if (focusBack && target && target.querySelector('[data-action=reply]')) target.querySelector('[data-action=reply]').focus();
   }
   list.addEventListener('click', (event) => {
-    const button = event.target.closest('.actions button');
-    if (!button || state !== 'online') return;
-    const li = button.closest('li[data-seq]');
-    const seq = Number(li.dataset.seq);
-    if (button.dataset.action === 'delete') {
-      if (window.confirm(t('confirm_delete'))) send({ type: 'delete', room: ROOM, target: seq, ref: 'delete' });
+    const chip = event.target.closest('.reaction');
+    const li = event.target.closest('li[data-seq]');
+    if (chip && li && state === 'online') {
+      sendReaction(Number(li.dataset.seq), chip.dataset.emoji, chip.getAttribute('aria-pressed') !== 'true');
       return;
     }
-    editing = seq;
-    editingNote.textContent = t('editing');
-    editingNote.hidden = false;
-    input.value = li.querySelector('.body').textContent;
-    input.focus();
+    const action = event.target.closest('.actions button');
+    if (!action || !li) return;
+    const seq = Number(li.dataset.seq);
+    switch (action.dataset.action) {
+      case 'delete':
+        if (window.confirm(t('confirm_delete'))) queue({ type: 'delete', target: seq });
+        break;
+      case 'edit':
+        editing = seq;
+        editingNote.textContent = t('editing');
+        editingNote.hidden = false;
+        input.value = li.m.body;
+        input.focus();
+        break;
+      case 'reply': startReplying(li); break;
+      case 'react': if (picker && picker.opener === action) closePicker(true); else openPicker(li, action); break;
+      case 'pin': send({ type: 'pin', room: ROOM, target: seq, active: !pinned.has(seq), ref: 'pin' }); break;
+    }
   });
 
+  // Mention suggestions: "@" and the start of a name offer the room's members (and @room to its
+  // owners and moderators) in a listbox under the message box; the box keeps the focus and points
+  // at the highlighted one (aria-activedescendant). -------------------------------------------
+
+  let choices = [], chosen = -1;
+  const typedMention = () => {
+    const before = input.value.slice(0, input.selectionStart);
+    const found = /(^|[^\w@.+-])@([\w.-]{0,32})$/.exec(before);
+    return found ? { start: before.length - found[2].length - 1, prefix: found[2].toLowerCase() } : null;
+  };
+  function suggest() {
+    const typed = typedMention();
+    if (!typed) return closeSuggestions();
+    if (!names) { loadNames().then(() => { if (names) suggest(); }); return; }
+    const starts = (text) => text.toLowerCase().split(/\s+/).some((word) => word.startsWith(typed.prefix));
+    choices = Array.from(names.values())
+      .filter((m) => m.id !== ME && (m.username.startsWith(typed.prefix) || starts(m.display_name)))
+      .slice(0, SUGGESTIONS).map((m) => ({ username: m.username, label: m.display_name + ' @' + m.username }));
+    if (MODERATOR && 'room'.startsWith(typed.prefix)) choices.push({ username: 'room', label: '@room · ' + t('mention_room') });
+    if (!choices.length) return closeSuggestions(t('no_suggestions'));
+    suggestList.replaceChildren(...choices.map((choice, i) => {
+      const option = el('li', '', choice.label);
+      option.id = 'mention-' + i;
+      option.setAttribute('role', 'option');
+      option.addEventListener('mousedown', (event) => { event.preventDefault(); pick(i); });
+      return option;
+    }));
+    suggestList.hidden = false;
+    choose(0);
+    suggestStatus.textContent = t('suggestions', { n: choices.length });
+  }
+  function choose(i) {
+    chosen = (i + choices.length) % choices.length;
+    Array.from(suggestList.children).forEach((option, n) => option.setAttribute('aria-selected', String(n === chosen)));
+    input.setAttribute('aria-activedescendant', 'mention-' + chosen);
+  }
+  function pick(i) {
+    const typed = typedMention();
+    if (!typed) return closeSuggestions();
+    const text = '@' + choices[i].username + ' ';
+    const after = input.value.slice(input.selectionStart);
+    input.value = input.value.slice(0, typed.start) + text + after;
+    input.selectionStart = input.selectionEnd = typed.start + text.length;
+    closeSuggestions();
+  }
+  function closeSuggestions(status) {
+    choices = [];
+    chosen = -1;
+    if (!suggestList) return;
+    suggestList.hidden = true;
+    suggestList.replaceChildren();
+    input.removeAttribute('aria-activedescendant');
+    suggestStatus.textContent = typeof status === 'string' ? status : '';
+  }
+  // Keys the open list takes before the message box does; answers whether it took this one.
+  function suggesting(event) {
+    if (suggestList.hidden || !choices.length || event.isComposing) return false;
+    const moves = { ArrowDown: 1, ArrowUp: -1 };
+    if (event.key in moves) choose(chosen + moves[event.key]);
+    else if (event.key === 'Enter' || event.key === 'Tab') pick(chosen);
+    else if (event.key === 'Escape') closeSuggestions();
+    else return false;
+    event.preventDefault();
+    return true;
+  }
   // Typing, presence and read markers -----------------------------------------
 
   function renderTyping() {
@@ -651,7 +996,7 @@
         send({ type: 'who', room: ROOM });
         markRead();
         break;
-      case 'message': case 'message.edited': case 'message.deleted':
+      case 'message': case 'message.edited': case 'message.deleted': case 'reaction': case 'pin':
         if (f.room === ROOM) onRoomEvent(f);
         break;
       case 'ack': if (f.client_id) settle(f.client_id, f); break;
@@ -675,16 +1020,20 @@
     else if (ref === 'older') olderButton.disabled = false;
     else if (ref === 'sub' && f.retryable) drop();   // e.g. the store is restarting: reconnect and resume
     else if (ref === 'sub') stop(t('room_unavailable') + ' ' + f.message);
+    else if (ref === 'react' || ref === 'pin') announcer.textContent = f.message;
   }
 
   // Older messages -----------------------------------------------------------
 
   olderButton.hidden = root.dataset.hasMore !== 'true';
   olderButton.addEventListener('click', () => {
-    const first = list.querySelector('li[data-seq]');
-    if (first && send({ type: 'history', room: ROOM, before: Number(first.dataset.seq), limit: HISTORY_PAGE, ref: 'older' })) {
-      olderButton.disabled = true;
-    }
+    // In a thread the message answered comes first; the replies before the first one shown are older.
+    const first = Array.from(list.querySelectorAll('li[data-seq]')).find((li) => Number(li.dataset.seq) !== THREAD);
+    const frame = { type: 'history', room: ROOM, before: first ? Number(first.dataset.seq) : BEFORE || undefined,
+                    limit: HISTORY_PAGE, ref: 'older' };
+    if (THREAD) frame.thread = THREAD;
+    if (MENTIONS_ONLY) frame.mentions = 'me';
+    if ((first || BEFORE) && send(frame)) olderButton.disabled = true;
   });
   function onHistory(f) {
     // Keep the reader's place: the page grows above what they are looking at.
@@ -718,7 +1067,11 @@
     markRead();
   });
 
-  for (const li of list.querySelectorAll('li[data-seq]')) decorate(li);
+  for (const li of list.querySelectorAll('li[data-seq]')) {
+    li.m = fromElement(li);
+    bySeq.set(li.m.seq, li);
+  }
+  for (const li of bySeq.values()) render(li);
   restoreRecent();
   toBottom();
   connect();

@@ -6,20 +6,24 @@ mention (`<span class="mention" data-mention="12">`), `@room` too when its autho
 the whole room; mentions inside code or link text stay text.
 
 Hostile input must not stall the server: the body is already bounded (MAX_BODY_CHARS),
-markdown-it stops nesting at MAX_NESTING, a render checks a deadline as it goes, and long
-bodies are formatted on a worker thread so the event loop keeps answering other sockets.
-A render that runs out of time stores the text unformatted (counted in
+markdown-it stops nesting at MAX_NESTING, a render checks a deadline (RENDER_TIMEOUT_S) as it
+goes, and long bodies are formatted in a worker process so the event loop keeps answering other
+sockets. A render that runs out of time stores the text unformatted (counted in
 convene_message_render_fallbacks_total); nothing is refused for its formatting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
+import logging
+import multiprocessing
 import re
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
@@ -28,11 +32,13 @@ from markdown_it.token import Token
 from rooms import metrics
 from rooms.formatting import Flavour, SafeMarkdown, plain_html
 
+log = logging.getLogger(__name__)
 ROOM_MENTION = "room"
 MENTION = re.compile(r"(?<![\w@.+-])@([a-z0-9][a-z0-9_.-]{0,31})", re.IGNORECASE)
 MAX_NESTING = 20
-INLINE_CHARS = 1000        # shorter bodies are formatted on the event loop (well under a millisecond)
+INLINE_CHARS = 1000        # shorter bodies are formatted on the event loop (a few milliseconds at worst)
 SLOW_RENDER_S = 0.05
+WORKER_GRACE_S = 5.0       # beyond the deadline, for the worker to start (the first time) and answer
 # Top-level domains a bare address may end in, beyond linkify-it's own list (who.int, an NGO's site…).
 EXTRA_DOMAINS = ["int", "ngo", "ong", "health", "care", "io", "app", "dev", "online", "news", "global", "africa"]
 
@@ -57,6 +63,7 @@ class Formatted:
     mentions: tuple[int, ...]      # member ids, in the order they are named, each once
     room: bool                     # @room, from someone allowed to use it
     fallback: bool = False         # stored unformatted: the render ran out of time
+    seconds: float = 0.0           # how long formatting took
 
 
 def mention_candidates(body: str) -> tuple[list[str], bool]:
@@ -138,57 +145,93 @@ def _text(content: str, like: Token) -> Token:
 
 def _render_mention(renderer, tokens: list[Token], index: int, options, env) -> str:
     token = tokens[index]
-    return f'<span class="mention" data-mention="{token.meta["target"]}">{_escape(token.content)}</span>'
+    return f'<span class="mention" data-mention="{token.meta["target"]}">{html.escape(token.content)}</span>'
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+class MarkdownFormatter:
+    """The chat flavour of the house renderer, with mentions and a deadline; pure, so it runs anywhere."""
+
+    def __init__(self) -> None:
+        self.markdown = SafeMarkdown(CHAT)
+        md = self.markdown.md
+        md.inline.ruler.before("text", "deadline", _check_deadline)
+        md.core.ruler.push("mentions", _mark_mentions)
+        md.add_render_rule("mention", _render_mention)
+        # linkify-it knows the old generic domains and every country's; members also link these.
+        md.linkify.tlds(EXTRA_DOMAINS, True)
+        # linkify-it and markdown-it compile their patterns on first use (tens of milliseconds):
+        # pay that when starting rather than on the first message.
+        self.markdown.render("**a** _b_ `c` [d](https://e.org) www.f.org g@h.org\n> i\n- j")
+
+    def format(self, body: str, members: Mapping[str, int], room_allowed: bool, timeout_s: float) -> Formatted:
+        started = time.monotonic()
+        env = {"members": members, "room_allowed": room_allowed, "deadline": started + timeout_s}
+        try:
+            rendered = self.markdown.render_tokens(self.markdown.parse(body, env), env)
+        except (RenderTooSlow, RecursionError):
+            return replace(plain(body, members, room_allowed), seconds=time.monotonic() - started)
+        mentioned = env.get("mentioned", [])
+        return Formatted(html=rendered, mentions=tuple(m for m in mentioned if isinstance(m, int)),
+                         room=ROOM_MENTION in mentioned, seconds=time.monotonic() - started)
+
+
+def plain(body: str, members: Mapping[str, int], room_allowed: bool) -> Formatted:
+    """Unformatted, but still with its mentions (people must still hear they were named)."""
+    names, room = mention_candidates(body)
+    return Formatted(html=plain_html(body), mentions=tuple(members[n] for n in names if n in members),
+                     room=room and room_allowed, fallback=True)
+
+
+_worker_formatter: MarkdownFormatter | None = None
+
+
+def _format_in_worker(body: str, members: dict[str, int], room_allowed: bool, timeout_s: float) -> Formatted:
+    """Runs in the worker process; its formatter is made on the first call."""
+    global _worker_formatter
+    if _worker_formatter is None:
+        _worker_formatter = MarkdownFormatter()
+    return _worker_formatter.format(body, members, room_allowed, timeout_s)
 
 
 class ChatFormatter:
-    """Formats message bodies; owns the worker thread that formats the long ones."""
+    """Formats message bodies: short ones right here, long ones in a worker process of their own, so a
+    costly text competes with the event loop for a CPU, not for the interpreter (a thread would hold
+    the GIL for most of the time the loop needs it). The worker starts with the first long message."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
-        self.markdown = SafeMarkdown(CHAT)
-        self.markdown.md.inline.ruler.before("text", "deadline", _check_deadline)
-        self.markdown.md.core.ruler.push("mentions", _mark_mentions)
-        self.markdown.md.add_render_rule("mention", _render_mention)
-        # linkify-it knows the old generic domains and every country's; members also link these.
-        self.markdown.md.linkify.tlds(EXTRA_DOMAINS, True)
-        # One worker: formatting is CPU-bound, so more threads would only contend for the GIL.
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="format")
+        self.local = MarkdownFormatter()
+        self._worker: ProcessPoolExecutor | None = None
 
     def format_now(self, body: str, members: Mapping[str, int], room_allowed: bool) -> Formatted:
         """Formats on the calling thread, giving up (plain text) after timeout_s."""
-        started = time.monotonic()
-        env = {"members": members, "room_allowed": room_allowed, "deadline": started + self.timeout_s}
-        try:
-            html = self.markdown.render_tokens(self.markdown.parse(body, env), env)
-        except (RenderTooSlow, RecursionError):
-            metrics.render_fallbacks.inc()
-            return self.plain(body, members, room_allowed)
-        finally:
-            elapsed = time.monotonic() - started
-            metrics.render_seconds.observe(elapsed)
-            if elapsed > SLOW_RENDER_S:
-                metrics.renders_slow.inc()
-        mentioned = env.get("mentioned", [])
-        return Formatted(html=html, mentions=tuple(m for m in mentioned if isinstance(m, int)),
-                         room=ROOM_MENTION in mentioned)
+        return self._counted(self.local.format(body, members, room_allowed, self.timeout_s))
 
     async def format(self, body: str, members: Mapping[str, int], room_allowed: bool) -> Formatted:
         if len(body) <= INLINE_CHARS:
             return self.format_now(body, members, room_allowed)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self.format_now, body, members, room_allowed)
+        if self._worker is None:
+            self._worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        work = asyncio.get_running_loop().run_in_executor(self._worker, _format_in_worker, body, dict(members),
+                                                          room_allowed, self.timeout_s)
+        try:
+            # The worker stops itself at the deadline; this bound is for a worker that died or hangs.
+            return self._counted(await asyncio.wait_for(work, self.timeout_s + WORKER_GRACE_S))
+        except (asyncio.TimeoutError, BrokenProcessPool):
+            log.warning("the formatting worker failed or hung; starting a new one")
+            self.close()
+            return self._counted(plain(body, members, room_allowed))
 
     @staticmethod
-    def plain(body: str, members: Mapping[str, int], room_allowed: bool) -> Formatted:
-        """Unformatted, but still with its mentions (people must still hear they were named)."""
-        names, room = mention_candidates(body)
-        return Formatted(html=plain_html(body), mentions=tuple(members[n] for n in names if n in members),
-                         room=room and room_allowed, fallback=True)
+    def _counted(formatted: Formatted) -> Formatted:
+        metrics.render_seconds.observe(formatted.seconds)
+        if formatted.seconds > SLOW_RENDER_S:
+            metrics.renders_slow.inc()
+        if formatted.fallback:
+            metrics.render_fallbacks.inc()
+        return formatted
 
     def close(self) -> None:
-        self._worker.shutdown(wait=False, cancel_futures=True)
+        if self._worker is not None:
+            self._worker.shutdown(wait=False, cancel_futures=True)
+            self._worker = None

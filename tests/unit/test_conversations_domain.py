@@ -117,3 +117,15 @@ def test_highlights_are_ranges_of_the_text_and_snippets_are_pieces_to_escape() -
     pieces = snippet(body, spans, width=20)
     assert "".join(text for text, _ in pieces) == "La clínica abre <b>m…"
     assert [text for text, marked in pieces if marked] == ["clínica", "m"]
+
+
+async def test_long_texts_are_formatted_in_the_worker_process_alike() -> None:
+    formatter = ChatFormatter(timeout_s=0.5)
+    try:
+        body = "**bold** @bob www.who.int\n\n" + "- item\n" * 300
+        assert len(body) > 1000
+        in_worker = await formatter.format(body, {"bob": 7}, False)
+        here = formatter.format_now(body, {"bob": 7}, False)
+        assert (in_worker.html, in_worker.mentions, in_worker.fallback) == (here.html, here.mentions, False)
+    finally:
+        formatter.close()
