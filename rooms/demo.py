@@ -40,27 +40,40 @@ ROOMS = [
     ("Coordinators", "Planning the monthly calls", Visibility.PRIVATE, "amina", ["priya"]),
 ]
 
-# (room name, or "dm" for the amina–tomas conversation; sender; text)
+# (room name, or "dm" for the amina–tomas conversation; sender; text, in Markdown)
 MESSAGES = [
     ("Welcome", "amina", "Welcome, everyone! This is a space to share practice and support each other."),
     ("Welcome", "tomas", "Hola from Bogotá. Glad to be here. I work with families who have been displaced."),
     ("Welcome", "priya", "Hello from Goa! I research task-sharing models. Happy to share what has worked."),
     ("Welcome", "kofi", "Greetings from Accra. Peer support is my area; looking forward to learning from you all."),
     ("Psychological first aid", "priya",
-     "For those running PFA trainings: how do you adapt the 'look, listen, link' steps for phone support?"),
+     "For those running PFA trainings: how do you adapt the *look, listen, link* steps for phone support?"),
     ("Psychological first aid", "amina",
-     "We spend more time on 'listen': without body language, reflecting back what you heard matters even more."),
+     "We spend more time on **listen**: without body language, reflecting back what you heard matters even more."),
     ("Psychological first aid", "tomas",
      "Same for us. We also agree on a call-back number at the start, in case the line drops."),
+    ("Psychological first aid", "priya",
+     "**Reference for everyone:** WHO's *Psychological first aid: guide for field workers*, free in many "
+     "languages: https://www.who.int/publications/i/item/9789241548205"),
     ("Field notes: East Africa", "amina",
-     "Our community health workers asked for a short checklist on self-care after difficult visits."),
+     "Our community health workers asked for a short checklist on self-care after difficult visits. "
+     "@kofi, didn't your team make one?"),
     ("Field notes: East Africa", "kofi",
-     "We made one with our peer supporters last year. I'll translate the notes and post them here."),
+     "We made one with our peer supporters last year. I'll translate the notes and post them here:\n\n"
+     "- rest before the next visit\n- talk it through with a peer\n- note what went well"),
     ("Coordinators", "amina", "Draft agenda for next month's call: supervision models, then open questions."),
     ("Coordinators", "priya", "Looks good. Could we leave ten minutes for the new members to introduce themselves?"),
     ("dm", "tomas", "Amina, thank you for the supervision notes. They helped our team a lot this week."),
     ("dm", "amina", "I'm so glad. Take care of yourselves too; it has been a heavy month."),
 ]
+
+
+# Conversations, by message number (1-based, in MESSAGES): who answers what in a thread, who reacts
+# with what, and who pins what.
+REPLIES = {6: 5, 7: 5, 10: 9}
+REACTIONS = [(5, "amina", "👍"), (5, "tomas", "👍"), (7, "priya", "🙏"), (8, "amina", "❤️"), (8, "tomas", "👍"),
+             (10, "amina", "🙏")]
+PINS = [(8, "priya")]
 
 
 async def seed(services: Services) -> bool:
@@ -80,9 +93,21 @@ async def seed(services: Services) -> bool:
             await stores.memberships.add(room.id, members[username].id)
         rooms[name] = room
     rooms["dm"] = await services.rooms.open_dm(members["amina"], [members["tomas"].id])
+    seqs: dict[int, int] = {}
     for number, (room_name, sender, body) in enumerate(MESSAGES, start=1):
-        # The store directly, not ChatService.send: nothing is listening, so there is nothing to publish.
-        await stores.messages.append(rooms[room_name].id, members[sender].id, f"demo-{number}", body)
+        room_id = rooms[room_name].id
+        # Composed (formatted, mentions resolved, the parent checked) like any message, then stored
+        # directly rather than through ChatService.send: nothing is listening, so nothing to publish.
+        parent = seqs.get(REPLIES.get(number, 0))
+        draft = await services.chat.composer.draft(room_id, members[sender], body, parent)
+        event, _ = await stores.messages.append(room_id, members[sender].id, f"demo-{number}", draft)
+        seqs[number] = event.seq
+    conversations = services.conversations.stores
+    room_of = {number: rooms[room_name].id for number, (room_name, _, _) in enumerate(MESSAGES, start=1)}
+    for number, username, emoji in REACTIONS:
+        await conversations.reactions.set(room_of[number], seqs[number], members[username].id, emoji, True)
+    for number, username in PINS:
+        await conversations.pins.set(room_of[number], seqs[number], members[username].id, True)
     await seed_attachments(services, rooms["Psychological first aid"], members)
     return True
 
@@ -109,7 +134,8 @@ async def seed_attachments(services: Services, room: Room, members: dict[str, Me
             attachment = await services.attachments.store(member.id, room.id, path, path.name)
             ids = [attachment.id]
             await services.stores.messages.send(
-                room.id, member.id, f"demo-file-{number}", body, check=services.rooms.ensure_open,
+                room.id, member.id, f"demo-file-{number}", await services.chat.composer.draft(room.id, member, body),
+                check=services.rooms.ensure_open,
                 attachments=await services.attachments.for_message(member.id, room.id, ids),
                 after_insert=services.attachments.claim(member.id, room.id, ids))
     finally:
@@ -123,6 +149,7 @@ async def main() -> None:
         await services.stores.db.migrate()
         created = await seed(services)
     finally:
+        services.chat.composer.formatter.close()
         await services.stores.db.dispose()
     print("Demo data created." if created else "Demo data already present; nothing changed.")
     print(f"Open /login and log in as amina, tomas, priya or kofi with the password {PASSWORD!r}.")

@@ -694,12 +694,17 @@
       if (bar) bar.value = fraction;
     },
   };
+  // The messages the server rendered.
+  for (const li of list.querySelectorAll('li[data-seq]')) {
+    li.m = fromElement(li);
+    bySeq.set(li.m.seq, li);
+  }
 
   let editing = 0;      // seq of the message being edited, or 0
   let replyingTo = 0;   // seq of the message being answered, or 0 (in a thread view, always the thread)
   if (composer) {
     composer.hidden = false;
-    for (const entry of outbox()) if (entry.room === ROOM) showQueued(entry);
+    for (const entry of outbox()) if (entry.room === ROOM && kindOf(entry) === 'send') showQueued(entry);
     composer.addEventListener('submit', (event) => {
       event.preventDefault();
       if (!input.value.trim()) return;
@@ -1067,12 +1072,10 @@
     markRead();
   });
 
-  for (const li of list.querySelectorAll('li[data-seq]')) {
-    li.m = fromElement(li);
-    bySeq.set(li.m.seq, li);
-  }
   for (const li of bySeq.values()) render(li);
   restoreRecent();
+  // Edits and deletions still queued show on their messages (the saved copy may have brought them back).
+  for (const entry of outbox()) if (entry.room === ROOM && kindOf(entry) !== 'send') showQueued(entry);
   toBottom();
   connect();
 }());

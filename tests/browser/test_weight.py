@@ -50,20 +50,32 @@ class Transfers:
 
 def test_first_load_of_a_room_fits_the_budget_and_works_on_a_slow_link(
         browser: Browser, site: ServerProcess, people: list[Person]) -> None:
-    # Someone with history in the room: the budget counts a realistic page, not an empty one.
+    # Someone with history in the room: the budget counts a realistic page, not an empty one: formatted
+    # text with links and mentions, replies, reactions and a pinned message.
     host = new_person(browser, site, "Amina W.")
     people.append(host)
     room_id = host.create_room("Psychological first aid: field questions")
-    host.page.goto(f"/rooms/{room_id}")
-    for n in range(30):
-        host.page.fill("#body", f"Message {n}: how did the community session in the north district go today?")
-        host.page.keyboard.press("Enter")
-    expect(host.page.locator("#messages li[data-seq]")).to_have_count(30)
-
-    # The reader's phone: signed in, but a cold browser (no HTTP cache, no service worker yet).
     reader = new_person(browser, site, "Tomás R.")
     people.append(reader)
     reader.join(room_id)
+    host.page.goto(f"/rooms/{room_id}")
+    for n in range(30):
+        host.page.fill("#body", f"Message {n}: how did the **community session** in the north district go today? "
+                                f"@{reader.username} the notes are at https://example.org/notes/{n}")
+        host.page.keyboard.press("Enter")
+    expect(host.page.locator("#messages li[data-seq]")).to_have_count(30)
+    # A conversation as it is: replies, reactions and a pinned message.
+    for n in (3, 12, 25):
+        message = host.page.locator("#messages li[data-seq]").nth(n)
+        message.locator("[data-action=react]").click()
+        host.page.locator(".picker button[data-emoji]").nth(n % 3).click()
+        expect(message.locator(".reaction")).to_have_count(1)
+        host.page.locator("#messages li[data-seq]").nth(n).locator("[data-action=reply]").click()
+        host.page.fill("#body", f"Replying to message {n}: yes, and the follow-up visits start on Monday.")
+        host.page.keyboard.press("Enter")
+    expect(host.page.locator("#messages li[data-seq] .quote")).to_have_count(3)
+    host.page.locator("#messages li[data-seq]").first.locator("[data-action=pin]").click()
+    expect(host.page.locator("#pins")).to_be_visible()
     context = browser.new_context(base_url=site.url, locale="en-GB", viewport={"width": 360, "height": 740})
     context.set_default_timeout(TIMEOUT_MS * 2)
     context.add_cookies(reader.context.cookies())
@@ -74,6 +86,7 @@ def test_first_load_of_a_room_fits_the_budget_and_works_on_a_slow_link(
     started = time.monotonic()
     page.goto(f"/rooms/{room_id}", wait_until="load")
     expect(page.locator("#room")).to_have_attribute("data-conn", "online")
+    expect(page.locator("#messages li[data-seq] .reaction")).to_have_count(3)
     page.fill("#body", "Thank you, this helps")
     page.keyboard.press("Enter")
     expect(page.locator("#messages li[data-seq] .body").last).to_have_text("Thank you, this helps")

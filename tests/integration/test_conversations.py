@@ -339,3 +339,34 @@ async def test_a_conversation_resumes_once_and_in_order(server):
 async def test_a_conversation_resumes_once_and_in_order_across_two_processes(cluster):
     one, two = cluster
     await resume_after_a_conversation((one.url, two.url), (one.ws_url, two.ws_url))
+
+
+async def test_the_room_page_and_its_views_render_conversations_without_javascript(server):
+    owner, bob = await members(server, 2)
+    room = await room_with(server, owner, bob)
+    o, b = await owner.connect(server.ws_url), await bob.connect(server.ws_url)
+    question = await send(o, room, "Where is the **referral** list? <script>alert(1)</script>")
+    answer = await send(b, room, f"@{owner.member['username']} in the pinned message", reply_to=question["seq"])
+    await b.request({"type": "react", "room": room, "target": question["seq"], "emoji": "👍"})
+    await o.request({"type": "pin", "room": room, "target": question["seq"]})
+    for n in range(3):
+        await send(b, room, f"later {n}")
+
+    page = (await owner.http.get(f"/rooms/{room}")).text
+    assert "<strong>referral</strong>" in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert" not in page
+    assert f'data-reply-to="{question["seq"]}"' in page and 'class="quote"' in page
+    assert f'href="/rooms/{room}?thread={question["seq"]}"' in page      # the quote and "View replies"
+    assert "View replies" in page and 'id="pins"' in page and 'id="pin-count">1<' in page
+    assert "👍 <span class=\"count\">1</span>" in page and f'title="{bob.member["display_name"]}"' in page
+    assert "mentions-me" in page and f'data-mention="{owner.id}"' in page
+
+    thread = (await bob.http.get(f"/rooms/{room}", params={"thread": question["seq"]})).text
+    assert f'data-thread="{question["seq"]}"' in thread and "later 0" not in thread
+    assert f'id="m-{question["seq"]}"' in thread and f'id="m-{answer["seq"]}"' in thread
+    mentions = (await owner.http.get(f"/rooms/{room}", params={"mentions": "me"})).text
+    assert f'id="m-{answer["seq"]}"' in mentions and "later 0" not in mentions and 'id="composer"' not in mentions
+    earlier = (await owner.http.get(f"/rooms/{room}", params={"before": answer["seq"] + 1})).text
+    assert f'id="m-{answer["seq"]}"' in earlier and "later 0" not in earlier
+    assert (await bob.http.get(f"/rooms/{room}", params={"thread": 9999})).status_code == 404
+    await o.close(), await b.close()
