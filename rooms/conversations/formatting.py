@@ -167,7 +167,7 @@ class MarkdownFormatter:
         started = time.monotonic()
         env = {"members": members, "room_allowed": room_allowed, "deadline": started + timeout_s}
         try:
-            rendered = self.markdown.render_tokens(self.markdown.parse(body, env), env)
+            rendered = self.markdown.render_tokens(self.markdown.parse(body, env), env).strip()
         except (RenderTooSlow, RecursionError):
             return replace(plain(body, members, room_allowed), seconds=time.monotonic() - started)
         mentioned = env.get("mentioned", [])

@@ -34,7 +34,8 @@ async def test_protocol_example(server, number):
     room = await alice.create_room("example")
     await bob.join(room)
     private = await bob.create_room("bob only", visibility="private")
-    variables = {"$room": room, "$alice": alice.id, "$bob": bob.id, "$private": private}
+    variables = {"$room": room, "$alice": alice.id, "$bob": bob.id, "$private": private,
+                 "$bob_username": bob.member["username"]}
     if "$attachment" in block:   # a file Alice uploaded to $room and has not sent yet (docs/attachments.md)
         uploaded = await alice.http.post(f"/api/rooms/{room}/attachments",
                                          files={"file": ("agenda.txt", b"1. welcome\n", "text/plain")})

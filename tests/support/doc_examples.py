@@ -43,14 +43,15 @@ async def expect(client: ChatClient, cursor: int, expected: dict) -> int:
         raise AssertionError(f"no frame matching {expected}; got {client.frames[cursor:]}") from None
 
 
-async def run_example(block: str, clients: dict[str, ChatClient], variables: dict[str, int]) -> None:
-    """Plays one example: `→` lines are sent, `←` lines must arrive, in order, per member."""
+async def run_example(block: str, clients: dict[str, ChatClient], variables: dict[str, int | str]) -> None:
+    """Plays one example: `→` lines are sent, `←` lines must arrive, in order, per member. A number
+    variable replaces its quoted name ("$room" becomes 12); a text one its name anywhere ($bob_username)."""
     cursors = {"alice": 0, "bob": len(clients["bob"].frames)}
     for line in block.strip().splitlines():
         actor, direction, text = LINE.match(line).groups()
         actor = actor or "alice"
         for name, value in variables.items():
-            text = text.replace(f'"{name}"', str(value))
+            text = text.replace(name, value) if isinstance(value, str) else text.replace(f'"{name}"', str(value))
         frame = orjson.loads(text)
         if direction == "→":
             await clients[actor].send(frame)
