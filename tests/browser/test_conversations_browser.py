@@ -182,3 +182,34 @@ def test_a_mentions_view_lists_only_what_names_the_reader(browser: Browser, site
     expect(a.locator("#messages li[data-seq]")).to_have_count(2)
     expect(a.locator("#composer")).to_have_count(0)
     assert run_axe(a) == []
+
+
+def test_the_search_page_finds_marks_and_leads_to_the_message(browser: Browser, site: ServerProcess,
+                                                              people: list[Person]) -> None:
+    priya = new_person(browser, site, "Priya")
+    people.append(priya)
+    room_id = priya.create_room("Supervision")
+    page = open_room(priya, room_id)
+    word = "zx" + re.sub(r"\W", "", priya.username)[-6:]
+    for n in range(25):
+        write(page, f"note {n}: the {word}{n} <b>session</b> went well")
+    expect(page.locator("#messages li[data-seq]")).to_have_count(25)
+
+    page.goto("/")
+    page.locator("nav.tabs a", has_text="Search").click()
+    page.fill("#q", f"{word}3")
+    page.keyboard.press("Enter")
+    results = page.locator("#results li")
+    expect(results).to_have_count(1)
+    expect(results.locator("mark")).to_have_text(f"{word}3")
+    expect(results.locator(".snippet")).to_have_text(f"note 3: the {word}3 <b>session</b> went well")
+    assert run_axe(page) == []
+    page.fill("#q", word)
+    page.keyboard.press("Enter")
+    expect(results).to_have_count(20)
+    page.locator("a[rel=next]").click()
+    expect(results).to_have_count(5)
+    results.last.locator(".meta a").click()   # note 0, in an older stretch of the room
+    expect(page.locator("#room")).to_have_attribute("data-conn", "online")
+    expect(page.locator("#messages li[data-seq]").last.locator(".body")).to_contain_text(f"{word}0")
+    assert not priya.errors

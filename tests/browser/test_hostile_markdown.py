@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from websockets.sync.client import ClientConnection, connect
 
 from tests.browser.conftest import PASSWORD, Person, new_person, start_site
+from tests.browser.test_hostile_input import watch
 from tests.support.services import ServerProcess
 
 DEEP = 10_000
@@ -75,17 +76,6 @@ def answer(ws: ClientConnection, ref: str) -> dict:
         frame = json.loads(ws.recv(timeout=20))
         if frame.get("ref") == ref:
             return frame
-
-
-def watch(page: Page) -> list[str]:
-    dialogs: list[str] = []
-
-    def on_dialog(dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    return dialogs
 
 
 def assert_inert(page: Page, dialogs: list[str]) -> None:

@@ -14,19 +14,7 @@ from rooms.errors import Forbidden, NotFound
 from rooms.fanout import encode_event, room_channel
 from rooms.management import RoomService
 from rooms.models import Room, Visibility
-from rooms.service import ChatService
 from rooms.store import Stores
-
-
-@pytest.fixture
-async def chat(tmp_path):
-    stores = Stores.open(f"sqlite+aiosqlite:///{tmp_path}/chat.db")
-    await stores.db.migrate()
-    broker = MemoryBroker()
-    await broker.connect()
-    rooms = RoomService(stores)
-    yield stores, rooms, ChatService(stores, rooms, broker, max_body_chars=1000)
-    await stores.db.dispose()
 
 
 async def test_one_transaction_send_is_idempotent_refuses_precisely_and_leaves_no_hole(chat):

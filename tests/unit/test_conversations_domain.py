@@ -7,30 +7,14 @@ import time
 
 import pytest
 
-from realtime.broker.memory import MemoryBroker
 from rooms import metrics
 from rooms.conversations.emoji import reaction_emoji
 from rooms.conversations.formatting import ChatFormatter
 from rooms.errors import BadRequest
-from rooms.management import RoomService
 from rooms.models import Role, Visibility
 from rooms.search import highlight, snippet
-from rooms.service import ChatService, MessageCommitted
-from rooms.store import Stores
+from rooms.service import MessageCommitted
 from tests.support.elements import Elements
-
-
-@pytest.fixture
-async def chat(tmp_path):
-    stores = Stores.open(f"sqlite+aiosqlite:///{tmp_path}/chat.db")
-    await stores.db.migrate()
-    broker = MemoryBroker()
-    await broker.connect()
-    rooms = RoomService(stores)
-    service = ChatService(stores, rooms, broker, max_body_chars=1000)
-    yield stores, rooms, service
-    service.composer.formatter.close()
-    await stores.db.dispose()
 
 
 async def test_listeners_hear_each_message_once_with_its_mentions_and_the_author_it_answers(chat):
