@@ -66,6 +66,17 @@ class Formatted:
     seconds: float = 0.0           # how long formatting took
 
 
+# Most messages are one line of plain words. Nothing in such a line can be Markdown, a link, a
+# mention or a character HTML must escape, so it formats to itself in a paragraph, without parsing
+# (about 140 us saved per message; tests/unit/test_conversations_domain.py checks it against the parser).
+_MAYBE_MARKUP = re.compile(r"[*_`\[\]<>&\\~|@#\x00-\x1f\x7f\u2028\u2029]|//|mailto:|\w\.\w"
+                           r"|^(\d{1,9}[.)]|[-+=])(\s|$)", re.IGNORECASE)
+
+
+def is_plain(body: str) -> bool:
+    return bool(body) and body == body.strip() and _MAYBE_MARKUP.search(body) is None
+
+
 def mention_candidates(body: str) -> tuple[list[str], bool]:
     """Usernames the text may mention (lower case, each once) and whether it says @room: a cheap
     scan before the room's members are looked up; the render decides what really is a mention."""
@@ -165,6 +176,10 @@ class MarkdownFormatter:
 
     def format(self, body: str, members: Mapping[str, int], room_allowed: bool, timeout_s: float) -> Formatted:
         started = time.monotonic()
+        if is_plain(body):
+            # As nh3 serialises text: &, < and > cannot occur here, and a no-break space is written out.
+            return Formatted(html="<p>" + body.replace("\xa0", "&nbsp;") + "</p>", mentions=(), room=False,
+                             seconds=time.monotonic() - started)
         env = {"members": members, "room_allowed": room_allowed, "deadline": started + timeout_s}
         try:
             rendered = self.markdown.render_tokens(self.markdown.parse(body, env), env).strip()

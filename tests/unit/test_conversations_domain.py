@@ -3,13 +3,16 @@ what a reaction may be, and search's highlights."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rooms import metrics
 from rooms.conversations.emoji import reaction_emoji
-from rooms.conversations.formatting import ChatFormatter
+from rooms.conversations.formatting import ChatFormatter, MarkdownFormatter, is_plain
 from rooms.errors import BadRequest
 from rooms.models import Role, Visibility
 from rooms.search import highlight, snippet
@@ -113,3 +116,22 @@ async def test_long_texts_are_formatted_in_the_worker_process_alike() -> None:
         assert (in_worker.html, in_worker.mentions, in_worker.fallback) == (here.html, here.mentions, False)
     finally:
         formatter.close()
+
+
+# Pieces of text, plain or not: the check holds for every text the fast path takes.
+PIECES = st.sampled_from(list("abcXYZ019 .,;?!'\"()-+=/%$^{}ñé中ب*\n\t#:") + [
+    "http://", "mailto:", "www", "ftp:", "who.int", "1. ", "- ", "\u00a0", "\u200b", "\U0001f44d"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(PIECES, max_size=30).map("".join))
+def test_a_plain_line_formats_as_the_parser_would(body: str) -> None:
+    formatter = _shared_formatter()
+    parsed = formatter.markdown.render_tokens(formatter.markdown.parse(body, {}), {}).strip()
+    if is_plain(body):
+        assert formatter.format(body, {}, False, 1.0).html == parsed
+
+
+@functools.cache
+def _shared_formatter() -> MarkdownFormatter:
+    return MarkdownFormatter()
