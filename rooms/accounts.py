@@ -17,6 +17,8 @@ from rooms.models import Member
 from rooms.store import Stores
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
+# "@room" addresses everyone in a room (rooms/conversations/formatting.py), so nobody is called that.
+RESERVED_USERNAMES = frozenset({"room"})
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 TOKEN_CACHE_S = 10.0
@@ -48,6 +50,8 @@ class AccountService:
         username = username.strip().lower()
         if not USERNAME.match(username):
             raise BadRequest("2-32 characters: lowercase letters, digits, '.', '_' or '-'", field="username")
+        if username in RESERVED_USERNAMES:
+            raise BadRequest("this username is reserved; choose another", field="username")
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise BadRequest(f"use {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
         display_name = display_name.strip() or username

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+import httpx
+
 from tests.support.client import Api, ChatClient
 
 EVENTS = ("message", "message.edited", "message.deleted", "reaction", "pin")
@@ -370,3 +372,10 @@ async def test_the_room_page_and_its_views_render_conversations_without_javascri
     assert f'id="m-{answer["seq"]}"' in earlier and "later 0" not in earlier
     assert (await bob.http.get(f"/rooms/{room}", params={"thread": 9999})).status_code == 404
     await o.close(), await b.close()
+
+
+async def test_nobody_may_take_the_username_room(server):
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        refused = await http.post("/api/auth/register", json={"username": "Room", "password": "long enough 1",
+                                                              "display_name": "Everyone"})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "username"
