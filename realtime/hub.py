@@ -61,7 +61,7 @@ class _Check:
 def forget_deleted(frame: dict, target: int) -> bool:
     """Blanks in `frame` what it says of the deleted message `target`; answers whether it changed."""
     if frame["type"] == "message" and frame["seq"] == target:
-        for key in ("html", "edited_at", "mentions", "mentions_room", "reactions"):
+        for key in ("html", "edited_at", "mentions", "mentions_room", "reactions", "attachments"):
             frame.pop(key, None)
         frame.update(body="", deleted=True)
     elif frame["type"] == "message" and frame.get("reply_to") == target:

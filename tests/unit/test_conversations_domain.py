@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from realtime.hub import forget_deleted
 from rooms import metrics
 from rooms.conversations.emoji import reaction_emoji
 from rooms.conversations.formatting import ChatFormatter, MarkdownFormatter, is_plain
@@ -135,3 +136,18 @@ def test_a_plain_line_formats_as_the_parser_would(body: str) -> None:
 @functools.cache
 def _shared_formatter() -> MarkdownFormatter:
     return MarkdownFormatter()
+
+
+def test_a_deletion_blanks_the_message_its_edits_and_its_replies_quotes_in_the_hubs_memory() -> None:
+    sender = {"id": 1, "display_name": "Ann"}
+    message = {"type": "message", "seq": 5, "body": "my number is…", "html": "<p>my number is…</p>",
+               "mentions": [2], "reactions": [{"emoji": "👍"}], "attachments": [{"id": 9}], "sender": sender}
+    edit = {"type": "message.edited", "seq": 6, "target": 5, "body": "my number is 555", "html": "<p>…</p>",
+            "mentions": [2]}
+    reply = {"type": "message", "seq": 7, "body": "thanks", "reply_to": 5,
+             "parent": {"sender": sender, "excerpt": "my number is 555"}}
+    other = {"type": "message", "seq": 8, "body": "unrelated"}
+    assert [forget_deleted(frame, 5) for frame in (message, edit, reply, other)] == [True, True, True, False]
+    assert message == {"type": "message", "seq": 5, "body": "", "deleted": True, "sender": sender}
+    assert edit == {"type": "message.edited", "seq": 6, "target": 5, "body": "", "html": ""}
+    assert reply["parent"] == {"sender": sender, "deleted": True} and "555" not in str(reply)
