@@ -1,12 +1,13 @@
 """Who may use each conversation route and frame: rows for the authorization matrix, checked here.
 
-`AUTHZ_ROWS` is plain data, so tests/integration/test_authorization_matrix.py can import it:
-(what, "http" or "ws", the request, {role: expected}). Roles: anonymous (no credentials),
-non_member (logged in, not in the room), member, moderator, owner. Expected is an HTTP status for
-"http" rows, and for "ws" rows the answer's type ("ack", "history") or the error's code. In requests,
-{private} and {public} are rooms (the owner's; the others belong to the private one only, so
-{public} is a room they may read but have not joined), {message} an owner's message in the private
-room, {fresh} a new one for each try, {public_message} one in the public room.
+Plain data, so tests/integration/test_authorization_matrix.py can import it, in the shape of
+tests/integration/test_attachments_authorization.py's tables: `AUTHZ_ROWS` are HTTP requests
+(method, path, {role: expected status}) and `AUTHZ_FRAME_ROWS` socket frames (frame, {role: the
+answer's type, "ack" or "history", or the error's code}). Roles: anonymous (no credentials),
+non_member (logged in, not in the room), member, moderator, owner. In paths and frames, {private}
+and {public} are rooms (the owner's; the others belong to the private one only, so {public} is a
+room they may read but have not joined), {message} an owner's message in the private room,
+{fresh} a new one for each try, {public_message} one in the public room, {client_id} a new client id.
 """
 
 from __future__ import annotations
@@ -27,40 +28,35 @@ def _everyone(anonymous: object, non_member: object, members: object) -> dict[st
             "owner": members}
 
 
-AUTHZ_ROWS: list[tuple[str, str, object, dict[str, object]]] = [
-    ("pinned messages of a private room", "http", ("GET", "/api/rooms/{private}/pins"), _everyone(401, 404, 200)),
-    ("pinned messages of a public room", "http", ("GET", "/api/rooms/{public}/pins"), _everyone(401, 200, 200)),
-    ("a thread of a private room", "http", ("GET", "/api/rooms/{private}/messages?thread={message}"),
-     _everyone(401, 404, 200)),
-    ("mentions of me in a private room", "http", ("GET", "/api/rooms/{private}/messages?mentions=me"),
-     _everyone(401, 404, 200)),
+AUTHZ_ROWS: list[tuple[str, str, dict[str, object]]] = [
+    ("GET", "/api/rooms/{private}/pins", _everyone(401, 404, 200)),
+    ("GET", "/api/rooms/{public}/pins", _everyone(401, 200, 200)),
+    ("GET", "/api/rooms/{private}/messages?thread={message}", _everyone(401, 404, 200)),
+    ("GET", "/api/rooms/{private}/messages?mentions=me", _everyone(401, 404, 200)),
     # Search answers everyone logged in, over the rooms they belong to only (a non-member finds nothing).
-    ("search, narrowed to a private room", "http", ("GET", "/api/search?q=confidential&room={private}"),
-     _everyone(401, 200, 200)),
-    ("the search page", "http", ("GET", "/search?q=confidential"), _everyone(303, 200, 200)),
-    ("a private room's thread page", "http", ("GET", "/rooms/{private}?thread={message}"), _everyone(303, 404, 200)),
-    ("a private room's mentions page", "http", ("GET", "/rooms/{private}?mentions=me"), _everyone(303, 404, 200)),
-    ("react in a private room", "ws", {"type": "react", "room": "{private}", "target": "{message}", "emoji": "👍"},
+    ("GET", "/api/search?q=confidential&room={private}", _everyone(401, 200, 200)),
+    ("GET", "/search?q=confidential", _everyone(303, 200, 200)),                    # pages send visitors to log in
+    ("GET", "/rooms/{private}?thread={message}", _everyone(303, 404, 200)),
+    ("GET", "/rooms/{private}?mentions=me", _everyone(303, 404, 200)),
+]
+
+AUTHZ_FRAME_ROWS: list[tuple[dict, dict[str, object]]] = [
+    ({"type": "react", "room": "{private}", "target": "{message}", "emoji": "👍"},
      _everyone("unauthenticated", "not_found", "ack")),
-    ("react in a public room not joined", "ws",
-     {"type": "react", "room": "{public}", "target": "{public_message}", "emoji": "👍"},
+    # A public room is readable by anyone, but reacting is taking part: join first.
+    ({"type": "react", "room": "{public}", "target": "{public_message}", "emoji": "👍"},
      _everyone("unauthenticated", "forbidden", "forbidden") | {"owner": "ack"}),
-    ("pin in a private room", "ws", {"type": "pin", "room": "{private}", "target": "{message}"},
+    ({"type": "pin", "room": "{private}", "target": "{message}"},
      {"anonymous": "unauthenticated", "non_member": "not_found", "member": "forbidden", "moderator": "ack",
       "owner": "ack"}),
-    ("reply in a private room", "ws",
-     {"type": "send", "room": "{private}", "client_id": "{client_id}", "body": "yes", "reply_to": "{message}"},
+    ({"type": "send", "room": "{private}", "client_id": "{client_id}", "body": "yes", "reply_to": "{message}"},
      _everyone("unauthenticated", "not_found", "ack")),
-    ("a private room's thread", "ws", {"type": "history", "room": "{private}", "thread": "{message}"},
-     _everyone("unauthenticated", "not_found", "history")),
-    ("mentions of me in a private room", "ws", {"type": "history", "room": "{private}", "mentions": "me"},
-     _everyone("unauthenticated", "not_found", "history")),
-    ("edit someone's message, with a client id", "ws",
-     {"type": "edit", "room": "{private}", "target": "{fresh}", "body": "changed", "client_id": "{client_id}"},
+    ({"type": "history", "room": "{private}", "thread": "{message}"}, _everyone("unauthenticated", "not_found", "history")),
+    ({"type": "history", "room": "{private}", "mentions": "me"}, _everyone("unauthenticated", "not_found", "history")),
+    ({"type": "edit", "room": "{private}", "target": "{fresh}", "body": "changed", "client_id": "{client_id}"},
      {"anonymous": "unauthenticated", "non_member": "not_found", "member": "forbidden", "moderator": "forbidden",
       "owner": "ack"}),
-    ("delete someone's message, with a client id", "ws",
-     {"type": "delete", "room": "{private}", "target": "{fresh}", "client_id": "{client_id}"},
+    ({"type": "delete", "room": "{private}", "target": "{fresh}", "client_id": "{client_id}"},
      {"anonymous": "unauthenticated", "non_member": "not_found", "member": "forbidden", "moderator": "ack",
       "owner": "ack"}),
 ]
@@ -120,10 +116,13 @@ class Cast:
 async def test_conversation_routes_and_frames_answer_each_role_as_the_matrix_says(server):
     cast = await Cast.gather(server)
     wrong = []
-    for what, how, request, expected in AUTHZ_ROWS:
+    for method, path, expected in AUTHZ_ROWS:
         for role in ROLES:
-            got = await (cast.http(role, *request) if how == "http" else cast.ws(role, request))
-            if got != expected[role]:
-                wrong.append(f"{what} as {role}: expected {expected[role]}, got {got}")
+            if (got := await cast.http(role, method, path)) != expected[role]:
+                wrong.append(f"{method} {path} as {role}: expected {expected[role]}, got {got}")
+    for frame, expected in AUTHZ_FRAME_ROWS:
+        for role in ROLES:
+            if (got := await cast.ws(role, frame)) != expected[role]:
+                wrong.append(f"{frame['type']} {frame} as {role}: expected {expected[role]}, got {got}")
     await cast.owner_socket.close()
     assert wrong == []
