@@ -74,6 +74,7 @@
   const MY_NAME = root.dataset.memberName || '';
   const JOINED = root.dataset.joined === 'true';
   const MODERATOR = root.dataset.role === 'owner' || root.dataset.role === 'moderator';
+  const CAN_PIN = MODERATOR || root.dataset.dm === 'true';   // in a conversation, anyone in it pins
   // A view of the room (its own URL, rendered by the server): one thread, the mentions of me, or an
   // older stretch. Live events outside the view are counted (lastSeq) but not shown.
   const THREAD = Number(root.dataset.thread || 0);
@@ -315,7 +316,7 @@
     const add = (b) => { b.setAttribute('aria-describedby', li.id + '-body'); actions.append(b, ' '); return b; };
     if (composer && !VIEW) add(button(t('reply'), 'reply'));   // in a thread, everything answers the thread
     add(button(t('react'), 'react')).disabled = state !== 'online';
-    if (MODERATOR) add(button(pinned.has(m.seq) ? t('unpin') : t('pin'), 'pin')).disabled = state !== 'online';
+    if (CAN_PIN) add(button(pinned.has(m.seq) ? t('unpin') : t('pin'), 'pin')).disabled = state !== 'online';
     if (m.sender && m.sender.id === ME) {
       add(button(t('edit'), 'edit'));
       add(button(t('delete'), 'delete'));

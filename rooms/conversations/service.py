@@ -8,7 +8,7 @@ from rooms.conversations.models import Pin
 from rooms.conversations.store import ConversationStores
 from rooms.errors import Forbidden
 from rooms.management import RoomService
-from rooms.models import Event, Member
+from rooms.models import Event, Member, RoomKind
 from rooms.service import ChatService
 
 
@@ -35,7 +35,8 @@ class ConversationService:
     async def pin(self, member: Member, room_id: int, target_seq: int, active: bool = True) -> Event | None:
         room, membership = await self.rooms.writable(member, room_id)
         await self.rooms.ensure_open(room)
-        if not membership.role.can_moderate:
+        # In a conversation (a DM) everyone in it may pin; a room leaves it to its owners and moderators.
+        if room.kind is not RoomKind.DM and not membership.role.can_moderate:
             raise Forbidden("only the room's owners and moderators pin messages")
         event = await self.stores.pins.set(room_id, target_seq, member.id, active)
         if event is not None:

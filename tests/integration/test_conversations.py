@@ -219,6 +219,10 @@ async def test_owners_and_moderators_pin_messages_and_everyone_sees_the_list(ser
     await x.request({"type": "delete", "room": room, "target": agenda["seq"]})   # gone with its pin anyway
     await o.request({"type": "delete", "room": room, "target": guide["seq"]})
     assert (await member.http.get(f"/api/rooms/{room}/pins")).json()["pins"] == []
+    # In a conversation between members, either of them may pin.
+    dm = (await member.http.post("/api/dms", json={"members": [owner.id]})).json()["id"]
+    note = await send(o, dm, "the address of the clinic")
+    assert (await x.request({"type": "pin", "room": dm, "target": note["seq"]}))["type"] == "ack"
     for client in (o, m, x):
         await client.close()
 
