@@ -21,8 +21,16 @@ class LiveSettings:
     audio_bitrate: int = 48_000
     # Segment length; the keyframe interval is the same, so every segment is exactly this long.
     segment_s: int = 2
+    # Low-latency HLS: the length of a partial segment (rounded to whole frames that divide a segment).
+    part_s: float = 1 / 3
     # How far behind real time the worker mixes, so packets that arrive late still make it.
     jitter_s: float = 0.5
+    # The active speaker (recordings/live/speaker.py): who talks this long takes the picture over...
+    speaker_min_s: float = 0.4
+    # ... once the one shown has been quiet this long (a pause shorter than this changes nothing) ...
+    speaker_hold_s: float = 1.2
+    # ... or at once if they talk this much louder than the one shown.
+    speaker_margin_db: float = 10.0
     # Encoded video waiting for the worker beyond this is dropped (until the next keyframe); audio is not.
     video_backlog_bytes: int = 512 * 1024
     # Audio is dropped only when the worker is this far behind: it is stuck, not slow.
@@ -47,7 +55,11 @@ class LiveSettings:
             video_bitrate=_int(env, "LIVE_VIDEO_BITRATE", cls.video_bitrate),
             audio_bitrate=_int(env, "LIVE_AUDIO_BITRATE", cls.audio_bitrate),
             segment_s=_int(env, "LIVE_SEGMENT_S", cls.segment_s),
+            part_s=_float(env, "LIVE_PART_S", cls.part_s),
             jitter_s=_float(env, "LIVE_JITTER_S", cls.jitter_s),
+            speaker_min_s=_float(env, "LIVE_SPEAKER_MIN_S", cls.speaker_min_s),
+            speaker_hold_s=_float(env, "LIVE_SPEAKER_HOLD_S", cls.speaker_hold_s),
+            speaker_margin_db=_float(env, "LIVE_SPEAKER_MARGIN_DB", cls.speaker_margin_db),
             video_backlog_bytes=_int(env, "LIVE_VIDEO_BACKLOG_BYTES", cls.video_backlog_bytes),
             audio_backlog_bytes=_int(env, "LIVE_AUDIO_BACKLOG_BYTES", cls.audio_backlog_bytes),
             pipe_bytes=_int(env, "LIVE_PIPE_BYTES", cls.pipe_bytes),
@@ -55,6 +67,13 @@ class LiveSettings:
             recovery_interval_s=_float(env, "LIVE_RECOVERY_INTERVAL_S", cls.recovery_interval_s),
             claim_wait_s=_float(env, "LIVE_CLAIM_WAIT_S", cls.claim_wait_s),
         )
+
+    @property
+    def part_frames(self) -> int:
+        """Frames per part: near part_s, and a whole number of parts in a segment (so both cut at keyframes)."""
+        gop = self.fps * self.segment_s
+        wanted = max(1, round(self.part_s * self.fps))
+        return min((n for n in range(1, gop + 1) if gop % n == 0), key=lambda n: (abs(n - wanted), n))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

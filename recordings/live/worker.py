@@ -37,7 +37,7 @@ class Packager:
     def __init__(self, out_dir: Path, t0: float, settings: LiveSettings) -> None:
         self.t0 = t0
         self.settings = settings
-        self.output = HlsOutput(out_dir, settings)
+        self.output = HlsOutput(out_dir, settings, t0)
         self.canvas = Canvas(settings.width, settings.height)
         self.audio: dict[int, AudioTrack] = {}
         self.video: dict[int, VideoTrack] = {}
