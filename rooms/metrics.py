@@ -180,3 +180,13 @@ search_seconds = Histogram("convene_search_seconds", "Time to answer one full-te
 mentions_by_kind = labelled(mentions_stored, ("member", "room"))
 reactions_by_change = labelled(reactions_changed, ("added", "removed"))
 pins_by_change = labelled(pins_changed, ("pinned", "unpinned"))
+
+# --- live HTTP stream (recordings/live/, realtime/api/live_stream.py) ---------------------------
+live_parts = Counter("convene_live_parts_total", "Partial segments (low-latency HLS) written by this process's workers")
+live_segments = Counter("convene_live_segments_total", "Media segments written by this process's workers")
+live_speaker_switches = Counter("convene_live_speaker_switches_total",
+                                "Times the stream's picture moved to another active speaker")
+live_blocking_waiting = Gauge("convene_live_blocking_requests_waiting",
+                              "Blocking playlist reloads and part requests held until their media exists")
+live_viewers = Gauge("convene_live_viewers", "HTTP stream viewers asking this process (estimated from playlist "
+                     "requests over the last 30 s; behind a CDN only the CDN's)", ["latency"])

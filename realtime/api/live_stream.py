@@ -1,9 +1,16 @@
-"""The live HTTP stream of a webinar (HLS, fMP4): playlists and segments, a signed link, and the low-bandwidth page.
+"""The live HTTP stream of a webinar (HLS, fMP4): playlists, segments and parts, a signed link, and the low-bandwidth page.
 
 Who may fetch it: anyone for a public webinar (so any HTTP cache or CDN may keep and serve
 it); for a members-only webinar a registered member (cookie or bearer token) or anyone
-holding a signed link (?exp=&sig=, from GET /api/webinars/{id}/stream). Only the names the
-packager writes are served (a fixed pattern), so no path can leave the webinar's directory.
+holding a signed link (?exp=&sig=, from GET /api/webinars/{id}/stream). A signed link is the
+same for everyone who got one within the same hour, so a shared cache keeps one copy for all of
+them, for no longer than the signature lasts. Only the names the packager writes are served (a
+fixed pattern), so no path can leave the webinar's directory.
+
+Low-latency HLS: `ll.m3u8?_HLS_msn=M&_HLS_part=P` (a blocking playlist reload) and a part that
+is not written yet (the preload hint) are held until the packager writes what they ask for,
+three target durations at most (then 503); asking for more than about three seconds ahead is
+refused at once (400), as RFC 8216bis 6.2.5.2 says.
 """
 
 from __future__ import annotations
@@ -14,28 +21,36 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from realtime.api.common import json, services_of
+from realtime.api.common import error_response, json, services_of
 from realtime.auth import authenticate
 from realtime.pages.rendering import render, page
-from recordings.live.playlists import delta, with_server_control
-from recordings.live.streams import live_dir
-from rooms.errors import Forbidden, NotFound, Unauthenticated
+from recordings.live.hls import LL_MASTER
+from recordings.live.playlists import Edge, delta, edge, part_position, with_server_control
+from recordings.live.segments import LL_PLAYLIST
+from recordings.live.streams import LiveStreams, live_dir
+from rooms.errors import ConveneError, Forbidden, NotFound, Unauthenticated
 from rooms.models import Member
 from rooms.webinars.models import Webinar, WebinarState, WebinarVisibility
 
-NAME = re.compile(r"(?:master\.m3u8|(?P<rendition>video|audio)/(?:index\.m3u8|init\.mp4|seg-\d{1,9}\.m4s))")
+NAME = re.compile(r"(?:master(?:-ll)?\.m3u8|(?P<rendition>video|audio)/(?P<file>index\.m3u8|ll\.m3u8|init\.mp4"
+                  r"|seg-\d{1,9}\.m4s|part-\d{1,9}\.\d{1,3}\.m4s))")
 SIGNED_LINK_S = 6 * 3600      # long enough for a webinar; the link names one webinar only
+SIGNED_STEP_S = 3600          # expiries are rounded up to this: links issued within the hour are the same URL
 # Segments never change once listed. Playlists change every segment while live (a CDN may
 # hold one for a second, so a thousand viewers cost the origin one request per second), and
 # not at all once the stream has ended. init.mp4 only changes if the encoder settings do.
 SEGMENT_CACHE = "max-age=31536000, immutable"
 LIVE_PLAYLIST_CACHE = "max-age=1"
+# The answer to a blocking reload lists the part it asked for, whenever it is read: anyone asking
+# for the same part may have it. After three target durations nobody asks for that part any more.
+BLOCKING_PLAYLIST_CACHE = "max-age=6"
 ENDED_PLAYLIST_CACHE = "max-age=60"
 INIT_CACHE = "max-age=60"
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
@@ -45,10 +60,27 @@ PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
 class Access:
     webinar: Webinar
     query: str    # the signature to carry on to every URI a playlist lists ("" when not signed)
+    expires: int | None = None   # when that signature ends
 
     @property
     def public(self) -> bool:
         return self.webinar.visibility is WebinarVisibility.PUBLIC
+
+    @property
+    def shared(self) -> bool:
+        """May a shared cache keep the answer? Yes when the URL alone grants it: public, or a signed link."""
+        return self.public or self.expires is not None
+
+
+class TooFarAhead(ConveneError):
+    code = "too_far_ahead"
+    http_status = 400
+
+
+class NotProducedYet(ConveneError):
+    code = "not_produced_yet"
+    http_status = 503
+    retryable = True
 
 
 def sign(secret: str, webinar_id: int, expires: int) -> str:
@@ -57,7 +89,7 @@ def sign(secret: str, webinar_id: int, expires: int) -> str:
 
 
 def signed_query(secret: str, webinar_id: int, now: float | None = None) -> str:
-    expires = int((now or time.time()) + SIGNED_LINK_S)
+    expires = -(-int((now or time.time()) + SIGNED_LINK_S) // SIGNED_STEP_S) * SIGNED_STEP_S
     return urlencode({"exp": expires, "sig": sign(secret, webinar_id, expires)})
 
 
@@ -83,7 +115,8 @@ async def may_watch(request: Request, webinar_id: int) -> Access:
     if webinar.visibility is WebinarVisibility.PUBLIC:
         return Access(webinar, "")
     if _signature_valid(request, webinar_id):
-        return Access(webinar, urlencode({"exp": request.query_params["exp"], "sig": request.query_params["sig"]}))
+        expires = int(request.query_params["exp"])
+        return Access(webinar, urlencode({"exp": expires, "sig": request.query_params["sig"]}), expires)
     member = await _member(request)
     if member is None:
         if request.query_params.get("sig"):
@@ -105,24 +138,32 @@ def _content_type(name: str, rendition: str | None) -> str:
     return "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
 
 
-def _cache_control(name: str, access: Access, ended: bool) -> str:
+def _cache_control(name: str, access: Access, ended: bool, blocking: bool = False) -> str:
     if name.endswith(".m4s"):
         policy = SEGMENT_CACHE
     elif name.endswith(".mp4"):
         policy = INIT_CACHE
+    elif ended:
+        policy = ENDED_PLAYLIST_CACHE
     else:
-        policy = ENDED_PLAYLIST_CACHE if ended else LIVE_PLAYLIST_CACHE
-    # Members-only streams stay out of shared caches: only the member's own browser keeps them.
+        policy = BLOCKING_PLAYLIST_CACHE if blocking else LIVE_PLAYLIST_CACHE
+    if access.expires is not None:
+        # A signed link: any cache may keep it, but never past the signature (then the origin says 403).
+        left = max(0, access.expires - int(time.time()))
+        age = min(int(re.search(r"max-age=(\d+)", policy).group(1)), left)
+        return f"public, max-age={age}" + (", immutable" if "immutable" in policy and age else "")
+    # Members by cookie or token stay out of shared caches: only the member's own browser keeps them.
     return ("public, " if access.public else "private, ") + policy
 
 
 def _with_query(playlist: str, query: str) -> str:
-    """Every URI in the playlist carries the same signature, so a signed master link is enough for a player."""
+    """Every URI in the playlist (segments, init, parts, the preload hint) carries the same signature, so a
+    signed master link is enough for a player."""
     lines = []
     for line in playlist.splitlines():
         if line and not line.startswith("#"):
             line = f"{line}?{query}"
-        elif line.startswith("#EXT-X-MAP:"):
+        elif line.startswith("#") and 'URI="' in line:
             line = re.sub(r'URI="([^"?]*)"', lambda m: f'URI="{m.group(1)}?{query}"', line)
         lines.append(line)
     return "\n".join(lines) + "\n"
@@ -135,19 +176,64 @@ def _not_modified(request: Request, etag: str, headers: dict[str, str]) -> Respo
     return None
 
 
+def _directive(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 9:
+        raise TooFarAhead(f"{name} must be a media sequence or part number", field=name)
+    return int(value)
+
+
+async def _wait_for(live: LiveStreams, playlist: Path, msn: int, part: int | None) -> Edge:
+    """Holds a blocking request until the low-latency playlist lists segment `msn` (its part `part`)."""
+    try:
+        current = edge(playlist.read_text())
+    except OSError:
+        current = None
+    if current is None:
+        raise NotFound("not written yet")
+    if current.too_far(msn, part):
+        raise TooFarAhead("that part is too far ahead of the live stream")
+    found = await live.watch.wait(playlist, lambda at: at.has(msn, part))
+    if found is None:
+        raise NotProducedYet("that part was not produced in time; ask again")
+    return found[1]
+
+
 async def live_file(request: Request) -> Response:
+    try:
+        return await _live_file(request)
+    except ConveneError as error:
+        # Never cached: a part that does not exist now will exist in a moment.
+        response = error_response(error)
+        response.headers["cache-control"] = "no-store"
+        return response
+
+
+async def _live_file(request: Request) -> Response:
     webinar_id: int = request.path_params["webinar_id"]
     name: str = request.path_params["name"]
     match = NAME.fullmatch(name)
     if match is None:
         raise NotFound("no such file in this stream")
     access = await may_watch(request, webinar_id)
-    path = live_dir(services_of(request).settings.data_dir, webinar_id) / name
+    services = services_of(request)
+    path = live_dir(services.settings.data_dir, webinar_id) / name
+    file = match.group("file") or ""
+    msn, part = _directive(request, "_HLS_msn"), _directive(request, "_HLS_part")
+    blocking = file == LL_PLAYLIST and msn is not None
+    if blocking:
+        await _wait_for(services.live, path, msn, part)
+    elif file.startswith("part-") and not path.exists():
+        # The preload hint: a player asks for the next part before it exists, and gets it the moment it does.
+        segment, index = part_position(file) or (0, 0)
+        await _wait_for(services.live, path.with_name(LL_PLAYLIST), segment, index)
     try:
         stat = os.stat(path)
     except OSError:
         raise NotFound("no such file" if access.webinar.state is WebinarState.ENDED else "not written yet") from None
-    if access.public:
+    if access.shared:
         # The same bytes for everyone: no Vary (it would split a CDN's cache), and other sites' players may read them.
         headers = {"access-control-allow-origin": "*"}
     else:
@@ -155,11 +241,14 @@ async def live_file(request: Request) -> Response:
     media_type = _content_type(name, match.group("rendition"))
     if name.endswith(".m3u8"):
         text = path.read_text()
-        ended = "#EXT-X-ENDLIST" in text or (name == "master.m3u8" and access.webinar.state is WebinarState.ENDED)
-        headers["cache-control"] = _cache_control(name, access, ended)
-        if name != "master.m3u8":
+        ended = "#EXT-X-ENDLIST" in text or (name.startswith("master") and access.webinar.state is WebinarState.ENDED)
+        headers["cache-control"] = _cache_control(name, access, ended, blocking)
+        if file == "index.m3u8":
+            services.live.audience.saw("standard")
             # Players that have the start ask for the last few segments only (_HLS_skip=YES).
             text = delta(text) if request.query_params.get("_HLS_skip") == "YES" else with_server_control(text)
+        elif file == LL_PLAYLIST:
+            services.live.audience.saw("low")
         if access.query:
             text = _with_query(text, access.query)
         etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:24] + '"'
@@ -185,6 +274,7 @@ async def stream_link(request: Request) -> Response:
     available = (live_dir(services_of(request).settings.data_dir, webinar_id) / "master.m3u8").exists()
     return json({"webinar": webinar_id, "state": access.webinar.state.value, "available": available,
                  "master_url": base, "audio_url": base.replace("master.m3u8", "audio/index.m3u8", 1),
+                 "low_latency_url": base.replace("master.m3u8", LL_MASTER, 1),
                  "page_url": f"/webinars/{webinar_id}/stream"})
 
 

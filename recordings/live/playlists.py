@@ -1,4 +1,5 @@
-"""Media playlists as served: delta updates (HLS `_HLS_skip=YES`), so a player's polls stay small all webinar long.
+"""Media playlists as served: delta updates (HLS `_HLS_skip=YES`), so a player's polls stay small all webinar long;
+and the live edge of a low-latency playlist, which blocking reloads wait on.
 
 The packager's playlists keep every segment (they are the recording), so they grow: about
 115 KB after two hours. A player that already has the start asks for a delta update and
@@ -9,6 +10,7 @@ gets only the last CAN-SKIP-UNTIL seconds, the older segments replaced by one
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 SKIP_TARGETS = 6    # the least CAN-SKIP-UNTIL the spec allows: six target durations
 DELTA_VERSION = 9   # a playlist with EXT-X-SKIP declares version 9 or more
@@ -81,3 +83,78 @@ def delta(text: str) -> str:
 def skipped(text: str) -> int:
     found = re.search(r"^#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)", text, re.M)
     return int(found.group(1)) if found else 0
+
+
+# Low-latency playlists (ll.m3u8): where the live edge is, for blocking playlist reloads and part requests.
+
+_PART_NAME = re.compile(r"part-(\d+)\.(\d+)\.m4s")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The newest media a low-latency playlist lists: segment `msn` is being made and has `parts` parts so far
+    (a segment just completed: the next one, with none)."""
+
+    msn: int
+    parts: int
+    ended: bool
+    target: int
+    part_target: float
+
+    def has(self, msn: int, part: int | None) -> bool:
+        """Does the playlist list segment `msn` complete (part None), or its part `part`?"""
+        if self.ended:
+            return True
+        if part is None:
+            return msn < self.msn
+        return msn < self.msn or (msn == self.msn and part < self.parts)
+
+    @property
+    def parts_per_segment(self) -> int:
+        return max(1, round(self.target / self.part_target + 0.49))
+
+    def too_far(self, msn: int, part: int | None) -> bool:
+        """RFC 8216bis 6.2.5.2: more than two segments, or more than the Advance Part Limit (three seconds'
+        worth of parts), past the edge is refused at once rather than held. An ended stream answers anything."""
+        if self.ended:
+            return False
+        if msn > self.msn + 2:
+            return True
+        if part is None:
+            return False
+        limit = 3 / self.part_target if self.part_target < 1 else 3
+        ahead = (msn - self.msn) * self.parts_per_segment + part - self.parts
+        return ahead > limit
+
+    @property
+    def timeout_s(self) -> float:
+        """How long a blocking request is held: three target durations, then 503."""
+        return 3.0 * self.target
+
+
+def edge(text: str) -> Edge | None:
+    """The live edge of a low-latency playlist (None when it is not one)."""
+    sequence = complete = parts = 0
+    target, part_target = None, None
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            sequence = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-TARGETDURATION:"):
+            target = int(line.split(":", 1)[1])
+        elif line.startswith("#EXT-X-PART-INF:"):
+            found = re.search(r"PART-TARGET=([\d.]+)", line)
+            part_target = float(found.group(1)) if found else None
+        elif line.startswith("#EXT-X-PART:"):
+            parts += 1
+        elif line and not line.startswith("#"):
+            complete += 1
+            parts = 0
+    if target is None or part_target is None:
+        return None
+    return Edge(sequence + complete, parts, "#EXT-X-ENDLIST" in text, target, part_target)
+
+
+def part_position(name: str) -> tuple[int, int] | None:
+    """(segment, part) of a part's file name."""
+    found = _PART_NAME.fullmatch(name)
+    return (int(found.group(1)), int(found.group(2))) if found else None

@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from recordings.live.audience import Audience
 from recordings.live.packager import LivePackager
 from recordings.live.recovery import WebinarLookup, mark_handed_over, sweep_forever
 from recordings.live.settings import LiveSettings
 from recordings.storage.durable import sync_tree
+from recordings.live.watch import PlaylistWatch
 from rooms.webinars.models import WebinarState
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,9 @@ class LiveStreams:
         self.settings = settings
         self.on_finished = on_finished
         self.packagers: dict[int, LivePackager] = {}
+        # For the HTTP side: blocking requests wait on the playlists; viewers are counted by their requests.
+        self.watch = PlaylistWatch()
+        self.audience = Audience(settings.segment_s, settings.part_frames / settings.fps)
         self._endings: set[asyncio.Task[None]] = set()
 
     def tap_for(self, webinar_id: int) -> LivePackager:
