@@ -41,6 +41,17 @@ TICK_S = 0.1                      # with no packet for this long, the worker is 
 CLAIM_RETRY_S = 0.2               # how often a packager waiting for another's writer lock tries again
 
 
+def _read_reports(process: subprocess.Popen[bytes]) -> None:
+    """The worker says what it made, one word a line (worker.REPORTS): counted here, in the server's metrics."""
+    assert process.stdout is not None
+    counters = {b"part": metrics.live_parts, b"segment": metrics.live_segments,
+                b"switch": metrics.live_speaker_switches}
+    for line in process.stdout:
+        counter = counters.get(line.strip())
+        if counter is not None:
+            counter.inc()
+
+
 class LivePackager:
     """One webinar's live stream: implements recordings.media.taps.PacketTap."""
 
@@ -53,7 +64,7 @@ class LivePackager:
         self.dropped_audio = 0
         self._queue: collections.deque[bytes] = collections.deque()
         self._queued = {"audio": 0, "video": 0}     # bytes waiting, by kind
-        self._skipping_video: set[int] = set()       # publishers whose video waits for a keyframe
+        self._skipping_video: set[tuple[int, bool]] = set()   # (publisher, screen) video waiting for a keyframe
         self._lock = threading.Condition()
         self._closed = False
         self._writer_waiting = False
@@ -111,10 +122,12 @@ class LivePackager:
         t0 = time.monotonic() if t0 is None else t0
         process = subprocess.Popen(
             [sys.executable, "-m", "recordings.live.worker", str(self.live_dir), repr(t0), self.settings.to_json()],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             cwd=Path(__file__).resolve().parents[2])
         assert process.stdin is not None and process.stderr is not None
         relay_in_thread(process.stderr, f"live-worker-{self.webinar_id}")
+        threading.Thread(target=_read_reports, args=(process,), name=f"live-{self.webinar_id}-reports",
+                         daemon=True).start()
         try:
             fcntl.fcntl(process.stdin.fileno(), fcntl.F_SETPIPE_SZ, self.settings.pipe_bytes)
         except OSError:
@@ -136,6 +149,8 @@ class LivePackager:
 
     def on_packet(self, publisher_id: int, kind: str, codec: str, packet: "av.Packet") -> None:
         known = CODECS.get(codec)
+        screen = kind == "screen"
+        kind = "video" if screen else kind   # a screen share is video, queued and dropped like a camera
         if known is None or known.kind != kind:
             return
         keyframe = bool(packet.is_keyframe)
@@ -144,17 +159,18 @@ class LivePackager:
             if self._closed:
                 return
             if kind == "video":
+                track = (publisher_id, screen)
                 if oversized:
-                    self._skipping_video.add(publisher_id)
+                    self._skipping_video.add(track)
                     self.dropped_video += 1
                     return
-                if publisher_id in self._skipping_video:
+                if track in self._skipping_video:
                     if not keyframe:
                         self.dropped_video += 1
                         return
-                    self._skipping_video.discard(publisher_id)
+                    self._skipping_video.discard(track)
                 if self._queued["video"] + self._queued["audio"] > self.settings.video_backlog_bytes:
-                    self._skipping_video.add(publisher_id)
+                    self._skipping_video.add(track)
                     self.dropped_video += 1
                     return
             elif oversized or self._queued["audio"] > self.settings.audio_backlog_bytes:
@@ -165,12 +181,12 @@ class LivePackager:
                 self._first_arrival = arrival   # the stream starts with its first packet
                 self.started_at = datetime.now(timezone.utc)
             self._enqueue(kind, packet_message(publisher_id, int(packet.pts or 0), arrival, known,
-                                               keyframe, bytes(packet)))
+                                               keyframe, bytes(packet), screen))
 
     def on_publisher_left(self, publisher_id: int) -> None:
         with self._lock:
             if not self._closed:
-                self._skipping_video.discard(publisher_id)
+                self._skipping_video.difference_update({(publisher_id, False), (publisher_id, True)})
                 self._enqueue("audio", Message(MessageType.LEFT, publisher_id).encode())
 
     def close(self) -> None:

@@ -15,8 +15,8 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-# type, publisher id, pts, arrival (CLOCK_MONOTONIC seconds), codec, keyframe, payload length
-HEADER = struct.Struct("<BIqdBBI")
+# type, publisher id, pts, arrival (CLOCK_MONOTONIC seconds), codec, keyframe, screen share, payload length
+HEADER = struct.Struct("<BIqdBBBI")
 MAX_PAYLOAD = 4 * 1024 * 1024
 
 
@@ -53,15 +53,18 @@ class Message:
     codec: Codec = Codec.OPUS
     keyframe: bool = False
     payload: bytes = b""
+    screen: bool = False       # video of the publisher's screen share, not their camera
 
     def encode(self) -> bytes:
         return HEADER.pack(self.type, self.publisher_id, self.pts, self.arrival, self.codec,
-                           1 if self.keyframe else 0, len(self.payload)) + self.payload
+                           1 if self.keyframe else 0, 1 if self.screen else 0, len(self.payload)) + self.payload
 
 
-def packet_message(publisher_id: int, pts: int, arrival: float, codec: Codec, keyframe: bool, payload: bytes) -> bytes:
+def packet_message(publisher_id: int, pts: int, arrival: float, codec: Codec, keyframe: bool, payload: bytes,
+                   screen: bool = False) -> bytes:
     """Message(PACKET, ...).encode() without building the object: this runs on the event loop per packet."""
-    return HEADER.pack(MessageType.PACKET, publisher_id, pts, arrival, codec, keyframe, len(payload)) + payload
+    return HEADER.pack(MessageType.PACKET, publisher_id, pts, arrival, codec, keyframe, screen,
+                       len(payload)) + payload
 
 
 def read_message(stream: BinaryIO) -> Message | None:
@@ -69,13 +72,13 @@ def read_message(stream: BinaryIO) -> Message | None:
     header = _read_exactly(stream, HEADER.size)
     if header is None:
         return None
-    kind, publisher_id, pts, arrival, codec, keyframe, length = HEADER.unpack(header)
+    kind, publisher_id, pts, arrival, codec, keyframe, screen, length = HEADER.unpack(header)
     if length > MAX_PAYLOAD:
         raise ValueError(f"a {length}-byte packet is larger than any the server sends")
     payload = _read_exactly(stream, length) if length else b""
     if payload is None:
         return None
-    return Message(MessageType(kind), publisher_id, pts, arrival, Codec(codec), bool(keyframe), payload)
+    return Message(MessageType(kind), publisher_id, pts, arrival, Codec(codec), bool(keyframe), payload, bool(screen))
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:

@@ -22,8 +22,9 @@ import av
 
 from recordings.live.hls import AUDIO_RATE, HlsOutput
 from recordings.live.mixer import AudioTrack, mix
-from recordings.live.picture import STALE_S, Canvas, VideoTrack, choose
+from recordings.live.picture import STALE_S, Canvas, Scene
 from recordings.live.settings import LiveSettings
+from recordings.live.speaker import ActiveSpeaker
 from recordings.live.wire import Message, MessageType, read_message
 from recordings.live.worker_log import log_to_server
 
@@ -40,10 +41,12 @@ class Packager:
         self.output = HlsOutput(out_dir, settings, t0)
         self.canvas = Canvas(settings.width, settings.height)
         self.audio: dict[int, AudioTrack] = {}
-        self.video: dict[int, VideoTrack] = {}
+        self.scene = Scene()
+        self.speaker = ActiveSpeaker(settings.speaker_min_s, settings.speaker_hold_s, settings.speaker_margin_db)
         self.frame_index = 0
         self.audio_position = 0
-        self.shown: tuple[int, av.VideoFrame] | None = None    # (source frame id, fitted frame)
+        self.shown: tuple[tuple[int, int], av.VideoFrame] | None = None    # (source frame ids, composed frame)
+        self.fitted: tuple[int, av.VideoFrame] | None = None                # the full-frame picture, fitted
         self.shown_at = float("-inf")
         self.latest_arrival = 0.0
 
@@ -53,7 +56,8 @@ class Packager:
             return
         if message.type is MessageType.LEFT:
             self.audio.pop(message.publisher_id, None)
-            self.video.pop(message.publisher_id, None)
+            self.scene.left(message.publisher_id)
+            self.speaker.left(message.publisher_id)
             return
         arrival = message.arrival - self.t0
         self.latest_arrival = max(self.latest_arrival, arrival)
@@ -61,9 +65,7 @@ class Packager:
             track = self.audio.get(message.publisher_id) or self.audio.setdefault(message.publisher_id, AudioTrack())
             track.add(message.payload, message.pts, arrival)
         else:
-            video = self.video.get(message.publisher_id)
-            if video is None:
-                video = self.video[message.publisher_id] = VideoTrack(message.codec.decoder)
+            video = self.scene.track(message.publisher_id, message.screen, message.codec.decoder)
             video.add(message.payload, message.pts, arrival, message.keyframe)
 
     def produce(self, until: float) -> None:
@@ -82,21 +84,33 @@ class Packager:
                 return
 
     def _video_frame(self, at: float) -> None:
-        track = choose(self.video, at)
-        source = track.frame_at(at) if track is not None else None
+        full, pip = self.scene.choose(at, self.speaker.recent)
+        source = full.frame_at(at) if full is not None else None
+        inset = pip.frame_at(at) if pip is not None else None
         if source is not None:
-            if self.shown is None or self.shown[0] != id(source):
-                self.shown = (id(source), self.canvas.fit(source))
+            key = (id(source), id(inset))
+            if self.shown is None or self.shown[0] != key:
+                # Scaling and laying the camera over cost a few ms: only when a source frame changed.
+                if self.fitted is None or self.fitted[0] != id(source):
+                    self.fitted = (id(source), self.canvas.fit(source))
+                picture = self.fitted[1] if inset is None else self.canvas.with_pip(self.fitted[1], inset)
+                self.shown = (key, picture)
             self.shown_at = at
         elif at - self.shown_at >= STALE_S:
-            self.shown = None
+            self.shown = self.fitted = None
         picture = self.shown[1] if self.shown is not None else self.canvas.black
         self.output.encode_video(picture, self.frame_index)
         self.frame_index += 1
 
     def _audio_frame(self) -> None:
-        chunks = [chunk for track in self.audio.values()
-                  if (chunk := track.take(self.audio_position, AUDIO_FRAME)) is not None]
+        at = self.audio_position / AUDIO_RATE
+        chunks = []
+        for publisher_id, track in self.audio.items():
+            chunk = track.take(self.audio_position, AUDIO_FRAME)
+            self.speaker.hear(publisher_id, at, chunk)
+            if chunk is not None:
+                chunks.append(chunk)
+        self.speaker.decide(at)
         frame = av.AudioFrame(format="fltp", layout="mono", samples=AUDIO_FRAME)
         frame.planes[0].update(mix(chunks, AUDIO_FRAME))
         frame.sample_rate = AUDIO_RATE
@@ -127,10 +141,35 @@ def hold_writer_lock(out_dir: Path) -> int:
     fcntl.flock(descriptor, fcntl.LOCK_EX)
     return descriptor
 
+class Reports:
+    """Tells the server (through stdout, read by the packager) what this worker made, for its metrics."""
+
+    def __init__(self, packager: Packager) -> None:
+        self.packager = packager
+        self.told = {"part": 0, "segment": 0, "switch": 0}
+
+    def counts(self) -> dict[str, int]:
+        output = self.packager.output
+        return {"part": output.parts_written, "segment": output.segments_written,
+                "switch": self.packager.speaker.switches}
+
+    def send(self) -> None:
+        lines = []
+        for name, count in self.counts().items():
+            lines += [name] * (count - self.told[name])
+            self.told[name] = count
+        if lines:
+            try:
+                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.flush()
+            except (BrokenPipeError, ValueError):
+                pass   # nobody reads any more: the server is going away
+
 
 def run(out_dir: Path, t0: float, settings: LiveSettings) -> None:
     hold_writer_lock(out_dir)
     packager = Packager(out_dir, t0, settings)
+    reports = Reports(packager)
     inbox: queue.Queue[Message | None] = queue.Queue(maxsize=INBOX)
     threading.Thread(target=_read_into, args=(inbox,), name="packet-reader", daemon=True).start()
     tick = 1 / settings.fps
@@ -157,7 +196,9 @@ def run(out_dir: Path, t0: float, settings: LiveSettings) -> None:
         if not ending:
             until -= settings.jitter_s
         packager.produce(until)
+        reports.send()
     packager.close()
+    reports.send()
 
 
 def main(argv: list[str]) -> int:

@@ -43,23 +43,27 @@ def vp8_encoder(size: tuple[int, int], fps: int, bit_rate: int, keyframe_s: floa
 
 
 def vp8_packets(seconds: float, publisher_id: int, *, fps: int = 15, size: tuple[int, int] = (160, 120),
-                keyframe_s: float = 1.0) -> list[Sent]:
+                keyframe_s: float = 1.0, colour: tuple[int, int, int] | None = None, kind: str = "video",
+                start_s: float = 0.0) -> list[Sent]:
+    """A camera (kind "video") or a screen share ("screen"): a moving grey, or one YUV `colour` throughout."""
     encoder = vp8_encoder(size, fps, 300_000, keyframe_s)
     sent = []
     for index in range(int(seconds * fps)):
         frame = av.VideoFrame(size[0], size[1], "yuv420p")
-        for plane, value in zip(frame.planes, ((40 + index * 4) % 220, 90 + publisher_id * 30 % 80, 160)):
+        values = colour or ((40 + index * 4) % 220, 90 + publisher_id * 30 % 80, 160)
+        for plane, value in zip(frame.planes, values):
             plane.update(bytes([value]) * plane.buffer_size)
         frame.pts = index * 90_000 // fps
         frame.time_base = encoder.time_base
         for packet in encoder.encode(frame):
-            sent.append(Sent(packet.pts / 90_000, publisher_id, "video", "vp8", packet))
+            sent.append(Sent(start_s + packet.pts / 90_000, publisher_id, kind, "vp8", packet))
     return sent
 
 
 def opus_packets(seconds: float, publisher_id: int, *, tone_hz: int = 400, start_s: float = 0.0,
-                 level: int = 8000) -> list[Sent]:
-    """A steady tone; `tone_hz` should be a multiple of 50 so every 20 ms frame is the same samples."""
+                 level: int = 8000, talking: list[tuple[float, float]] | None = None) -> list[Sent]:
+    """A steady tone; `tone_hz` should be a multiple of 50 so every 20 ms frame is the same samples.
+    With `talking` ((from, to) seconds after start_s), the tone only in those windows and silence between."""
     encoder = av.CodecContext.create("libopus", "w")
     encoder.sample_rate = 48_000
     encoder.layout = "stereo"
@@ -71,11 +75,13 @@ def opus_packets(seconds: float, publisher_id: int, *, tone_hz: int = 400, start
     for n in range(per_frame):
         value = int(level * math.sin(2 * math.pi * tone_hz * n / 48_000))
         samples.extend((value, value))
-    data = samples.tobytes()
+    data, silence = samples.tobytes(), bytes(per_frame * 4)
     sent = []
     for index in range(int(seconds * 50)):
         frame = av.AudioFrame(format="s16", layout="stereo", samples=per_frame)
-        frame.planes[0].update(data)
+        at = index / 50
+        voiced = talking is None or any(start <= at < end for start, end in talking)
+        frame.planes[0].update(data if voiced else silence)
         frame.sample_rate = 48_000
         frame.pts = index * per_frame
         frame.time_base = encoder.time_base
