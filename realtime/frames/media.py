@@ -17,14 +17,14 @@ MEDIA_RATE = 2.0
 MEDIA_BURST = 10
 
 Sdp = Annotated[StrictStr, Field(min_length=1, max_length=15_000)]   # the frame limit applies first
-MediaKind = Literal["audio", "video"]
+MediaKind = Literal["audio", "video", "screen"]   # "video" is the camera; "screen" a screen share beside it
 
 
 class MediaPublish(Frame):
     type: Literal["media.publish"]
     webinar: RoomId
     sdp: Sdp
-    kinds: Annotated[list[MediaKind], Field(min_length=1, max_length=2)] = ["audio", "video"]
+    kinds: Annotated[list[MediaKind], Field(min_length=1, max_length=3)] = ["audio", "video"]
 
 
 class MediaView(Frame):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import aioice.ice
-from aiortc import RTCConfiguration, RTCIceServer
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
 _DISCOVER = aioice.ice.get_host_addresses
 
@@ -31,6 +31,11 @@ def restrict_host_addresses(addresses: Sequence[str]) -> None:
 
 
 def rtc_configuration(ice_servers: Sequence[dict[str, Any]]) -> RTCConfiguration:
-    """An RTCConfiguration from ICE_SERVERS entries ({"urls", "username"?, "credential"?})."""
+    """An RTCConfiguration from ICE_SERVERS entries ({"urls", "username"?, "credential"?}).
+
+    Everything on one transport (max-bundle), as browsers offer it: with aiortc's default (balanced),
+    a second video m-line (a screen share beside the camera) stays on a transport that never starts.
+    """
     return RTCConfiguration(iceServers=[RTCIceServer(urls=s["urls"], username=s.get("username"),
-                                                     credential=s.get("credential")) for s in ice_servers])
+                                                     credential=s.get("credential")) for s in ice_servers],
+                            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)

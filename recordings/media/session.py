@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 
 # Forwarding needs every viewer to take the publisher's codec, so both sides negotiate only these.
 FORWARDED_CODECS = {"audio": ("audio/opus",), "video": ("video/vp8", "video/rtx")}
+# A publication's tracks: its audio m-line is "audio"; its video m-lines are, in order, the camera
+# ("video") and then the screen share ("screen"), as far as the publisher's `kinds` name them.
+TRACKS = {"audio": ("audio",), "video": ("video", "screen")}
+
+
+def track_labels(kinds: Iterable[str]) -> dict[str, list[str]]:
+    """For each m-line kind, the track labels its m-lines take in order."""
+    wanted = set(kinds)
+    return {kind: [label for label in labels if label in wanted] for kind, labels in TRACKS.items()}
 KEYFRAME_INTERVAL_S = 0.5     # at most one keyframe request to a publisher this often
 MAX_VIEWS_PER_CONNECTION = 16
 
@@ -56,8 +65,8 @@ class Publication:
     muted: bool
     fanouts: dict[str, Fanout] = field(default_factory=dict)
     receivers: dict[str, object] = field(default_factory=dict)
-    last_keyframe_request: float = 0.0
-    keyframe_pending: bool = False
+    last_keyframe_request: dict[str, float] = field(default_factory=dict)   # by video track label
+    keyframe_pending: set[str] = field(default_factory=set)
 
     @property
     def member_id(self) -> int:
@@ -107,10 +116,11 @@ class MediaSession:
                                   push=push, muted=muted)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            wanted = set(kinds)
+            labels = track_labels(kinds)
             for transceiver in pc.getTransceivers():
-                if transceiver.kind in wanted and transceiver.kind not in publication.fanouts:
-                    self._receive(publication, transceiver)
+                free = labels.get(transceiver.kind)
+                if free:
+                    self._receive(publication, transceiver, free.pop(0))
                 else:
                     transceiver.direction = "inactive"
             if not publication.fanouts:
@@ -134,12 +144,12 @@ class MediaSession:
         self._announce()
         return publication, pc.localDescription.sdp
 
-    def _receive(self, publication: Publication, transceiver: RTCRtpTransceiver) -> None:
+    def _receive(self, publication: Publication, transceiver: RTCRtpTransceiver, label: str) -> None:
         kind = transceiver.kind
         _prefer_forwarded_codecs(transceiver)
         transceiver.direction = "recvonly"
-        fanout = publication.fanouts[kind] = Fanout(kind)
-        publication.receivers[kind] = transceiver.receiver
+        fanout = publication.fanouts[label] = Fanout(kind)
+        publication.receivers[label] = transceiver.receiver
         member_id = publication.member_id
 
         def on_packet(codec: str, packet: av.Packet) -> None:
@@ -148,7 +158,7 @@ class MediaSession:
             fanout.push(packet)
             for tap in self.taps:
                 try:
-                    tap.on_packet(member_id, kind, codec, packet)
+                    tap.on_packet(member_id, label, codec, packet)
                 except Exception:
                     log.exception("webinar %s: a media tap failed on a %s packet", self.webinar_id, kind)
 
@@ -200,23 +210,27 @@ class MediaSession:
 
     # Keyframes: with no encoder on the server, only the publisher can make one.
 
-    def request_keyframe(self, publication: Publication) -> None:
-        receiver = publication.receivers.get("video")
-        if receiver is None or publication.keyframe_pending:
+    def request_keyframe(self, publication: Publication, label: str = "video") -> None:
+        receiver = publication.receivers.get(label)
+        if receiver is None or label in publication.keyframe_pending:
             return
-        wait = publication.last_keyframe_request + KEYFRAME_INTERVAL_S - time.monotonic()
+        wait = publication.last_keyframe_request.get(label, 0.0) + KEYFRAME_INTERVAL_S - time.monotonic()
         if wait > 0:
-            publication.keyframe_pending = True   # one deferred request stands for all that arrive meanwhile
+            publication.keyframe_pending.add(label)   # one deferred request stands for all that arrive meanwhile
 
             def later() -> None:
-                publication.keyframe_pending = False
-                self.request_keyframe(publication)
+                publication.keyframe_pending.discard(label)
+                self.request_keyframe(publication, label)
 
             asyncio.get_running_loop().call_later(wait, later)
             return
-        publication.last_keyframe_request = time.monotonic()
+        publication.last_keyframe_request[label] = time.monotonic()
         if self.publications.get(publication.member_id) is publication:
             self._spawn(request_keyframe(receiver))   # type: ignore[arg-type]
+
+    def _request_keyframes(self, publication: Publication) -> None:
+        for label in TRACKS["video"]:
+            self.request_keyframe(publication, label)
 
     # Viewing.
 
@@ -231,13 +245,14 @@ class MediaSession:
         viewing = Viewing(member_id=member_id, conn_id=conn_id, publication=publication, pc=pc)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            # The viewer's m-lines take the publication's tracks in the same order: audio; camera, then screen.
+            labels = track_labels(publication.fanouts)
             for transceiver in pc.getTransceivers():
-                fanout = publication.fanouts.get(transceiver.kind)
-                if fanout is None or (audio_only and transceiver.kind == "video") or \
-                        any(f is fanout for f, _ in viewing.tracks):
+                free = labels.get(transceiver.kind)
+                if not free or (audio_only and transceiver.kind == "video"):
                     transceiver.direction = "inactive"
                     continue
-                self._send(viewing, transceiver, fanout)
+                self._send(viewing, transceiver, free.pop(0))
             await pc.setLocalDescription(await pc.createAnswer())
         except AiortcChanged:
             await self._close_viewing_peer(viewing)
@@ -253,7 +268,7 @@ class MediaSession:
         self.viewings.difference_update(replaced)
         self.viewings.add(viewing)
         self._watch_state(pc, lambda: self._spawn(self.end_viewing(viewing)),
-                          on_connected=lambda: self.request_keyframe(publication))
+                          on_connected=lambda: self._request_keyframes(publication))
         for old in replaced:
             await self._close_viewing_peer(old)
         return pc.localDescription.sdp
@@ -264,13 +279,14 @@ class MediaSession:
             raise NotFound("that member is not publishing", field="publisher")
         return publication
 
-    def _send(self, viewing: Viewing, transceiver: RTCRtpTransceiver, fanout: Fanout) -> None:
+    def _send(self, viewing: Viewing, transceiver: RTCRtpTransceiver, label: str) -> None:
         publication = viewing.publication
+        fanout = publication.fanouts[label]
         _prefer_forwarded_codecs(transceiver)
-        track = fanout.subscribe(on_gap=lambda: self.request_keyframe(publication))
+        track = fanout.subscribe(on_gap=lambda: self.request_keyframe(publication, label))
         transceiver.sender.replaceTrack(track)
         transceiver.direction = "sendonly"
-        on_keyframe_request(transceiver.sender, lambda: self.request_keyframe(publication))
+        on_keyframe_request(transceiver.sender, lambda: self.request_keyframe(publication, label))
         viewing.tracks.append((fanout, track))
 
     async def end_viewing(self, viewing: Viewing) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack, VideoStreamTrack
 from av import VideoFrame
 
@@ -62,16 +62,19 @@ class SyntheticVideo(VideoStreamTrack):
 
 
 def peer() -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    # max-bundle as browsers do: with aiortc's default, a second video track (a screen share) never starts.
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
 
 
-async def publish(client: ChatClient, webinar_id: int, tracks: list[MediaStreamTrack]) -> RTCPeerConnection:
+async def publish(client: ChatClient, webinar_id: int, tracks: list[MediaStreamTrack],
+                  kinds: list[str] | None = None) -> RTCPeerConnection:
+    """Publishes the tracks in this order; `kinds` labels them (a second video track is a screen share)."""
     pc = peer()
     for track in tracks:
         pc.addTransceiver(track, direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
     reply = await client.request({"type": "media.publish", "webinar": webinar_id, "sdp": pc.localDescription.sdp,
-                                  "kinds": sorted({t.kind for t in tracks})}, timeout=30)
+                                  "kinds": kinds or sorted({t.kind for t in tracks})}, timeout=30)
     assert reply["type"] == "media.answer", reply
     await pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
     return pc
@@ -89,12 +92,13 @@ class Received:
     audio_times: list[float] = field(default_factory=list)
 
 
-async def view(client: ChatClient, webinar_id: int, publisher: int, audio_only: bool = False
+async def view(client: ChatClient, webinar_id: int, publisher: int, audio_only: bool = False, videos: int = 1
                ) -> tuple[RTCPeerConnection, Received]:
+    """Views a publisher; `videos` 2 takes their screen share too (the second video m-line)."""
     pc = peer()
     got = Received()
     pc.addTransceiver("audio", direction="recvonly")
-    if not audio_only:
+    for _ in range(0 if audio_only else videos):
         pc.addTransceiver("video", direction="recvonly")
 
     @pc.on("track")
