@@ -1,15 +1,19 @@
 /* ConveneHls: a small Media Source Extensions player for Convene's live stream (HLS, fMP4 segments).
-   ConveneHls.attach(mediaElement, masterUrl, {audioOnly}) → {stop()}. No dependencies.
-   It reads the master playlist, picks the video rendition or the audio-only one, appends the
-   init segment and then each media segment to one SourceBuffer (in 'sequence' mode, so a
-   discontinuity after a server restart simply follows on), polls the playlist while the
-   stream is live, jumps to the live edge when it falls behind, and ends at #EXT-X-ENDLIST.
-   Elements with data-convene-hls="<master url>" get a player when their page loads. */
+   ConveneHls.attach(mediaElement, masterUrl, {audioOnly, latency}) → {stop(), latency(), mode}. No dependencies.
+   latency 'low': low-latency HLS (master-ll.m3u8): partial segments fetched as the server's blocking
+   playlist reloads announce them, playing about PART-HOLD-BACK (~1 s) behind the live edge.
+   latency 'standard': whole segments, polling the playlist (delta updates), two segments behind.
+   latency 'auto' (the default): low on a good link; standard in low-bandwidth mode, with data saver,
+   on a slow connection (navigator.connection), and after the low-latency stream stalls three times.
+   Both append to one SourceBuffer in 'sequence' mode (a discontinuity after a server restart simply
+   follows on) and end at #EXT-X-ENDLIST. Elements with data-convene-hls="<master url>" get a player. */
 (function () {
   'use strict';
 
-  var LIVE_START_SEGMENTS = 2;   // start this many segments behind the live edge
+  var LIVE_START_SEGMENTS = 2;   // standard: start this many segments behind the live edge
   var KEEP_BEHIND_S = 30;        // buffer kept behind the playhead (memory on small phones)
+  var STALLS_BEFORE_STANDARD = 3;  // low latency stalling this often in STALL_WINDOW_MS: the link cannot keep up
+  var STALL_WINDOW_MS = 30000;
 
   function lines(text) { return text.split(/\r?\n/).map(function (l) { return l.trim(); }); }
 
@@ -31,28 +35,58 @@
     return variants;
   }
 
+  // Segments (with their parts, when listed), the parts of the segment being made, and the low-latency promises.
   function parseMedia(text, base) {
-    var list = { init: null, segments: [], ended: false, target: 2, canSkip: false }, seq = 0, duration = 0;
+    var list = { init: null, segments: [], open: [], ended: false, target: 2, canSkip: false,
+                 partTarget: 0, holdBack: 0, canBlock: false }, seq = 0, duration = 0, date = null, parts = [];
     lines(text).forEach(function (line) {
       if (line.indexOf('#EXT-X-MEDIA-SEQUENCE:') === 0) seq = +line.slice(22);
       else if (line.indexOf('#EXT-X-TARGETDURATION:') === 0) list.target = +line.slice(22) || 2;
       else if (line.indexOf('#EXT-X-MAP:') === 0) list.init = new URL(attrs(line.slice(11)).URI, base).href;
       else if (line.indexOf('#EXTINF:') === 0) duration = parseFloat(line.slice(8));
       else if (line.indexOf('#EXT-X-SKIP:') === 0) seq += +attrs(line.slice(12))['SKIPPED-SEGMENTS'] || 0;
-      else if (line.indexOf('#EXT-X-SERVER-CONTROL:') === 0) list.canSkip = 'CAN-SKIP-UNTIL' in attrs(line.slice(22));
-      else if (line === '#EXT-X-ENDLIST') list.ended = true;
+      else if (line.indexOf('#EXT-X-PROGRAM-DATE-TIME:') === 0) date = Date.parse(line.slice(25)) / 1000;
+      else if (line.indexOf('#EXT-X-PART-INF:') === 0) list.partTarget = +attrs(line.slice(16))['PART-TARGET'] || 0;
+      else if (line.indexOf('#EXT-X-SERVER-CONTROL:') === 0) {
+        var control = attrs(line.slice(22));
+        list.canSkip = 'CAN-SKIP-UNTIL' in control;
+        list.canBlock = control['CAN-BLOCK-RELOAD'] === 'YES';
+        list.holdBack = +control['PART-HOLD-BACK'] || 0;
+      } else if (line.indexOf('#EXT-X-PART:') === 0) {
+        var a = attrs(line.slice(12));
+        parts.push({ url: new URL(a.URI, base).href, duration: +a.DURATION, independent: a.INDEPENDENT === 'YES' });
+      } else if (line === '#EXT-X-ENDLIST') list.ended = true;
       else if (line && line[0] !== '#') {
-        list.segments.push({ seq: seq++, url: new URL(line, base).href, duration: duration });
+        list.segments.push({ seq: seq++, url: new URL(line, base).href, duration: duration, parts: parts, date: date });
+        if (date !== null) date += duration;
+        parts = [];
       }
     });
+    list.open = parts;
+    list.openSeq = seq;
+    list.openDate = date;
     return list;
+  }
+
+  // Every listed part in order, as {seq, index, url, duration, independent, date}.
+  function partsOf(list) {
+    var all = [];
+    function add(seq, parts, date) {
+      parts.forEach(function (p, i) {
+        all.push({ seq: seq, index: i, url: p.url, duration: p.duration, independent: p.independent, date: date });
+        if (date !== null) date += p.duration;
+      });
+    }
+    list.segments.forEach(function (s) { add(s.seq, s.parts, s.date); });
+    add(list.openSeq, list.open, list.openDate);
+    return all;
   }
 
   function fetchData(url, kind, signal) {
     return fetch(url, { signal: signal, credentials: 'same-origin' }).then(function (response) {
       if (!response.ok) {
         var error = new Error(url + ': ' + response.status);
-        error.notYet = response.status === 404;   // the stream has not started (or this segment is not out yet)
+        error.notYet = response.status === 404 || response.status === 503;   // not started, or not produced yet
         throw error;
       }
       return kind === 'text' ? response.text() : response.arrayBuffer();
@@ -86,12 +120,30 @@
     });
   }
 
+  function withQuery(url, params) {
+    return url + (url.indexOf('?') < 0 ? '?' : '&') + params;
+  }
+
+  // Low latency only on a link that can take it: not in low-bandwidth mode, not with data saver, not on 2g/3g.
+  function goodLink() {
+    if (document.body && document.body.dataset.lite === 'true') return false;
+    var link = navigator.connection;
+    if (!link) return true;
+    if (link.saveData || /(^|-)(2g|3g)$/.test(link.effectiveType || '')) return false;
+    return !(link.downlink && link.downlink < 1);   // Mbit/s: under 2.5 times the video rendition
+  }
+
   function attach(media, masterUrl, options) {
     options = options || {};
     var abort = new AbortController(), signal = abort.signal;
+    var low = options.latency === 'low' || (options.latency !== 'standard' && goodLink());
     var master = new URL(masterUrl, location.href).href;
+    if (low) master = master.replace('/master.m3u8', '/master-ll.m3u8');
+    var anchor = null;   // {media: a media time, date: the wall-clock time it was captured}
+    var stalls = [];
     function report(state, detail) {
-      media.dispatchEvent(new CustomEvent('convenehls', { detail: { state: state, detail: detail || '' } }));
+      media.dispatchEvent(new CustomEvent('convenehls', { detail: { state: state, detail: detail || '',
+                                                                   latency: low ? 'low' : 'standard' } }));
     }
 
     function run(text) {
@@ -108,11 +160,19 @@
         }).then(function () {
           var buffer = source.addSourceBuffer(mime);
           buffer.mode = 'sequence';
-          return follow(choice.url, source, buffer);
+          return (low ? followParts : follow)(choice.url, source, buffer);
         });
       });
     }
 
+    function finish(source) {
+      if (source.readyState === 'open') source.endOfStream();
+      if (media.ended) report('ended');
+      else media.addEventListener('ended', function () { report('ended'); }, { once: true });
+      return null;
+    }
+
+    // Standard: whole segments, the playlist polled every target duration.
     function follow(url, source, buffer) {
       var next = null, initDone = false, skipUrl = null;
       function poll() {
@@ -127,7 +187,7 @@
             return sleep(1000, signal).then(poll);
           }
           var list = parseMedia(text, url);
-          if (list.canSkip && !skipUrl) skipUrl = url + (url.indexOf('?') < 0 ? '?' : '&') + '_HLS_skip=YES';
+          if (list.canSkip && !skipUrl) skipUrl = withQuery(url, '_HLS_skip=YES');
           var before = next;
           var chain = Promise.resolve();
           if (!initDone && list.init) {
@@ -143,19 +203,14 @@
               if (signal.aborted) return null;
               return fetchData(segment.url, 'bytes', signal).then(function (data) {
                 next = segment.seq + 1;
-                return trim(media, buffer).then(function () { return append(buffer, data); });
+                return put(buffer, data, segment.date);
               });
             });
           });
           return chain.then(function () {
             if (signal.aborted) return null;
-            catchUp(list.target);
-            if (list.ended) {
-              if (source.readyState === 'open') source.endOfStream();
-              if (media.ended) report('ended');
-              else media.addEventListener('ended', function () { report('ended'); }, { once: true });
-              return null;
-            }
+            catchUp(3 * list.target, list.target);
+            if (list.ended) return finish(source);
             report('live');
             // RFC 8216 6.3.4: reload after a target duration, or half of one when nothing was new.
             return sleep(list.target * (next !== before ? 1000 : 500), signal).then(poll);
@@ -165,14 +220,93 @@
       return poll();
     }
 
-    // Behind the live edge by more than three segments (a stall on a poor link): jump ahead.
-    function catchUp(target) {
+    // Low latency: parts as soon as they exist, asked for with blocking reloads (_HLS_msn, _HLS_part).
+    function followParts(url, source, buffer) {
+      var next = null, initDone = false, holdBack = 1;
+      function load(directive) {
+        return fetchData(directive ? withQuery(url, directive) : url, 'text', signal).catch(function (error) {
+          if (!error.notYet || signal.aborted) throw error;
+          return null;   // not started, or a part that was late: ask again
+        });
+      }
+      // A segment that is complete has no part `next.index`: the one after it starts at part 0.
+      function advance(list) {
+        var done = next && list.segments.filter(function (s) { return s.seq === next.seq; })[0];
+        if (done && done.parts.length && next.index >= done.parts.length) next = { seq: next.seq + 1, index: 0 };
+      }
+      function startingPart(parts) {
+        // About PART-HOLD-BACK from the end, from a part that starts with a picture.
+        var i = parts.length, behind = 0;
+        while (i > 0 && behind < holdBack) behind += parts[--i].duration;
+        while (i > 0 && !parts[i].independent) i--;
+        return parts[i];
+      }
+      function step(text) {
+        if (signal.aborted) return null;
+        if (text === null) { report('waiting'); return sleep(500, signal).then(function () { return load(null); }).then(step); }
+        var list = parseMedia(text, url), parts = partsOf(list);
+        holdBack = list.holdBack || 3 * (list.partTarget || 1);
+        advance(list);
+        var chain = Promise.resolve();
+        if (!initDone && list.init) {
+          chain = fetchData(list.init, 'bytes', signal).then(function (data) { initDone = true; return append(buffer, data); });
+        }
+        var at = next === null ? -1 : parts.findIndex(function (p) { return p.seq === next.seq && p.index === next.index; });
+        if (at < 0 && next !== null && !parts.some(function (p) { return p.seq > next.seq || (p.seq === next.seq && p.index > next.index); })) {
+          at = parts.length;   // the next part is not out yet
+        }
+        if (at < 0 && parts.length) {   // the start, or we fell behind the parts listed: join near the edge
+          var first = startingPart(parts);
+          at = parts.indexOf(first);
+        }
+        parts.slice(Math.max(0, at)).forEach(function (part) {
+          chain = chain.then(function () {
+            if (signal.aborted) return null;
+            return fetchData(part.url, 'bytes', signal).then(function (data) {
+              next = { seq: part.seq, index: part.index + 1 };
+              return put(buffer, data, part.date);
+            });
+          });
+        });
+        return chain.then(function () {
+          if (signal.aborted) return null;
+          if (list.ended) return finish(source);
+          catchUp(holdBack + 1, holdBack);
+          report('live');
+          if (next === null) return sleep(300, signal).then(function () { return load(null); }).then(step);
+          advance(list);
+          return load('_HLS_msn=' + next.seq + '&_HLS_part=' + next.index).then(step);
+        });
+      }
+      return load(null).then(step);
+    }
+
+    function put(buffer, data, date) {
+      var b = buffer.buffered, end = b.length ? b.end(b.length - 1) : 0;
+      return trim(media, buffer).then(function () { return append(buffer, data); }).then(function () {
+        if (date !== null && date !== undefined) anchor = { media: end, date: date };
+        if (b.length && media.currentTime < b.start(0)) media.currentTime = b.start(0);
+      });
+    }
+
+    // Too far behind the live edge (a stall on a poor link): jump ahead, to `keep` behind it.
+    function catchUp(limit, keep) {
       var b = media.buffered;
       if (!b.length) return;
       var end = b.end(b.length - 1);
-      if (end - media.currentTime > 3 * target) media.currentTime = Math.max(0, end - target);
+      if (end - media.currentTime > limit) media.currentTime = Math.max(0, end - keep);
       else if (media.currentTime < b.start(0)) media.currentTime = b.start(0);
     }
+
+    media.addEventListener('waiting', function onStall() {
+      if (!low || signal.aborted || !media.currentTime) return;
+      var now = Date.now();
+      stalls = stalls.filter(function (t) { return now - t < STALL_WINDOW_MS; }).concat([now]);
+      if (stalls.length >= STALLS_BEFORE_STANDARD) {
+        media.removeEventListener('waiting', onStall);
+        report('standard', 'the link cannot keep up with low latency');
+      }
+    });
 
     // Opened before the stream exists (the page is shared ahead of time): wait for it.
     function start() {
@@ -186,6 +320,11 @@
       if (!signal.aborted) report('error', String(error && error.message || error));
     });
     return {
+      mode: low ? 'low' : 'standard',
+      // Seconds between capture and what is on screen now (from the playlists' EXT-X-PROGRAM-DATE-TIME).
+      latency: function () {
+        return anchor ? Date.now() / 1000 - (anchor.date + media.currentTime - anchor.media) : null;
+      },
       stop: function () {
         abort.abort();
         media.removeAttribute('src');
@@ -194,15 +333,18 @@
     };
   }
 
-  window.ConveneHls = { attach: attach, parseMaster: parseMaster, parseMedia: parseMedia };
+  window.ConveneHls = { attach: attach, parseMaster: parseMaster, parseMedia: parseMedia, goodLink: goodLink };
 
   // The stream page: <div data-convene-hls="master url"> with an <audio>/<video> and two buttons.
   function setUp(box) {
-    var player = null, status = box.querySelector('[data-hls-status]');
+    var player = null, status = box.querySelector('[data-hls-status]'), mode = null;
     var labels = JSON.parse(box.getAttribute('data-labels') || '{}');
+    var latency = box.getAttribute('data-latency') || 'auto';
     box.addEventListener('convenehls', function (event) {
+      if (event.detail.state === 'standard') { latency = 'standard'; start(mode === 'audio'); return; }
       if (status) status.textContent = labels[event.detail.state] || event.detail.state;
       box.setAttribute('data-state', event.detail.state);
+      box.setAttribute('data-latency-mode', event.detail.latency);
     }, true);
     function start(audioOnly) {
       if (player) player.stop();
@@ -210,10 +352,12 @@
       var other = box.querySelector(audioOnly ? 'video' : 'audio');
       other.hidden = true;
       media.hidden = false;
-      player = attach(media, box.getAttribute('data-convene-hls'), { audioOnly: audioOnly });
+      player = attach(media, box.getAttribute('data-convene-hls'), { audioOnly: audioOnly, latency: latency });
+      box.player = player;
       var playing = media.play();
       if (playing && playing.catch) playing.catch(function () { /* the controls let the member press play */ });
-      box.setAttribute('data-mode', audioOnly ? 'audio' : 'video');
+      mode = audioOnly ? 'audio' : 'video';
+      box.setAttribute('data-mode', mode);
     }
     box.querySelectorAll('[data-hls-mode]').forEach(function (button) {
       button.addEventListener('click', function () { start(button.getAttribute('data-hls-mode') === 'audio'); });

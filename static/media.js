@@ -29,7 +29,7 @@
   var RETRY_MAX_MS = 8000;
   var watching = false;
   var stream = null;              // {el, player} while watching the HTTP stream instead (no WebRTC seat)
-  var local = null;               // {media: MediaStream, pc, source: 'camera'|'screen'} while publishing
+  var local = null;               // {media: MediaStream, pc, source: 'camera'|'screen', screen: track|null} while publishing
   var audioOnly = localStorage.getItem('convene.media.audioOnly') === 'true';
   if (audioOnlyEl) audioOnlyEl.checked = audioOnly;
 
@@ -207,7 +207,9 @@
   async function openView(p) {
     var id = p.member.id;
     var pc = new RTCPeerConnection({ iceServers: iceServers });
-    var withVideo = !audioOnly && p.kinds.indexOf('video') >= 0;
+    // The publisher's pictures: the camera ('video') then the screen share ('screen'), one m-line each, in that order.
+    var pictures = audioOnly ? 0 : p.kinds.filter(function (k) { return k === 'video' || k === 'screen'; }).length;
+    var withVideo = pictures > 0;
     var el = document.createElement(withVideo ? 'video' : 'audio');
     el.autoplay = true;
     el.playsInline = true;
@@ -224,13 +226,24 @@
     var view = { pc: pc, stream: p.stream, el: figure };
     views.set(id, view);
     if (p.kinds.indexOf('audio') >= 0) pc.addTransceiver('audio', { direction: 'recvonly' });
-    if (withVideo) pc.addTransceiver('video', { direction: 'recvonly' });
+    for (var n = 0; n < pictures; n++) pc.addTransceiver('video', { direction: 'recvonly' });
     preferCodecs(pc);
     var stream = new MediaStream();
     el.srcObject = stream;
     pc.ontrack = function (event) {
-      stream.addTrack(event.track);
-      var played = el.play();
+      var target = el;
+      if (event.track.kind === 'video' && stream.getVideoTracks().length) {
+        // A second picture (the screen share): its own element, larger, before the camera.
+        target = document.createElement('video');
+        target.autoplay = true;
+        target.playsInline = true;
+        target.className = 'screen';
+        target.srcObject = new MediaStream([event.track]);
+        figure.insertBefore(target, el);
+      } else {
+        stream.addTrack(event.track);
+      }
+      var played = target.play();
       if (played && played.catch) played.catch(function () { say(S.tap_to_play || 'Tap the picture to start the sound.'); });
     };
     el.addEventListener('click', function () { el.play(); });
@@ -261,34 +274,41 @@
 
   // Publishing.
 
+  // What a publisher sends: their microphone, their camera (kind 'video') and, beside it, their screen ('screen').
   async function capture(source) {
     if (source === 'screen') {
-      var screen = await navigator.mediaDevices.getDisplayMedia({ video: true });
-      var mic = await navigator.mediaDevices.getUserMedia({ audio: true });
-      return new MediaStream(screen.getVideoTracks().concat(mic.getAudioTracks()));
+      var screen = (await navigator.mediaDevices.getDisplayMedia({ video: true })).getVideoTracks()[0];
+      var kept = local ? local.media.getTracks().filter(function (t) { return t !== local.screen; }) : [];
+      if (!kept.some(function (t) { return t.kind === 'audio'; })) {
+        kept = kept.concat((await navigator.mediaDevices.getUserMedia({ audio: true })).getAudioTracks());
+      }
+      return { media: new MediaStream(kept.concat([screen])), screen: screen };
     }
-    return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } });
+    return { media: await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 480 } }),
+             screen: null };
   }
 
+  // Sharing the screen, or stopping it, publishes again with the tracks in order (viewers re-view): the
+  // camera stays in the corner of the stream while the screen fills it.
   async function publish(source) {
-    var media;
-    try { media = await capture(source); } catch (error) { say((S.no_device || 'Could not use the device:') + ' ' + error.message); return; }
-    if (local && local.pc && local.media) {
-      // Camera ↔ screen: swap the picture on the same connection, no renegotiation.
-      var sender = local.pc.getSenders().find(function (s) { return s.track && s.track.kind === 'video'; });
-      var track = media.getVideoTracks()[0];
-      if (sender && track) {
-        await sender.replaceTrack(track);
-        local.media.getVideoTracks().forEach(function (t) { t.stop(); });
-        media.getAudioTracks().forEach(function (t) { t.stop(); });
-        local.media = new MediaStream([track].concat(local.media.getAudioTracks()));
-        local.source = source;
-        preview();
-        return;
-      }
-      stopLocal();
-    }
-    local = { media: media, pc: null, source: source };
+    var captured;
+    try { captured = await capture(source); } catch (error) { say((S.no_device || 'Could not use the device:') + ' ' + error.message); return; }
+    var previous = local;
+    if (previous && previous.pc) previous.pc.close();
+    if (previous && source !== 'screen') previous.media.getTracks().forEach(function (t) { t.stop(); });
+    if (previous && source === 'screen' && previous.screen) previous.screen.stop();
+    local = { media: captured.media, pc: null, source: source, screen: captured.screen };
+    if (captured.screen) captured.screen.addEventListener('ended', stopSharing);
+    preview();
+    startPublishing();
+  }
+
+  function stopSharing() {
+    if (!local || !local.screen) return;
+    local.screen.stop();
+    var rest = local.media.getTracks().filter(function (t) { return t !== local.screen; });
+    local = { media: new MediaStream(rest), pc: local.pc, source: 'camera', screen: null };
+    if (!rest.length) { stopLocal(); return; }
     preview();
     startPublishing();
   }
@@ -299,7 +319,9 @@
     var pc = new RTCPeerConnection({ iceServers: iceServers });
     var mine = local;
     mine.pc = pc;
-    mine.media.getTracks().forEach(function (track) { pc.addTransceiver(track, { direction: 'sendonly', streams: [mine.media] }); });
+    var tracks = mine.media.getAudioTracks().concat(mine.media.getVideoTracks().filter(function (t) { return t !== mine.screen; }));
+    if (mine.screen) tracks.push(mine.screen);   // the screen's m-line comes after the camera's
+    tracks.forEach(function (track) { pc.addTransceiver(track, { direction: 'sendonly', streams: [mine.media] }); });
     preferCodecs(pc);
     pc.onconnectionstatechange = function () {
       if (pc.connectionState === 'failed' && local === mine && mine.pc === pc) {
@@ -307,7 +329,7 @@
         setTimeout(startPublishing, 2000);
       }
     };
-    var kinds = Array.from(new Set(mine.media.getTracks().map(function (t) { return t.kind; }))).sort();
+    var kinds = tracks.map(function (t) { return t === mine.screen ? 'screen' : t.kind; });
     try {
       var sdp = await offer(pc);
       var answer = await request({ type: 'media.publish', webinar: webinar, sdp: sdp, kinds: kinds });

@@ -286,6 +286,9 @@ async def stream_page(request: Request) -> Response:
     return render(request, "webinar_stream.html", {
         "webinar": access.webinar, "master_url": f"/webinars/{webinar_id}/live/master.m3u8",
         "video": request.query_params.get("video") == "1",
+        # The player picks low latency on a good link by itself; ?latency=standard|low overrides it.
+        "latency": request.query_params.get("latency") if request.query_params.get("latency") in ("low", "standard")
+        else "auto",
     }, member=await _member(request))
 
 

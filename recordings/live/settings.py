@@ -23,8 +23,9 @@ class LiveSettings:
     segment_s: int = 2
     # Low-latency HLS: the length of a partial segment (rounded to whole frames that divide a segment).
     part_s: float = 1 / 3
-    # How far behind real time the worker mixes, so packets that arrive late still make it.
-    jitter_s: float = 0.5
+    # How far behind real time the worker mixes, so packets that arrive late still make it (WebRTC receivers
+    # have their own jitter buffers: this is for arrival jitter between publishers; it adds to the latency).
+    jitter_s: float = 0.3
     # The active speaker (recordings/live/speaker.py): who talks this long takes the picture over...
     speaker_min_s: float = 0.4
     # ... once the one shown has been quiet this long (a pause shorter than this changes nothing) ...

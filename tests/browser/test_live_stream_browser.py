@@ -1,5 +1,6 @@
 """Chromium plays a webinar's live stream through static/hls-player.js while it is being produced:
-audio only first, then with video, until the stream ends."""
+audio only first, then with video, until the stream ends (standard segments); and at low latency, where the
+delay from the publisher's picture to the screen is measured with a clock burned into the picture."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from recordings.live.packager import LivePackager
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import live_dir
 from tests.browser.conftest import new_person, run_axe
-from tests.support.live_media import opus_packets, play, vp8_packets
+from tests.support.live_media import CLOCK_BITS, CLOCK_SIZE, clock_block, clock_packets, opus_packets, play, \
+    vp8_packets
 from tests.support.services import ServerProcess
 
 SECONDS = 7.0
@@ -53,13 +55,14 @@ def test_a_member_listens_then_watches_the_live_stream(browser: Browser, site: S
     publishing.start()
     try:
         page = member.page
-        page.goto(f"/webinars/{webinar['id']}/stream")
+        page.goto(f"/webinars/{webinar['id']}/stream?latency=standard")
         assert run_axe(page) == []
         # Pressed before the first segment is out (about 2.5 s after the first packet): the player waits for it.
         page.get_by_role("button", name="Listen").click()
         # currentTime moves only if the segments were fetched, appended and decoded.
         wait_until(page, "document.querySelector('.stream audio').currentTime > 1")
         assert page.evaluate("document.querySelector('.stream').dataset.state") == "live"
+        assert page.evaluate("document.querySelector('.stream').dataset.latencyMode") == "standard"
         assert page.evaluate("document.querySelector('.stream video').hidden") is True
 
         page.get_by_role("button", name="Watch video").click()
@@ -78,3 +81,71 @@ def test_a_member_listens_then_watches_the_live_stream(browser: Browser, site: S
     assert parsed["segments"][0]["url"].endswith("/x/seg-00040.m4s?exp=1&sig=ab")
     # 404s while the stream had not started are how the player learns to wait; nothing else went wrong.
     assert [e for e in member.errors if "status of 404" not in e] == []
+
+
+# Reads the clock in the picture on screen: the video drawn on a canvas, each bit's block bright or dark.
+READ_CLOCK = """([blocks, scale, left]) => {
+  const video = document.querySelector('.stream video');
+  if (!video.videoWidth || video.paused) return null;
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+  const context = canvas.getContext('2d', {willReadFrequently: true});
+  context.drawImage(video, 0, 0);
+  const now = Date.now();
+  let value = 0;
+  blocks.forEach(([x, y, w, h], bit) => {
+    const [r, g, b] = context.getImageData(left + (x + w / 2) * scale, (y + h / 2) * scale, 1, 1).data;
+    if ((r + g + b) / 3 > 128) value |= 1 << bit;
+  });
+  return {value, now, behind: video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : null};
+}"""
+CLOCK_SECONDS = 16.0
+
+
+def test_low_latency_playback_is_about_two_seconds_behind_the_publisher(browser: Browser, site: ServerProcess, people):
+    """Glass to glass, less the WebRTC hop: frame n leaves the publisher (the media session's tap) at a known
+    time and shows n; the test reads n off the screen and compares the clocks (one machine, one clock)."""
+    member = new_person(browser, site, "Viewer")
+    people.append(member)
+    webinar = member.api("POST", "/api/webinars", {
+        "title": "Psychological first aid", "starts_at": "2026-12-07T12:00:00Z", "ends_at": "2026-12-07T13:00:00Z",
+        "visibility": "public"})
+    fps = 15
+    packets = clock_packets(CLOCK_SECONDS, 1, fps=fps) + opus_packets(CLOCK_SECONDS, 1)
+    packager = LivePackager(webinar["id"], live_dir(Path(site.env["CONVENE_DATA_DIR"]), webinar["id"]),
+                            LiveSettings())
+    started = time.time()
+    publishing = threading.Thread(target=play, args=(packager, packets), daemon=True)
+    publishing.start()
+    samples = []
+    try:
+        page = member.page
+        page.goto(f"/webinars/{webinar['id']}/stream")
+        page.get_by_role("button", name="Watch video").click()
+        wait_until(page, "document.querySelector('.stream video').currentTime > 1", timeout_s=25)
+        # A good link (no data saver, no low-bandwidth mode): the player chose low latency by itself.
+        assert page.evaluate("document.querySelector('.stream').dataset.latencyMode") == "low"
+        page.wait_for_timeout(1500)   # settled at its distance from the live edge
+        scale = 360 / CLOCK_SIZE[1]
+        left = (640 - CLOCK_SIZE[0] * scale) / 2
+        blocks = [clock_block(bit) for bit in range(CLOCK_BITS)]
+        while time.time() - started < CLOCK_SECONDS - 1.0:
+            seen = page.evaluate(READ_CLOCK, [blocks, scale, left])
+            if seen is not None:
+                samples.append(seen["now"] / 1000 - (started + seen["value"] / fps))
+            page.wait_for_timeout(250)
+        estimate = page.evaluate("document.querySelector('.stream').player.latency()")
+    finally:
+        publishing.join()
+        packager.close()
+        assert packager.wait(30) == 0
+    samples.sort()
+    median, worst = samples[len(samples) // 2], samples[-1]
+    print(f"low-latency glass-to-glass: median {median:.2f} s, worst {worst:.2f} s over {len(samples)} readings; "
+          f"the player's own estimate {estimate:.2f} s")
+    assert len(samples) >= 20
+    # Every reading is a frame that was really sent (not garbage read off a blurred picture) ...
+    assert all(0.0 < sample < 6.0 for sample in samples), samples
+    # ... and the target is 2 s (docs/live-stream.md has the measured figure); a shared, busy machine adds some.
+    assert median <= 2.5, samples
+    assert abs(estimate - median) < 1.0

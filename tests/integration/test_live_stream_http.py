@@ -132,7 +132,7 @@ async def test_the_stream_page_offers_audio_first(server, recording):
         assert f'data-convene-hls="/webinars/{webinar["id"]}/live/master.m3u8"' in page.text
         assert "hls-player.js" in page.text and 'data-hls-mode="audio"' in page.text
         player = await anyone.get("/static/hls-player.js")
-        assert player.status_code == 200 and len(player.content) < 12_000   # small: no library
+        assert player.status_code == 200 and len(player.content) < 20_000   # small: no library (hls.js is 400 KB)
 
 
 async def test_players_poll_only_the_end_of_a_long_playlist(server, recording):

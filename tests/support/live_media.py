@@ -140,3 +140,39 @@ def copy_stream(recording: Recording, data_dir: Path, webinar_id: int) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(recording.directory, target)
     return target
+
+
+# A clock burned into the picture: frame n shows n in binary, CLOCK_BITS big blocks in two rows (bright = 1),
+# large enough to survive VP8, the packager's scaling and H.264 at the stream's bit rate.
+CLOCK_BITS = 12
+CLOCK_SIZE = (320, 240)
+
+
+def clock_block(bit: int) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of a bit's block in the CLOCK_SIZE picture."""
+    columns = CLOCK_BITS // 2
+    width, height = CLOCK_SIZE[0] // columns, CLOCK_SIZE[1] // 2
+    return (bit % columns) * width, (bit // columns) * height, width, height
+
+
+def clock_packets(seconds: float, publisher_id: int, *, fps: int = 15) -> list[Sent]:
+    """A camera whose frame n (sent n/fps s after the start) shows the number n."""
+    encoder = vp8_encoder(CLOCK_SIZE, fps, 600_000, keyframe_s=1.0)
+    width, height = CLOCK_SIZE
+    sent = []
+    for index in range(int(seconds * fps)):
+        luma = bytearray([16]) * (width * height)
+        for bit in range(CLOCK_BITS):
+            if index >> bit & 1:
+                x, y, w, h = clock_block(bit)
+                for row in range(y + 8, y + h - 8):
+                    luma[row * width + x + 8: row * width + x + w - 8] = bytes([235]) * (w - 16)
+        frame = av.VideoFrame(width, height, "yuv420p")
+        frame.planes[0].update(bytes(luma))
+        for plane in frame.planes[1:]:
+            plane.update(bytes([128]) * plane.buffer_size)
+        frame.pts = index * 90_000 // fps
+        frame.time_base = encoder.time_base
+        for packet in encoder.encode(frame):
+            sent.append(Sent(packet.pts / 90_000, publisher_id, "video", "vp8", packet))
+    return sent
