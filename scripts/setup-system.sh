@@ -23,14 +23,22 @@ command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 # Durability tests watch a server's fsync/rename/write calls (tests/support/syscalls.py).
 command -v strace >/dev/null 2>&1 || missing+=(strace)
+# The live stream's cache tests and bench start nginx on loopback with docs/nginx-live-cache.conf.
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "setup-system: redis-server, postgresql, chromium, unshare, ip and strace already installed"
+    echo "setup-system: redis-server, postgresql, chromium, unshare, ip, strace and nginx already installed"
     exit 0
 fi
 
 echo "setup-system: installing ${missing[*]}"
 apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y)
 "${apt[@]}" update
+# Packages must not start services here (nginx would take port 80): tests start their own on free ports.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${as_root[@]}" chmod +x /usr/sbin/policy-rc.d
+    trap '"${as_root[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 "${apt[@]}" install --no-install-recommends "${missing[@]}"
 echo "setup-system: done"
