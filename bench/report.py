@@ -221,7 +221,8 @@ def _history_rows(run: dict) -> list[str]:
 
 TITLES = {"webinar-chat": "Webinar chat", "many-rooms": "Many rooms", "capacity": "Capacity",
           "saturation": "Saturation", "scale-out": "Scale-out", "history": "History", "media": "Media",
-          "live-stream": "Live stream (HLS) encode cost", "webrtc-ceiling": "WebRTC ceiling of one process"}
+          "live-stream": "Live stream (HLS) encode cost", "webrtc-ceiling": "WebRTC ceiling of one process",
+          "live-viewers": "Live stream (HLS) viewers, from the app and through nginx"}
 
 
 def _media_rows(run: dict) -> list[str]:
@@ -283,6 +284,9 @@ def _scenario_section(name: str, run: dict) -> list[str]:
     if name == "webrtc-ceiling":
         from bench.scenarios.webrtc_ceiling import markdown as ceiling_markdown
         return [ceiling_markdown(run), ""]
+    if name == "live-viewers":
+        from bench.scenarios.live_viewers import markdown as viewers_markdown
+        return [viewers_markdown(run), ""]
     return []
 
 

@@ -56,6 +56,10 @@ class Sizes:
     history_fetches: int = 2_000
     history_concurrency: int = 8
 
+    # The live HTTP stream: viewers polling playlists and fetching segments (or parts), per phase.
+    live_viewers: int = 1000
+    live_viewers_s: float = 60.0
+
     body_chars: int = 100
     # Pass marks for one saturation step.
     p99_limit_ms: float = 200.0
@@ -74,4 +78,5 @@ QUICK = Sizes(
     scaleout_members=100, scaleout_start_rate=40.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=2,
     scaleout_step_s=3.0, scaleout_rooms=50, scaleout_rooms_start_rate=200.0, scaleout_one_room=False,
     history_messages=100_000, history_fetches=200, history_concurrency=4,
+    live_viewers=50, live_viewers_s=6.0,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from bench.scenarios import capacity, chat, history, live_stream, media, saturation, webrtc_ceiling
+from bench.scenarios import capacity, chat, history, live_stream, live_viewers, media, saturation, webrtc_ceiling
 from bench.scenarios.common import RunOptions
 from bench.sizes import Sizes
 
@@ -20,6 +20,7 @@ SCENARIOS: dict[str, Scenario] = {
     "media": media.run,
     "live-stream": live_stream.run,
     "webrtc-ceiling": webrtc_ceiling.run,
+    "live-viewers": live_viewers.run,
 }
 
 # Run only when named with --only, never as part of the default set: the media scenarios need root

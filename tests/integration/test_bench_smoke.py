@@ -65,3 +65,19 @@ def test_the_checker_sees_loss_duplicates_and_disorder() -> None:
     assert deliveries["out_of_order"] == 2   # the repeated 2, and 1 after 2
     assert deliveries["receivers_with_loss"] == 1
     assert not is_clean(deliveries)
+
+
+def test_the_live_viewers_scenario_measures_the_app_and_the_cache_in_front() -> None:
+    """bench/scenarios/live_viewers.py at a tiny size: a live stream, viewers of both kinds, from the app and
+    through nginx; every phase fetched media without errors, and the cache kept most requests off the app."""
+    from bench.scenarios.live_viewers import markdown, run_cases
+
+    result = run_cases(viewers=6, seconds=2.0, workers=1)
+    phases = {(p["via"], p["latency"]): p for p in result["phases"]}
+    assert set(phases) == {("app", "standard"), ("app", "low"), ("nginx", "standard"), ("nginx", "low")}
+    for found in phases.values():
+        assert found["fetches"] > 0 and found["errors"] == 0, found
+        assert found["fetch_ms"]["count"] == found["fetches"] and found["cpu"]["cpu_s"] >= 0
+    low = phases[("nginx", "low")]
+    assert low["origin_requests"] < low["fetches"] + low["playlists"]   # viewers share what the cache fetched once
+    assert "| nginx | low |" in markdown(result)
