@@ -36,12 +36,15 @@ def mark_handed_over(directory: Path) -> None:
 
 
 def close_playlists(directory: Path) -> None:
-    """What the worker would have written at the end: the playlists say the stream is over."""
+    """What the worker would have written at the end: the playlists say the stream is over (the low-latency one
+    without its preload hint, so blocking requests are answered at once instead of waiting for a part)."""
     for rendition in RENDITIONS:
-        playlist = directory / rendition / "index.m3u8"
-        if playlist.exists() and "#EXT-X-ENDLIST" not in playlist.read_text():
-            with playlist.open("a") as out:
-                out.write("#EXT-X-ENDLIST\n")
+        for name in ("index.m3u8", "ll.m3u8"):
+            playlist = directory / rendition / name
+            if not playlist.exists() or "#EXT-X-ENDLIST" in (text := playlist.read_text()):
+                continue
+            lines = [line for line in text.splitlines() if not line.startswith("#EXT-X-PRELOAD-HINT")]
+            playlist.write_text("\n".join(lines + ["#EXT-X-ENDLIST"]) + "\n")
 
 
 def _idle(directory: Path) -> bool:
