@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 class PacketTap(Protocol):
     """Called on the event loop for every packet the session forwards: must never block (queue the work).
 
-    `kind` is "audio" or "video"; `codec` "opus"/"vp8"/"h264"; packet.pts is in units of
+    `kind` is "audio", "video" (the camera) or "screen" (a screen share); `codec` "opus"/"vp8"/"h264"; packet.pts is in units of
     packet.time_base (1/48000 audio, 1/90000 video: the publisher's RTP timestamp, unwrapped,
     starting at 0 per track); packet.is_keyframe is set for video keyframes. A muted member's
     audio is not forwarded, so it never reaches a tap either.
