@@ -48,6 +48,15 @@ _SEGMENT = re.compile(r"^(seg-\d+\.m4s)$", re.M)
 _PART = re.compile(r'#EXT-X-PART:[^\n]*URI="([^"]+)"')
 
 
+async def _fetch(client: _KeptAlive, url: str, timings: list[float], counts: dict) -> None:
+    """A segment or part, timed from the request to its last byte."""
+    started = time.monotonic()
+    status, data = await client.get(url)
+    timings.append(time.monotonic() - started)
+    counts["bytes"] += len(data)
+    counts["errors"] += status != 200
+
+
 async def _standard(client: _KeptAlive, base: str, until: float, timings: list[float], counts: dict) -> None:
     status, body = await client.get(f"{base}/video/index.m3u8")
     names = _SEGMENT.findall(body.decode())
@@ -55,11 +64,7 @@ async def _standard(client: _KeptAlive, base: str, until: float, timings: list[f
     while time.monotonic() < until:
         new = [name for name in names if name not in seen]
         for name in new:
-            started = time.monotonic()
-            status, data = await client.get(f"{base}/video/{name}")
-            timings.append(time.monotonic() - started)
-            counts["bytes"] += len(data)
-            counts["errors"] += status != 200
+            await _fetch(client, f"{base}/video/{name}", timings, counts)
             seen.add(name)
         await asyncio.sleep(2.0 if new else 1.0)
         status, body = await client.get(f"{base}/video/index.m3u8?_HLS_skip=YES")
@@ -84,11 +89,7 @@ async def _low_latency(client: _KeptAlive, base: str, until: float, timings: lis
             continue
         text = body.decode()
         for name in [n for n in _PART.findall(text) if n not in seen]:
-            started = time.monotonic()
-            status, data = await client.get(f"{base}/video/{name}")
-            timings.append(time.monotonic() - started)
-            counts["bytes"] += len(data)
-            counts["errors"] += status != 200
+            await _fetch(client, f"{base}/video/{name}", timings, counts)
             seen.add(name)
 
 

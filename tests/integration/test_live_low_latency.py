@@ -18,7 +18,7 @@ from recordings.live.playlists import edge
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import live_dir
 from tests.support.client import Api
-from tests.support.live_media import opus_packets, play, vp8_packets
+from tests.support.live_media import copy_stream, opus_packets, play, recorded_stream, vp8_packets
 
 STARTS = datetime(2026, 12, 7, 12, 0, tzinfo=timezone.utc)
 SECONDS = 7.0
@@ -215,3 +215,42 @@ async def test_signed_links_are_one_url_per_hour_and_a_shared_cache_keeps_them_n
             # A member's own session is private: no shared cache may keep it.
             own = await host.http.get(f"/webinars/{webinar['id']}/live/video/ll.m3u8")
             assert own.headers["cache-control"].startswith("private, ")
+
+
+# The authorization matrix's rows for the live stream's low-latency files (a members-only webinar whose stream
+# has ended), by caller: not logged in, logged in but not registered, registered, the host.
+LIVE_ROLES = ("anonymous", "outsider", "registrant", "host")
+
+
+def _roles(*statuses: int) -> dict[str, int]:
+    return dict(zip(LIVE_ROLES, statuses))
+
+
+AUTHZ_ROWS: list[tuple[str, str, dict[str, int]]] = [
+    ("GET", "/webinars/{webinar}/live/master-ll.m3u8", _roles(404, 403, 200, 200)),
+    ("GET", "/webinars/{webinar}/live/video/ll.m3u8", _roles(404, 403, 200, 200)),
+    ("GET", "/webinars/{webinar}/live/video/ll.m3u8?_HLS_msn=0&_HLS_part=0", _roles(404, 403, 200, 200)),
+    ("GET", "/webinars/{webinar}/live/audio/{part}", _roles(404, 403, 200, 200)),
+    ("GET", "/webinars/{webinar}/live/audio/{part}?{signature}", _roles(200, 200, 200, 200)),   # a capability
+    ("GET", "/webinars/{webinar}/live/audio/{part}?{forged}", _roles(403, 403, 200, 200)),   # then as if unsigned
+]
+
+
+async def test_who_may_fetch_the_low_latency_files(server):
+    host, webinar = await new_webinar(server, "members")
+    registrant, outsider = await Api.register(server.url), await Api.register(server.url)
+    assert (await registrant.http.post(f"/api/webinars/{webinar['id']}/register")).status_code == 200
+    directory = copy_stream(recorded_stream(), Path(server.env["CONVENE_DATA_DIR"]), webinar["id"])
+    part = sorted(p.name for p in (directory / "audio").glob("part-*.m4s"))[0]
+    signature = (await host.http.get(f"/api/webinars/{webinar['id']}/stream")).json()["master_url"].split("?")[1]
+    values = {"webinar": webinar["id"], "part": part, "signature": signature,
+              "forged": re.sub(r"sig=[0-9a-f]+", "sig=" + "0" * 32, signature)}
+    callers = {"anonymous": None, "outsider": outsider, "registrant": registrant, "host": host}
+    seen = []
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as anonymous:
+        for method, template, expected in AUTHZ_ROWS:
+            path = template.format(**values)
+            for role, api in callers.items():
+                response = await (api.http if api else anonymous).request(method, path)
+                seen.append((template, role, response.status_code, expected[role]))
+    assert [row for row in seen if row[2] != row[3]] == []

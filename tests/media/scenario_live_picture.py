@@ -21,7 +21,7 @@ from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
 
 from recordings.live.picture import Canvas
 from tests.media.peers import live_webinar, publish, start_server, until, view
-from tests.media.scenario_live_stream import archived_files
+from tests.media.scenario_live_stream import archived_files, archived_recording
 
 SCREEN, HOST_CAMERA, SPEAKER_CAMERA = (200, 60, 60), (80, 200, 90), (150, 90, 210)
 CAMERA_SIZE, SCREEN_SIZE = (320, 240), (640, 360)
@@ -126,12 +126,7 @@ async def main() -> dict:
         first_date = next(line.split(":", 1)[1] for line in playlist.splitlines()
                           if line.startswith("#EXT-X-PROGRAM-DATE-TIME:"))
         zero = datetime.fromisoformat(first_date.replace("Z", "+00:00")).timestamp()
-        recording = None
-        deadline = time.monotonic() + 20
-        while recording is None and time.monotonic() < deadline:
-            listing = (await host.http.get("/api/recordings", params={"limit": 50})).json()
-            recording = next((r for r in listing.get("recordings", []) if r.get("webinar_id") == wid), None)
-            await asyncio.sleep(0.2)
+        recording = await archived_recording(host.http, wid, 20)
         files = await archived_files(host.http, recording["id"], live.parent / "downloads") if recording else {}
         switches = [line for line in metrics.splitlines() if line.startswith("convene_live_speaker_switches_total")]
         return {"schedule_at": round(started_wall - zero, 3), "host_talks": HOST_TALKS, "speaker_talks": SPEAKER_TALKS,
