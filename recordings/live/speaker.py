@@ -1,8 +1,10 @@
 """Who is talking: voice activity on each publisher's decoded audio, and the active speaker, with hysteresis.
 
 Voice activity is energy against the publisher's own noise floor: an audio frame (1024 samples)
-is voice when its level is well above the quietest moments of the last few seconds and above an
-absolute floor (a silent microphone, or a muted one, never speaks). Short gaps between words do
+is voice when its level is well above the floor and above an absolute level (a silent
+microphone, or a muted one, never speaks). The floor follows the quietest moments: it drops at
+once to a quieter frame and creeps up slowly, so the pauses of speech hold it down and a steady
+noise is learnt within seconds (until then the absolute level keeps it out). Short gaps between words do
 not end a run of speech. No dependency: webrtcvad would also call a steady tone noise, and our
 tests (and a presenter's music) are tones.
 
@@ -14,13 +16,11 @@ one shown has been quiet for `hold_s` (a pause for breath changes nothing) or th
 from __future__ import annotations
 
 import array
-import collections
 import math
 
 FRAME_S = 1024 / 48_000
-BLOCK_FRAMES = 5             # the noise floor is the quietest ~0.1 s block ...
-FLOOR_WINDOW_S = 8.0         # ... of the last few seconds
-FLOOR_FALLBACK_DB = -70.0    # before a second of audio, assume a quiet room
+FLOOR_START_DB = -70.0       # a new publisher's noise floor: a quiet room ...
+FLOOR_RISE_DB_S = 2.0        # ... rising this fast towards a steady noise, falling at once to a quieter frame
 ABOVE_FLOOR_DB = 15.0        # voice is this far above the floor ...
 ABSOLUTE_DB = -50.0          # ... and above this level whatever the floor
 GAP_S = 0.3                  # silences shorter than this are inside a run of speech
@@ -41,28 +41,18 @@ class Voice:
     """One publisher's voice activity over the stream's time."""
 
     def __init__(self) -> None:
-        self.blocks: collections.deque[float] = collections.deque(maxlen=round(FLOOR_WINDOW_S / FRAME_S / BLOCK_FRAMES))
-        self._block_energy = 0.0
-        self._block_count = 0
-        self.level = SILENT_DB             # smoothed, in dB
+        self.floor = FLOOR_START_DB
+        self.level = SILENT_DB             # smoothed over the current run of speech, in dB
         self.last_voice = -math.inf        # stream time of the last frame with voice
         self.run_start: float | None = None
 
-    @property
-    def floor(self) -> float:
-        return min(self.blocks) if len(self.blocks) * BLOCK_FRAMES * FRAME_S >= 1.0 else FLOOR_FALLBACK_DB
-
     def hear(self, at: float, samples: bytes | None) -> None:
         level = level_db(samples)
-        self._block_energy += 10 ** (level / 10)
-        self._block_count += 1
-        if self._block_count == BLOCK_FRAMES:
-            self.blocks.append(10 * math.log10(max(self._block_energy / BLOCK_FRAMES, 1e-12)))
-            self._block_energy, self._block_count = 0.0, 0
         voiced = level > max(self.floor + ABOVE_FLOOR_DB, ABSOLUTE_DB)
+        self.floor = min(self.floor + FLOOR_RISE_DB_S * FRAME_S, level)
         if voiced:
             if self.run_start is None or at - self.last_voice > GAP_S:
-                self.run_start = at
+                self.run_start, self.level = at, level   # a new run of speech: its own level from its first word
             self.last_voice = at
         weight = min(1.0, FRAME_S / SMOOTHING_S)
         self.level += weight * ((level if voiced else SILENT_DB) - self.level)
@@ -71,7 +61,8 @@ class Voice:
         return at - self.last_voice <= GAP_S
 
     def talked_for(self, at: float) -> float:
-        return at - self.run_start if self.run_start is not None and self.talking(at) else 0.0
+        """How long the current run of speech has had voice (its trailing silence does not count)."""
+        return self.last_voice - self.run_start if self.run_start is not None and self.talking(at) else 0.0
 
     def quiet_for(self, at: float) -> float:
         return at - self.last_voice
