@@ -18,6 +18,7 @@ import av
 from recordings.live.packager import LivePackager
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import live_dir
+from recordings.media.taps import PacketTap
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def opus_packets(seconds: float, publisher_id: int, *, tone_hz: int = 400, start
     return sent
 
 
-def play(packager: LivePackager, packets: list[Sent], *, offset_s: float = 0.0) -> None:
+def play(packager: PacketTap, packets: list[Sent], *, offset_s: float = 0.0) -> None:
     """Hands the packets to the tap at their own times (the way the session forwards them)."""
     start = time.monotonic() - offset_s
     for sent in sorted(packets, key=lambda s: s.at):
