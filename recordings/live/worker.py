@@ -141,6 +141,7 @@ def hold_writer_lock(out_dir: Path) -> int:
     fcntl.flock(descriptor, fcntl.LOCK_EX)
     return descriptor
 
+
 class Reports:
     """Tells the server (through stdout, read by the packager) what this worker made, for its metrics."""
 

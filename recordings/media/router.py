@@ -204,7 +204,7 @@ class MediaRouter:
 
     async def _run_publish(self, sender: str, body: dict) -> dict:
         member, conn_id, webinar_id = await self._caller(sender, body)
-        kinds = [k for k in body.get("kinds", []) if k in ("audio", "video")]
+        kinds = [k for k in body.get("kinds", []) if k in ("audio", "video", "screen")]   # as MediaPublish allows
         return {"sdp": await self.hub.publish(member, conn_id, webinar_id, str(body.get("sdp", "")), kinds,
                                               self._push_to(sender, conn_id))}
 
