@@ -18,9 +18,11 @@ from realtime.api import auth, emergency, health, members, rooms, webinars
 from realtime.api import live_stream, metrics, search
 from realtime.api import media_files, recordings
 from realtime.api import attachments
+from realtime.api import notifications, push
 from realtime.api.common import error_response
 from realtime.pages import accounts as account_pages
 from realtime.pages import emergency as emergency_pages
+from realtime.pages import notifications as notification_pages
 from realtime.pages import recordings as recording_pages
 from realtime.pages import rooms as room_pages
 from realtime.pages import search as search_pages
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *emergency.routes, *emergency_pages.routes, *webinars.routes, *webinar_pages.routes,
         *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
         *attachments.routes,
+        *notifications.routes, *push.routes, *notification_pages.routes,
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         Mount("/static", static_files(), name="static"),
     ]

@@ -239,6 +239,8 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         # Broker channels that are not rooms, and who reads them (the media relay's per-process channel).
         self.channel_readers: dict[str, Callable[[str], None]] = {}
+        # Each member's sockets on this process: frames for a member (notifications) go straight there.
+        self.by_member: dict[int, set[Connection]] = {}
         self.admission = asyncio.Semaphore(handshake_concurrency)
         self._feed_locks: dict[int, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task] = []
@@ -260,10 +262,16 @@ class Hub:
     def register(self, conn: Connection) -> None:
         self.connections[conn.id] = conn
         metrics.open_sockets.inc()
+        self.by_member.setdefault(conn.member.id, set()).add(conn)
 
     async def unregister(self, conn: Connection) -> None:
         if self.connections.pop(conn.id, None) is not None:
             metrics.open_sockets.dec()
+        mine = self.by_member.get(conn.member.id)
+        if mine is not None:
+            mine.discard(conn)
+            if not mine:
+                del self.by_member[conn.member.id]
         for room_id in list(conn.subscriptions):
             await self.unsubscribe(conn, room_id)
 
@@ -388,6 +396,13 @@ class Hub:
             reader(data)
         except Exception:
             log.exception("hub: the reader of %s failed", channel)
+
+    def push_to_member(self, member_id: int, text: str) -> int:
+        """Queues a frame on every socket of the member on this process. Answers how many."""
+        conns = self.by_member.get(member_id, ())
+        for conn in conns:
+            conn.push_ephemeral(text)
+        return len(conns)
 
     async def check_all(self) -> None:
         """One query for the heads of every room served here; feeds that are behind catch up."""

@@ -37,7 +37,9 @@ from rooms.emergency.service import EmergencyServices
 from rooms.emergency.settings import EmergencySettings
 from rooms.fanout import dumps
 from rooms.management import RoomService
-from rooms.models import Member, Room
+from rooms.models import Member, PresenceStatus, Room
+from rooms.notifications import live as member_frames
+from rooms.notifications.service import NotificationServices
 from rooms.presence import PresenceService
 from rooms.search import SearchService
 from rooms.service import ChatService
@@ -70,6 +72,7 @@ class Services:
     live: LiveStreams
     recordings: RecordingServices
     attachments: AttachmentService
+    notifications: NotificationServices
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -95,6 +98,19 @@ class Services:
         rooms.on_membership = on_membership
         rooms.write_guards.append(emergency.rooms.refuse_if_closed)
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
+        presence = PresenceService(presence_backend, stores, chat)
+
+        async def looking(member_ids: list[int]) -> set[int]:
+            """Members with a socket open and in view somewhere: they see the live frame, no push needed."""
+            try:
+                statuses = await presence.in_room(member_ids)
+            except Exception:   # presence is best effort; without it, push rather than stay silent
+                return set()
+            return {m for m, status in statuses.items() if status is PresenceStatus.ONLINE}
+
+        notifications = NotificationServices.build(stores, rooms, broker, secret_key=settings.secret_key,
+                                                   data_dir=settings.data_dir, active=looking)
+        chat.on_event.append(lambda event: notifications.notifier.poke(event.room_id))
         limiter = open_limiter(settings.redis_url)
         webinars = WebinarServices.build(stores, chat)
         async def open_here(conn_ids: set[str]) -> set[str]:
@@ -116,11 +132,12 @@ class Services:
             rooms=rooms, chat=chat,
             conversations=ConversationService(ConversationStores.over(stores), rooms, chat),
             search=SearchService(stores),
-            presence=PresenceService(presence_backend, stores, chat), cookies=SessionCookies(settings),
+            presence=presence, cookies=SessionCookies(settings),
             limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
             webinars=webinars, media=media, media_router=media_router, live=live,
             recordings=RecordingServices.build(stores, webinars, settings.data_dir, settings.secret_key),
             attachments=attachments,
+            notifications=notifications,
         )
 
     async def start(self, migrate: bool = True) -> None:
@@ -129,23 +146,27 @@ class Services:
         await self.broker.connect()
         await self.presence_backend.start()
         await self.hub.start()
+        self.hub.channel_readers[member_frames.MEMBERS_CHANNEL] = self._to_member
+        await self.broker.subscribe(member_frames.MEMBERS_CHANNEL)
         await self.emergency.start()
         await self.media.start()
         await self.media_router.start()
         await self.recordings.start()
         await self.attachments.start()
+        await self.notifications.start()
         self.live.on_finished = archive_hook(self)
         self._tasks.append(asyncio.create_task(self.live.recover_forever(self.webinars.sessions.store.get),
                                                name="live-recovery"))
         self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
         gauges = StoredGauges(self.recordings.stores.jobs, self.emergency.stores.outbox,
-                              self.emergency.settings.outbox_max_attempts, self.settings.metrics_refresh_s)
+                              self.notifications.mail_settings.outbox_max_attempts, self.settings.metrics_refresh_s)
         self._tasks.append(asyncio.create_task(gauges.run_forever(), name="stored-gauges"))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.notifications.stop()
         await self.media_router.stop()   # the media sessions too, then their leases
         await self.live.stop()
         await self.recordings.stop()
@@ -157,6 +178,14 @@ class Services:
         await self.broker.disconnect()
         self.chat.composer.formatter.close()
         await self.stores.db.dispose()
+
+    def _to_member(self, data: str) -> None:
+        try:
+            member_id, frame_text = member_frames.decode(data)
+        except ValueError:
+            log.warning("undecodable member frame on the broker")
+            return
+        self.hub.push_to_member(member_id, frame_text)
 
     async def readiness(self) -> dict:
         store_ok = await self.stores.db.ping()

@@ -14,7 +14,7 @@ import time
 from recordings.archive.models import JobState
 from recordings.archive.store.jobs import JobStore
 from rooms import metrics
-from rooms.emergency.store.outbox import OutboxStore
+from rooms.mail.store import OutboxStore
 from rooms.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)

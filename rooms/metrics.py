@@ -190,3 +190,16 @@ live_blocking_waiting = Gauge("convene_live_blocking_requests_waiting",
                               "Blocking playlist reloads and part requests held until their media exists")
 live_viewers = Gauge("convene_live_viewers", "HTTP stream viewers asking this process (estimated from playlist "
                      "requests over the last 30 s; behind a CDN only the CDN's)", ["latency"])
+
+# --- notifications (rooms/notifications, docs/operations.md "Notifications") ----------------------
+notifications_created = Counter("convene_notifications_created_total", "Notifications created, by kind", ["kind"])
+notifier_lag = Gauge("convene_notifier_lag_events", "Room events committed but not yet looked at by the notifier")
+push_sent = Counter("convene_push_total", "Web Push attempts, by outcome (sent, failed, gone)", ["outcome"])
+push_queue_depth = Gauge("convene_push_queue_jobs", "Push jobs waiting to be sent")
+push_queue_age = Gauge("convene_push_queue_oldest_seconds", "Age of the oldest push job waiting")
+emails_batched = Counter("convene_notification_emails_total",
+                         "Notifications handled by the e-mail batcher, by outcome (sent, read, webinar)", ["outcome"])
+emails_pending = Gauge("convene_notification_emails_pending", "Notifications waiting for their e-mail batch")
+emails_sent = Counter("convene_emails_sent_total", "E-mails handed to the SMTP server from the outbox")
+inbound_mail = Counter("convene_inbound_mail_total", "Replies by e-mail, by outcome (accepted, refused)", ["outcome"])
+unsubscribes = Counter("convene_unsubscribes_total", "One-click unsubscribes")

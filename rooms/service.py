@@ -77,6 +77,8 @@ class ChatService:
         self.on_publish_failure = on_publish_failure
         self.attachments: MessageAttachments | None = None
         self.listeners: list[MessageListener] = []
+        # Called with each committed event after it is published (notifications look at the room).
+        self.on_event: list[Callable[[Event], None]] = []
 
     def _check_body(self, body: str, attachments: Sequence[int] = ()) -> str:
         if not body.strip() and not attachments:
@@ -246,6 +248,8 @@ class ChatService:
             # Durable already; the hub's gap repair delivers it once the broker is back.
             log.warning("publish failed for room %s seq %s: %s", event.room_id, event.seq, error)
             self.on_publish_failure(event.room_id)
+        for hook in self.on_event:
+            hook(event)
 
     async def publish_ephemeral(self, room_id: int, frame: dict, skip_member: int | None = None) -> None:
         await self._publish(room_id, encode_ephemeral(frame, skip_member), frame.get("type", ""))

@@ -70,10 +70,6 @@ class FourWBody(BaseModel):
     end_date: Short | None = None
 
 
-class NotificationSettings(BaseModel):
-    email: Annotated[StrictStr, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-
-
 def _room(request: Request) -> int:
     return request.path_params["room_id"]
 
@@ -283,15 +279,6 @@ async def audit(request: Request, member: Member) -> Response:
     raise NotFound("json or csv")
 
 
-@member_endpoint
-async def notifications(request: Request, member: Member) -> Response:
-    outbox = services_of(request).emergency.stores.outbox
-    if request.method == "PUT":
-        body = await read_body(request, NotificationSettings)
-        await outbox.set_address(member.id, body.email)
-    return json({"email": await outbox.address(member.id)})
-
-
 _base = "/api/emergencies/{room_id:int}"
 routes = [
     Route("/api/emergencies", list_emergencies, methods=["GET"]),
@@ -312,5 +299,4 @@ routes = [
     Route(_base + "/fourw/{entry_id:int}", fourw_entry, methods=["PATCH", "DELETE"]),
     Route(_base + "/digest", digest, methods=["GET", "POST"]),
     Route(_base + "/audit.{format}", audit, methods=["GET"]),
-    Route("/api/me/notifications", notifications, methods=["GET", "PUT"]),
 ]

@@ -11,7 +11,6 @@ from rooms.emergency.alerts import AlertService
 from rooms.emergency.audit import AuditService
 from rooms.emergency.digest import DigestService
 from rooms.emergency.fourw import FourWService
-from rooms.emergency.mail import Mailer
 from rooms.emergency.rooms import EmergencyRooms
 from rooms.emergency.settings import EmergencySettings
 from rooms.emergency.sitreps import SitrepService
@@ -33,7 +32,6 @@ class EmergencyServices:
     fourw: FourWService
     digest: DigestService
     audit: AuditService
-    mailer: Mailer
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -44,12 +42,10 @@ class EmergencyServices:
                    alerts=AlertService(rooms, estores, chat, settings),
                    sitreps=SitrepService(rooms, estores, chat, settings),
                    fourw=FourWService(rooms, estores, chat, settings),
-                   digest=DigestService(rooms, stores, estores), audit=AuditService(rooms, stores),
-                   mailer=Mailer(estores.outbox, settings))
+                   digest=DigestService(rooms, stores, estores), audit=AuditService(rooms, stores))
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._every(self.alerts.remind_due), name="alert-reminders"),
-                       asyncio.create_task(self._every(self.mailer.drain), name="outbox")]
+        self._tasks = [asyncio.create_task(self._every(self.alerts.remind_due), name="alert-reminders")]
 
     async def stop(self) -> None:
         for task in self._tasks:

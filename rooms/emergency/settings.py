@@ -14,12 +14,7 @@ class EmergencySettings:
     # Unacknowledged alerts are re-sent this long after the alert (and after each reminder).
     alert_renotify_s: float = 600.0
     alert_renotify_max: int = 3          # reminders per alert at most
-    job_interval_s: float = 5.0          # how often the reminder and outbox jobs look for work
-    smtp_host: str = ""                  # none: e-mails wait in the outbox, unsent
-    smtp_port: int = 25
-    smtp_from: str = "convene@localhost"
-    outbox_claim_s: float = 60.0         # a claimed e-mail not sent by then is claimed again
-    outbox_max_attempts: int = 5
+    job_interval_s: float = 5.0          # how often the reminder job looks for work
     sitrep_max_chars: int = 20_000
     alert_max_chars: int = 1_000
     fourw_import_max_bytes: int = 1_048_576
@@ -32,8 +27,4 @@ class EmergencySettings:
             alert_renotify_s=_number(env, "ALERT_RENOTIFY_S", cls.alert_renotify_s),
             alert_renotify_max=int(_number(env, "ALERT_RENOTIFY_MAX", cls.alert_renotify_max)),
             job_interval_s=_number(env, "EMERGENCY_JOB_INTERVAL_S", cls.job_interval_s),
-            smtp_host=env.get("SMTP_HOST", ""),
-            smtp_port=int(_number(env, "SMTP_PORT", cls.smtp_port)),
-            smtp_from=env.get("SMTP_FROM") or cls.smtp_from,
-            outbox_claim_s=_number(env, "OUTBOX_CLAIM_S", cls.outbox_claim_s),
         )

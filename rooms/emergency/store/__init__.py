@@ -8,8 +8,8 @@ from rooms.emergency.store.alerts import AlertStore
 from rooms.emergency.store.digests import DigestStore
 from rooms.emergency.store.emergencies import EmergencyStore
 from rooms.emergency.store.fourw import FourWStore
-from rooms.emergency.store.outbox import OutboxStore
 from rooms.emergency.store.sitreps import SitrepStore
+from rooms.mail.store import OutboxStore
 from rooms.store import Stores
 from rooms.store.sequence import Sequence
 

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from rooms.emergency.models import Alert, AlertAck
-from rooms.emergency.store.schema import alert_acks, alerts, emergencies, notification_addresses, outbox
+from rooms.emergency.store.schema import alert_acks, alerts, emergencies
+from rooms.mail.schema import notification_addresses, outbox
 from rooms.models import Event, EventKind, Member
 from rooms.store.accounts import _member_columns, member_from_row
 from rooms.store.database import Database
@@ -167,7 +168,8 @@ class AlertStore:
                 return []
             addresses = dict((await conn.execute(
                 select(notification_addresses.c.member_id, notification_addresses.c.email)
-                .where(notification_addresses.c.member_id.in_([m.id for m in pending])))).all())
+                .where(notification_addresses.c.member_id.in_([m.id for m in pending]),
+                       notification_addresses.c.verified_at.is_not(None)))).all())
             now = utcnow()
             rows = [dict(member_id=m.id, to_address=addresses[m.id], subject=subject, body=body_for(m),
                          kind="alert.reminder", created_at=now, attempts=0)

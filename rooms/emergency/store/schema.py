@@ -75,31 +75,6 @@ fourw_entries = Table(
     Index("ix_fourw_room", "room_id"),
 )
 
-notification_addresses = Table(
-    "notification_addresses", metadata,
-    Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
-    Column("email", String(254), nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
-
-# E-mails waiting to be sent. Any process may drain it; a claim expires, so a crash mid-send
-# means the message is sent again later (at least once), never lost.
-outbox = Table(
-    "outbox", metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), nullable=True),
-    Column("to_address", String(254), nullable=False),
-    Column("subject", String(200), nullable=False),
-    Column("body", Text, nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("claimed_until", UTCDateTime, nullable=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("sent_at", UTCDateTime, nullable=True),
-    Column("last_error", Text, nullable=True),
-    Index("ix_outbox_pending", "sent_at", "claimed_until"),
-)
-
 # Where each member last looked at a room's digest: the digest is the sequence after seen_seq.
 digest_cursors = Table(
     "digest_cursors", metadata,
