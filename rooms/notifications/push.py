@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import orjson
 import requests
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
@@ -114,6 +115,11 @@ def check_subscription(endpoint: str, p256dh: str, auth: str, allowed: tuple[str
             raise BadRequest("not base64url", field=name) from None
         if len(decoded) != size:
             raise BadRequest(f"expected {size} bytes", field=name)
+        if name == "keys.p256dh":
+            try:   # a point on P-256, or encryption for it would fail at every send
+                ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), decoded)
+            except ValueError:
+                raise BadRequest("not a P-256 public key", field=name) from None
 
 
 class PushSender:
