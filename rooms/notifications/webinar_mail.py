@@ -113,7 +113,7 @@ class WebinarMail:
                                                    "content_type": "text/calendar", "text": ics}])
         until = webinar.starts_at - now
         if webinar.state.value == "scheduled" and timedelta(0) < until <= SOON:
-            sent += await self._notify(webinar, member, Kind.WEBINAR_STARTING, f"{link}/live")
+            sent += await self._notify(webinar, member, Kind.WEBINAR_STARTING, f"/webinars/{webinar.id}/live")
             if wants_mail:
                 subject = "[Convene] " + _("%(webinar)s starts in 15 minutes") % {"webinar": webinar.title}
                 sent += await self._mail(webinar, member, address, "reminder.15m", subject,

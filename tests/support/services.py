@@ -433,7 +433,8 @@ class ServerProcess:
         assert self.log_path is not None
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                self.command(), cwd=REPO_ROOT, env={**os.environ, **self.env},
+                # PUBLIC_URL: links in e-mails and pushes point at this server unless a test says otherwise.
+                self.command(), cwd=REPO_ROOT, env={**os.environ, "PUBLIC_URL": self.url, **self.env},
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
         try:

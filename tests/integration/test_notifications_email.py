@@ -1,0 +1,211 @@
+"""Notification e-mails with a real SMTP server (aiosmtpd): batched after the member's delay, only for what they
+have not read, with a one-click unsubscribe that needs no session; quiet hours hold back ordinary mail and
+never an emergency alert; webinar e-mails (registration with the .ics, reminder, recording ready) arrive
+once each with two processes running the jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from recordings.archive.schema import recordings
+from tests.conftest import embedded_env, shared_env
+from tests.support.client import Api
+from tests.support.emergency import SmtpSink, open_emergency
+from tests.support.mail import links, verified_address
+from tests.support.services import ServerProcess
+
+DELAY_S = 2.0
+MAIL_ENV = {"EMERGENCY_JOB_INTERVAL_S": "0.2", "NOTIFY_JOB_INTERVAL_S": "0.2", "NOTIFY_SWEEP_S": "0.5",
+            "NOTIFY_EMAIL_DELAYS_S": f"now={DELAY_S},15min={DELAY_S},hourly={DELAY_S},daily={DELAY_S}"}
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
+def mail_server(request: pytest.FixtureRequest, smtp: SmtpSink) -> Iterator[ServerProcess]:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"convene-notify-{request.param}-"))
+    extra = {**MAIL_ENV, **smtp.env()}
+    if request.param == "embedded":
+        env = embedded_env(data_dir, **extra)
+    else:
+        env = shared_env(request.getfixturevalue("postgres"), request.getfixturevalue("redis_server"), data_dir, **extra)
+    process = ServerProcess(env=env)
+    process.start()
+    yield process
+    process.cleanup()
+
+
+async def people(server: ServerProcess, smtp: SmtpSink, n: int) -> list[Api]:
+    found = [await Api.register(server.url) for _ in range(n)]
+    for api in found[1:]:
+        await verified_address(api, smtp.inbox, forget=True)
+    return found
+
+
+async def shared_room(owner: Api, others: list[Api], name: str = "Psychological first aid") -> int:
+    room = await owner.create_room(name)
+    for api in others:
+        assert (await api.join(room)).status_code == 200
+    return room
+
+
+async def test_a_missed_mention_is_one_e_mail_after_the_delay_and_unsubscribing_needs_no_session(mail_server, smtp):
+    amina, tomas = await people(mail_server, smtp, 2)
+    address = f"{tomas.member['username']}@example.org"
+    room = await shared_room(amina, [tomas])
+    writer = await amina.connect(mail_server.ws_url)
+    said = await writer.say(room, f"@{tomas.member['username']} could you send the supervision notes?")
+    await asyncio.sleep(DELAY_S / 2)
+    assert smtp.inbox.to(address) == []   # not before the delay: the member may still read it in the app
+    mail = (await smtp.inbox.wait_for(address, timeout=DELAY_S + 8))[0]
+    await asyncio.sleep(DELAY_S + 1)
+    assert len(smtp.inbox.to(address)) == 1
+
+    assert mail["Subject"] == f"[Convene] {amina.member['display_name']} mentioned you in Psychological first aid"
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "could you send the supervision notes?" in text
+    assert f"{mail_server.url}/rooms/{room}#m-{said['seq']}" in links(mail)
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert f'href="{mail_server.url}/rooms/{room}#m-{said["seq"]}"' in html
+    assert mail["Reply-To"].startswith("reply+")
+    unsubscribe = mail["List-Unsubscribe"].strip("<>")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # RFC 8058: the mail client POSTs, with no cookie and no session; doing it twice is fine.
+    async with httpx.AsyncClient() as anonymous:
+        for _ in range(2):
+            done = await anonymous.post(unsubscribe, content="List-Unsubscribe=One-Click",
+                                        headers={"content-type": "application/x-www-form-urlencoded"})
+            assert done.status_code == 200 and 'id="unsubscribed"' in done.text
+        assert (await anonymous.get(unsubscribe)).status_code == 200   # a person's click shows a button
+        forged = await anonymous.post(unsubscribe[:-3] + "abc")
+        assert forged.status_code == 404
+    prefs = (await tomas.http.get("/api/me/preferences")).json()
+    assert prefs["channels"]["mention"] == ["push"] and prefs["channels"]["message"] == ["push"]
+    await writer.say(room, f"@{tomas.member['username']} and one more thing")
+    await asyncio.sleep(DELAY_S * 2 + 1)
+    assert len(smtp.inbox.to(address)) == 1
+    await writer.close()
+
+
+async def test_reading_the_message_before_the_delay_means_no_e_mail(mail_server, smtp):
+    amina, priya = await people(mail_server, smtp, 2)
+    address = f"{priya.member['username']}@example.org"
+    room = await shared_room(amina, [priya])
+    dm = (await amina.http.post("/api/dms", json={"members": [priya.id]})).json()["id"]
+    writer = await amina.connect(mail_server.ws_url)
+    mention = await writer.say(room, f"@{priya.member['username']} are you joining the call?")
+    private = await writer.say(dm, "Just between us: the schedule changed")
+    reader = await priya.connect(mail_server.ws_url)   # Priya opens the app on her phone and reads both
+    await reader.request({"type": "read", "room": room, "seq": mention["seq"]})
+    await reader.request({"type": "read", "room": dm, "seq": private["seq"]})
+    await reader.close()
+    await asyncio.sleep(DELAY_S * 2 + 1.5)
+    assert smtp.inbox.to(address) == []
+    await writer.close()
+
+
+async def test_quiet_hours_hold_back_ordinary_mail_but_never_an_emergency_alert(mail_server, smtp):
+    amina, kofi = await people(mail_server, smtp, 2)
+    address = f"{kofi.member['username']}@example.org"
+    zone = "Asia/Tokyo"
+    local = datetime.now(ZoneInfo(zone))
+    quiet = {"start": (local - timedelta(hours=1)).strftime("%H:%M"), "end": (local + timedelta(hours=1)).strftime("%H:%M")}
+    changed = await kofi.http.put("/api/me/preferences", json={"quiet_hours": quiet, "time_zone": zone,
+                                                                "email_timing": "now"})
+    assert changed.status_code == 200 and changed.json()["quiet_hours"] == quiet
+    room = await shared_room(amina, [kofi])
+    emergency = await open_emergency(amina, [kofi])
+    writer = await amina.connect(mail_server.ws_url)
+    await writer.say(room, f"@{kofi.member['username']} no rush: the report can wait until morning")
+    await asyncio.sleep(DELAY_S * 2)
+    assert smtp.inbox.to(address) == []
+    await writer.request({"type": "alert", "room": emergency, "client_id": "flood-1",
+                          "body": "Flooding near the clinic: move the team to the school"})
+    mail = (await smtp.inbox.wait_for(address, timeout=10))[0]
+    assert mail["Subject"] == "[Convene] Emergency alert in Typhoon response"
+    assert "Flooding near the clinic" in mail.get_body(preferencelist=("plain",)).get_content()
+    await asyncio.sleep(DELAY_S + 1)
+    assert len(smtp.inbox.to(address)) == 1   # the held-back mention did not ride along
+    await writer.close()
+
+
+# --- Webinar e-mails, with two processes running the jobs -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mail_cluster(postgres, redis_server, smtp: SmtpSink) -> Iterator[list[ServerProcess]]:
+    data_dir = Path(tempfile.mkdtemp(prefix="convene-notify-cluster-"))
+    processes = [ServerProcess(env=shared_env(postgres, redis_server, data_dir, **MAIL_ENV, **smtp.env()))
+                 for _ in range(2)]
+    for process in processes:
+        process.start()
+    yield processes
+    for process in processes:
+        process.cleanup()
+
+
+async def mark_recording_ready(database_url: str, webinar: dict) -> int:
+    """What the recordings worker does when a webinar's archive job finishes (recordings/archive)."""
+    engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))
+    now = datetime.now(timezone.utc)
+    async with engine.begin() as conn:
+        recording_id = await conn.scalar(insert(recordings).values(
+            title=webinar["title"], description="", language="en", visibility="public", state="ready",
+            webinar_id=webinar["id"], room_id=webinar["room"], recorded_at=now, ended_at=now, duration_s=60.0,
+            has_video=False, views=0, chapters=[], source_kind="live", source="/nowhere", search_text=webinar["title"],
+            created_at=now).returning(recordings.c.id))
+    await engine.dispose()
+    return recording_id
+
+
+async def test_webinar_e_mails_arrive_once_each_across_two_processes(mail_cluster, postgres, smtp):
+    one, two = mail_cluster
+    host = await Api.register(one.url)
+    attendee = await Api.register(two.url)
+    address = await verified_address(attendee, smtp.inbox, forget=True)
+    starts = datetime.now(timezone.utc) + timedelta(minutes=10)
+    webinar = (await host.http.post("/api/webinars", json={
+        "title": "Supervision for lay counsellors", "description": "Cases and questions.", "language": "en",
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "visibility": "public"})).json()
+    assert (await attendee.http.post(f"/api/webinars/{webinar['id']}/register")).status_code in (200, 201, 204)
+
+    mails = await smtp.inbox.wait_for(address, count=2, timeout=15)
+    subjects = sorted(m["Subject"] for m in mails)
+    assert subjects == ["[Convene] Supervision for lay counsellors starts in 15 minutes",
+                        "[Convene] You are registered: Supervision for lay counsellors"]
+    registered = next(m for m in mails if m["Subject"].startswith("[Convene] You are registered"))
+    ics = next(part for part in registered.iter_attachments())
+    assert ics.get_content_type() == "text/calendar" and ics.get_filename() == f"webinar-{webinar['id']}.ics"
+    calendar = ics.get_content()
+    calendar = calendar.decode() if isinstance(calendar, bytes) else calendar
+    assert f"UID:webinar-{webinar['id']}@" in calendar and "SUMMARY;LANGUAGE=en:Supervision for lay counsellors" in calendar
+    assert registered["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    inbox = (await attendee.http.get("/api/notifications")).json()["notifications"]
+    assert [n["kind"] for n in inbox] == ["webinar.starting"] and inbox[0]["url"] == f"/webinars/{webinar['id']}/live"
+
+    recording_id = await mark_recording_ready(postgres.url, webinar)
+    ready = await smtp.inbox.wait_for(address, count=3, timeout=15)
+    assert ready[-1]["Subject"] == "[Convene] The recording of Supervision for lay counsellors is ready"
+    assert f"{one.url}/recordings/{recording_id}" in links(ready[-1])
+    await asyncio.sleep(2.0)   # both processes ran their jobs several times meanwhile
+    assert len(smtp.inbox.to(address)) == 3
+    kinds = sorted(n["kind"] for n in (await attendee.http.get("/api/notifications")).json()["notifications"])
+    assert kinds == ["recording.ready", "webinar.starting"]
