@@ -80,6 +80,8 @@ SCRIPT_STRINGS = {
     "mention_room": N_("everyone in this room"),
     "suggestions": N_("{n} members to mention: up and down arrows to choose, Enter to pick."),
     "no_suggestions": N_("No member by that name in this room."),
+    "unread": N_("unread"),
+    "mentions": N_("mentions of you"),
 }
 
 

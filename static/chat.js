@@ -1,5 +1,7 @@
-/* Convene's only script. On every page: the service worker, local times, log-out and settings.
-   On a room page: one resumable websocket, an offline outbox (messages, edits and deletions),
+/* Convene's script. On every page: the service worker, local times, log-out and settings, and for a
+   member one resumable websocket per tab that keeps unread counts, mention badges, the tab's title and
+   icon live and shows a desktop notification while the tab is hidden (docs/notifications.md).
+   On a room page, over that socket: an offline outbox (messages, edits and deletions),
    typing, presence, read markers, replies, reactions, mentions with suggestions, pins, edit and
    delete, attachments shown, and a saved copy of what was last seen. Message text arrives as HTML
    the server formatted and sanitised; this script never turns Markdown into HTML itself.
@@ -66,11 +68,14 @@
     notifyBox.addEventListener('change', () => { if (notifyBox.checked) Notification.requestPermission(); });
   }
 
-  const root = document.getElementById('room');
-  if (!root || !('WebSocket' in window)) return;
-
-  const ROOM = Number(root.dataset.roomId);
-  const ME = Number(root.dataset.memberId);
+  const ME = Number(document.body.dataset.memberId || 0);
+  // The emergency dashboard keeps its own socket (static/emergency.js) for now.
+  if (!ME || !('WebSocket' in window) || document.getElementById('emergency')) return;
+  // One socket per tab on every member page. Without a room, the room's parts below work on detached
+  // stand-ins (nothing shows, nothing is sent for a room) and the socket serves the app's badges.
+  const IN_ROOM = !!document.getElementById('room');
+  const root = document.getElementById('room') || document.createElement('div');
+  const ROOM = IN_ROOM ? Number(root.dataset.roomId) : 0;
   const MY_NAME = root.dataset.memberName || '';
   const JOINED = root.dataset.joined === 'true';
   const MODERATOR = root.dataset.role === 'owner' || root.dataset.role === 'moderator';
@@ -99,7 +104,8 @@
     editingNote, replyNote, replyText, replyCancel, suggestList, suggestStatus, pinBox, pinList, pinCount] =
     ['messages', 'conn-state', 'conn-retry', 'conn-now', 'present', 'typing', 'older', 'composer', 'body', 'announce',
       'editing', 'replying', 'replying-to', 'reply-cancel', 'mention-list', 'suggest-status', 'pins', 'pin-list', 'pin-count']
-      .map((id) => document.getElementById(id));
+      .map((id) => document.getElementById(id) ||
+        (IN_ROOM || ['composer', 'body', 'pins', 'pin-list', 'pin-count'].includes(id) ? null : document.createElement('p')));
 
   // Storage may be missing or full (private browsing, quota): chat must still work from memory.
   const storage = {
@@ -990,23 +996,28 @@
         if (f.member && f.member.id !== ME) return stop(t('other_tab'));
         setState('online');
         if (input && f.limits && f.limits.max_body_chars) input.maxLength = f.limits.max_body_chars;
-        send({ type: 'subscribe', room: ROOM, since: lastSeq, ref: 'sub' });
+        if (IN_ROOM) send({ type: 'subscribe', room: ROOM, since: lastSeq, ref: 'sub' });
+        else attempt = 0;
+        app.online();
         if (document.visibilityState !== 'visible') send({ type: 'presence', status: 'away' });
         clearInterval(pingTimer);
         pingTimer = setInterval(() => { if (send({ type: 'ping' })) pongTimer = setTimeout(drop, PONG_WITHIN_MS); }, PING_EVERY_MS);
         flush();
         break;
       case 'subscribed':
+        if (f.room !== ROOM) { app.subscribed(f); break; }
         attempt = 0;   // only now: a server that accepts sockets but cannot serve the room still backs off
         subscribed = true;
         send({ type: 'who', room: ROOM });
         markRead();
         break;
       case 'message': case 'message.edited': case 'message.deleted': case 'reaction': case 'pin':
-        if (f.room === ROOM) onRoomEvent(f);
+        if (f.room === ROOM) onRoomEvent(f); else app.roomEvent(f);
         break;
+      case 'notification': app.notification(f); break;
+      case 'read': app.read(f); break;
       case 'ack': if (f.client_id) settle(f.client_id, f); break;
-      case 'history': if (f.room === ROOM) onHistory(f); break;
+      case 'history': if (IN_ROOM && f.room === ROOM) onHistory(f); break;
       case 'who':
         present.clear();
         f.members.forEach((m) => present.set(m.id, { name: m.display_name, status: m.status }));
@@ -1077,6 +1088,110 @@
   restoreRecent();
   // Edits and deletions still queued show on their messages (the saved copy may have brought them back).
   for (const entry of outbox()) if (entry.room === ROOM && kindOf(entry) !== 'send') showQueued(entry);
-  toBottom();
+  // Opened from a notification (/rooms/1#m-42): show that message, not the newest.
+  const target = IN_ROOM && location.hash.startsWith('#m-') && document.getElementById(location.hash.slice(1));
+  if (target) { target.classList.add('target'); target.scrollIntoView({ block: 'center' }); } else if (IN_ROOM) toBottom();
+
+  // The app around the room: badges, title, icon and desktop notifications -------
+
+  const app = (function () {
+    const TITLE = document.title;
+    const ICON = document.querySelector('link[rel=icon]');
+    const ICON_URL = ICON ? ICON.href : '';
+    const FOLLOWED_MAX = 50;   // rooms of the lists whose new messages this tab counts live
+    const navBadge = document.getElementById('nav-unread');
+    const unread = new Map(), mentions = new Map(), heads = new Map();
+    let notices = 0;
+    const links = (room) => document.querySelectorAll('a[data-room-link="' + room + '"]');
+    const listed = () => Array.from(new Set(Array.from(document.querySelectorAll('a[data-room-link]'), (a) => Number(a.dataset.roomLink))));
+
+    function badge(a, className, count, label) {
+      let node = a.querySelector('.' + className);
+      if (!count) { if (node) node.remove(); return; }
+      if (!node) {
+        node = el('span', className);
+        if (className === 'mentions') a.insertBefore(node, a.querySelector('.unread')); else a.append(node);
+      }
+      node.replaceChildren((className === 'mentions' ? '@' : '') + count, el('span', 'vh', ' ' + label));
+    }
+    function render(room) {
+      for (const a of links(room)) {
+        badge(a, 'unread', room === ROOM ? 0 : unread.get(room) || 0, t('unread'));
+        badge(a, 'mentions', mentions.get(room) || 0, t('mentions'));
+      }
+    }
+    function renderTotals() {
+      if (navBadge) { navBadge.hidden = !notices; navBadge.textContent = notices ? String(notices) : ''; }
+      document.title = (notices ? '(' + notices + ') ' : '') + TITLE;
+      if (ICON) ICON.href = notices ? countIcon(notices) : ICON_URL;
+    }
+    // The site's icon with the count on it, drawn as SVG (no canvas, no download).
+    function countIcon(n) {
+      const text = n > 99 ? '99+' : String(n);
+      const svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="14" fill="#0b5cad"/>' +
+        '<circle cx="44" cy="20" r="20" fill="#c62828"/><text x="44" y="28" font-size="' + (text.length > 2 ? 16 : 22) +
+        '" font-family="sans-serif" font-weight="700" fill="#fff" text-anchor="middle">' + text + '</text></svg>';
+      return 'data:image/svg+xml,' + encodeURIComponent(svg);
+    }
+    function setCounts(counts) {
+      notices = counts.unread || 0;
+      mentions.clear();
+      for (const room in counts.mentions || {}) mentions.set(Number(room), counts.mentions[room]);
+      renderTotals();
+    }
+    function json(path) {
+      return fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+        .then((r) => (r.ok ? r.json() : Promise.reject(r.status)));
+    }
+    // On every (re)connect, the server's counts replace ours: what was missed while offline is in them.
+    function online() {
+      Promise.all([json('/api/rooms'), json('/api/notifications/counts')]).then(([rooms, counts]) => {
+        setCounts(counts);
+        const shown = new Set(listed());
+        for (const r of rooms.rooms) {
+          if (!shown.has(r.id)) continue;
+          unread.set(r.id, r.id === ROOM ? 0 : r.unread);
+          heads.set(r.id, r.last_seq);
+        }
+        shown.forEach(render);
+        // Saving data: counts come with notifications and reloads only, no room is followed.
+        if (LITE || (navigator.connection && navigator.connection.saveData)) return;
+        Array.from(shown).filter((room) => room !== ROOM && heads.has(room)).slice(0, FOLLOWED_MAX)
+          .forEach((room) => send({ type: 'subscribe', room: room, since: heads.get(room) }));
+      }).catch(() => { /* the badges stay as they are until the next connect */ });
+    }
+    function subscribed(f) { heads.set(f.room, f.last_seq); }
+    function roomEvent(f) {
+      if (f.seq <= (heads.get(f.room) || 0)) return;
+      heads.set(f.room, f.seq);
+      if (f.type !== 'message' || !f.sender || f.sender.id === ME || f.deleted) return;
+      unread.set(f.room, (unread.get(f.room) || 0) + 1);
+      render(f.room);
+    }
+    function notification(f) {
+      const n = f.notification;
+      notices = f.unread;
+      if ((n.kind === 'mention' || n.kind === 'reply') && n.room !== ROOM) mentions.set(n.room, (mentions.get(n.room) || 0) + 1);
+      if (n.room !== ROOM || document.visibilityState !== 'visible') renderTotals();
+      render(n.room);
+      if (document.visibilityState !== 'visible' && window.Notification && Notification.permission === 'granted' &&
+          !(n.room === ROOM && n.kind !== 'mention')) {
+        const shown = new Notification(n.actor ? n.actor.display_name + ' · ' + n.room_name : n.room_name,
+          { body: n.excerpt || '', tag: 'convene-' + n.room, data: { url: n.url } });
+        shown.onclick = () => { window.focus(); location.href = n.url; };
+      }
+    }
+    // Our own read marker moved (here or, for the open room, by reading): its badges go.
+    function read(f) {
+      unread.set(f.room, 0);
+      if (mentions.has(f.room)) {
+        mentions.delete(f.room);
+        json('/api/notifications/counts').then(setCounts).catch(() => {});
+      }
+      render(f.room);
+    }
+    return { online, subscribed, roomEvent, notification, read };
+  }());
+
   connect();
 }());

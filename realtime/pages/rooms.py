@@ -87,8 +87,9 @@ async def room_page(request: Request, member: Member) -> Response:
     shown = messages + ([parent] if parent else [])
     if any(m.reactions for m in shown):
         members = members or await services.rooms.members(member, room.id)
+    sidebar = [s for s in await services.rooms.room_list(member) if s.room.kind in (RoomKind.ROOM, RoomKind.DM)]
     return render(request, "room.html", {
-        "room": room, "title": title, "joined": membership is not None,
+        "room": room, "title": title, "joined": membership is not None, "sidebar": sidebar,
         "role": membership.role.value if membership else "",
         "is_dm": room.kind is RoomKind.DM, "parent": parent, "thread": thread,
         "mode": "thread" if thread is not None else "mentions" if mentioning_me else "before" if before else "",
