@@ -1,4 +1,5 @@
-/* Convene service worker: keeps the shell and the pages last seen, so the app opens with no link. */
+/* Convene service worker: keeps the shell and the pages last seen, so the app opens with no link, and shows
+   Web Push notifications (docs/notifications.md), opening the room at the message when one is clicked. */
 'use strict';
 
 const VERSION = '__VERSION__';        // filled in by the server (realtime/pages.py)
@@ -19,8 +20,49 @@ self.addEventListener('activate', (event) => {
     .then(() => self.clients.claim()));
 });
 
+// Web Push: the payload (rooms/notifications/push.py) is {title, body, url, tag, …}. A second push with the
+// same tag replaces the first on screen, so a push delivered twice still shows once.
+self.addEventListener('push', (event) => {
+  let data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = { body: event.data ? event.data.text() : '' }; }
+  const shown = self.registration.showNotification(data.title || 'Convene', {
+    body: data.body || '', tag: data.tag || 'convene', icon: '/static/icon.svg', lang: data.lang || undefined,
+    data: { url: sameSite(data.url) },
+  }).then(() => self.clients.matchAll({ type: 'window', includeUncontrolled: true }))
+    .then((windows) => windows.forEach((w) => w.postMessage({ type: 'push-shown', tag: data.tag || 'convene' })));
+  event.waitUntil(shown);
+});
+
+function sameSite(url) {
+  try {
+    const target = new URL(url || '/notifications', self.location.origin);
+    return target.origin === self.location.origin ? target.pathname + target.search + target.hash : '/notifications';
+  } catch (e) { return '/notifications'; }
+}
+
+// What a click does: the room at the message, in a window of ours if there is one, else a new one.
+async function openNotification(notification) {
+  notification.close();
+  const url = new URL(notification.data && notification.data.url || '/notifications', self.location.origin).href;
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const mine = windows.find((w) => new URL(w.url).origin === self.location.origin && 'navigate' in w);
+  if (mine) {
+    const moved = await mine.navigate(url);
+    try { await (moved || mine).focus(); } catch (e) { /* focus needs the click's user activation */ }
+    return moved || mine;
+  }
+  return self.clients.openWindow(url);
+}
+
+self.addEventListener('notificationclick', (event) => { event.waitUntil(openNotification(event.notification)); });
+
 self.addEventListener('message', (event) => {
   if (event.data === 'forget') event.waitUntil(caches.delete(PAGES));
+  // The DevTools protocol cannot click a notification; tests ask the worker to run the click's own code.
+  if (event.data && event.data.type === 'open-notification') {
+    event.waitUntil(self.registration.getNotifications({ tag: event.data.tag })
+      .then((found) => found.length && openNotification(found[0])));
+  }
 });
 
 async function keep(request, response) {

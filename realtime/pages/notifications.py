@@ -15,6 +15,7 @@ from rooms.models import Member, RoomKind
 from rooms.notifications.models import PREFERENCE_KINDS, RoomLevel
 
 INBOX_PAGE = 50
+SETTINGS_FORM_FIELDS = 30   # a checkbox per kind and channel, timing, quiet hours, zone, language
 
 
 @member_page
@@ -55,7 +56,7 @@ async def settings_page(request: Request, member: Member) -> Response:
     error: ConveneError | None = None
     saved = request.query_params.get("saved", "")
     if request.method == "POST":
-        form = await read_form(request)
+        form = await read_form(request, max_fields=SETTINGS_FORM_FIELDS)
         try:
             what = form.get("form")
             if what == "address":

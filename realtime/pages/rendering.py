@@ -171,13 +171,13 @@ async def current_member(request: Request) -> Member | None:
     return member
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, max_fields: int = MAX_FORM_FIELDS) -> dict[str, str]:
     """A url-encoded form body, bounded like the JSON API's bodies (same setting)."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise BadRequest("send the form as application/x-www-form-urlencoded")
     data = await read_bounded(request)
     try:
-        pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the form could not be read") from None
     return dict(pairs)
