@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+from dataclasses import replace
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from realtime.services import Services
 from realtime.settings import Settings
 from rooms.attachments import samples
 from rooms.models import Member, Room, Visibility
+from rooms.notifications.models import Channel, EmailTiming, QuietHours
 
 PASSWORD = "convene-demo"
 
@@ -65,6 +68,8 @@ MESSAGES = [
     ("Coordinators", "priya", "Looks good. Could we leave ten minutes for the new members to introduce themselves?"),
     ("dm", "tomas", "Amina, thank you for the supervision notes. They helped our team a lot this week."),
     ("dm", "amina", "I'm so glad. Take care of yourselves too; it has been a heavy month."),
+    ("dm", "tomas", "Could we move Thursday's call to 15:00 Nairobi time?"),
+    ("Field notes: East Africa", "kofi", "@amina the checklist is translated into Swahili; could you check it?"),
 ]
 
 
@@ -109,6 +114,7 @@ async def seed(services: Services) -> bool:
     for number, username in PINS:
         await conversations.pins.set(room_of[number], seqs[number], members[username].id, True)
     await seed_attachments(services, rooms["Psychological first aid"], members)
+    await seed_notifications(services, members, list(rooms.values()))
     return True
 
 
@@ -140,6 +146,21 @@ async def seed_attachments(services: Services, room: Room, members: dict[str, Me
                 after_insert=services.attachments.claim(member.id, room.id, ids))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+async def seed_notifications(services: Services, members: dict[str, Member], rooms: list[Room]) -> None:
+    """Amina's inbox (the mention and Tomás's messages above), her preferences and a verified address."""
+    notifications = services.notifications
+    amina = members["amina"]
+    prefs = await notifications.preferences(amina)
+    channels = {**prefs.channels, "message": frozenset({Channel.PUSH})}
+    await notifications.save_preferences(amina, replace(
+        prefs, channels=channels, email_timing=EmailTiming.HOURLY, quiet_hours=QuietHours(time(21), time(7)),
+        time_zone="Africa/Nairobi", language="en"))
+    await notifications.outbox.set_address(amina.id, "amina@example.org")
+    await notifications.outbox.verify(amina.id, "amina@example.org")
+    for room in rooms:   # what the running notifier would do; the demo seeds before any server starts
+        await notifications.notifier.catch_up(room.id)
 
 
 async def main() -> None:
