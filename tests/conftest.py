@@ -64,6 +64,15 @@ def shared_env(postgres: PostgresInstance, redis: RedisInstance, data_dir: Path,
             "REDIS_URL": redis.url, **extra}
 
 
+def backend_env(request: pytest.FixtureRequest, prefix: str, **extra: str) -> dict[str, str]:
+    """The environment of a server of a test module's own, on the backend its fixture is parametrised
+    with ("embedded" or "postgres"), in a fresh data folder."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"{prefix}-{request.param}-"))
+    if request.param == "embedded":
+        return embedded_env(data_dir, **extra)
+    return shared_env(request.getfixturevalue("postgres"), request.getfixturevalue("redis_server"), data_dir, **extra)
+
+
 @pytest.fixture(scope="session", params=["embedded", "postgres"])
 def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """One real server per backend, shared by the tests of a session."""

@@ -9,12 +9,11 @@ unsubscribe (RFC 8058) that needs no session, and, for a single message, a reply
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
 from rooms import metrics
-from rooms.errors import StoreUnavailable
+from rooms.notifications.jobs import Pokeable
 from rooms.mail.store import OutboxStore, outbox_row
 from rooms.notifications.models import Notification
 from rooms.notifications.settings import NotificationSettings
@@ -41,25 +40,15 @@ class EmailBatcher:
         self.outbox = outbox
         self.tokens = tokens
         self.settings = settings
-        self._wake = asyncio.Event()
-
-    def poke(self) -> None:
-        self._wake.set()
+        self.jobs = Pokeable(settings.job_interval_s)
+        self.poke = self.jobs.poke
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.drain()
-                metrics.emails_pending.set(await self.nstores.emails.pending())
-            except StoreUnavailable:
-                pass
-            except Exception:
-                log.exception("notification e-mail pass failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.job_interval_s)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
+        await self.jobs.every_pass(self._pass, "notification e-mail")
+
+    async def _pass(self) -> None:
+        await self.drain()
+        metrics.emails_pending.set(await self.nstores.emails.pending())
 
     async def drain(self) -> int:
         """Takes the batches due now. Answers how many e-mails were queued."""

@@ -33,7 +33,8 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from rooms import metrics
-from rooms.errors import BadRequest, StoreUnavailable
+from rooms.errors import BadRequest
+from rooms.notifications.jobs import Pokeable
 from rooms.notifications.models import Kind, Notification, Preferences
 from rooms.notifications.settings import NotificationSettings
 from rooms.notifications.store import NotificationStores
@@ -127,30 +128,20 @@ class PushSender:
         self.stores = stores
         self.keys = keys
         self.settings = settings
-        self._wake = asyncio.Event()
+        self.jobs = Pokeable(settings.job_interval_s)
+        self.poke = self.jobs.poke
         self._http = requests.Session()
         self._http.trust_env = False   # the push service is reached directly, never through an env proxy
 
-    def poke(self) -> None:
-        self._wake.set()
-
     async def run(self) -> None:
-        while True:
-            try:
-                while await self.drain():
-                    pass
-                depth, age = await self.stores.push.queue()
-                metrics.push_queue_depth.set(depth)
-                metrics.push_queue_age.set(age)
-            except StoreUnavailable:
-                pass
-            except Exception:
-                log.exception("push sender pass failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.job_interval_s)
-            except asyncio.TimeoutError:
-                pass
-            self._wake.clear()
+        await self.jobs.every_pass(self._pass, "push sender")
+
+    async def _pass(self) -> None:
+        while await self.drain():
+            pass
+        depth, age = await self.stores.push.queue()
+        metrics.push_queue_depth.set(depth)
+        metrics.push_queue_age.set(age)
 
     async def drain(self) -> int:
         """Sends the due jobs this process claims. Answers how many it handled."""

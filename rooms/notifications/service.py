@@ -10,16 +10,16 @@ import asyncio
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from realtime.broker.base import Broker
 from rooms import metrics
-from rooms.errors import BadRequest, NotFound, StoreUnavailable
+from rooms.errors import BadRequest, NotFound
 from rooms.mail.sender import Mailer
 from rooms.mail.settings import MailSettings
 from rooms.mail.store import Address, OutboxStore
 from rooms.management import RoomService
 from rooms.models import Member
+from rooms.notifications.jobs import Pokeable
 from rooms.notifications.email import EmailBatcher, UNSUBSCRIBE_ALL, unsubscribe_headers
 from rooms.notifications.models import BATCHED_KINDS, Channel, Notification, Preferences, RoomLevel, preference_key
 from rooms.notifications.notifier import Active, Notifier
@@ -78,23 +78,13 @@ class NotificationServices:
                        asyncio.create_task(self.push.run(), name="push-sender"),
                        asyncio.create_task(self.emails.run(), name="notification-emails"),
                        asyncio.create_task(self.webinar_mail.run(), name="webinar-mail"),
-                       asyncio.create_task(self._every(self.mailer.drain, self.mail_settings.interval_s),
-                                           name="outbox")]
+                       asyncio.create_task(Pokeable(self.mail_settings.interval_s).every_pass(
+                                           self.mailer.drain, "outbox"), name="outbox")]
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _every(self, job: Callable[[], Awaitable[int]], interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await job()
-            except StoreUnavailable:
-                pass
-            except Exception:
-                log.exception("job %s failed", getattr(job, "__qualname__", job))
 
     # The inbox.
 

@@ -8,7 +8,6 @@ runs the job; the webinar_mail_log primary key and the notifications' unique key
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from sqlalchemy import and_, select
 from realtime.broker.base import Broker
 from recordings.archive.schema import recordings
 from rooms import metrics
-from rooms.errors import StoreUnavailable
+from rooms.notifications.jobs import Pokeable
 from rooms.mail.schema import notification_addresses
 from rooms.mail.store import outbox_row
 from rooms.models import Member
@@ -54,14 +53,7 @@ class WebinarMail:
         self.active = active
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.pass_once()
-            except StoreUnavailable:
-                pass
-            except Exception:
-                log.exception("webinar mail pass failed")
-            await asyncio.sleep(self.settings.job_interval_s)
+        await Pokeable(self.settings.job_interval_s).every_pass(self.pass_once, "webinar mail")
 
     async def pass_once(self) -> int:
         now = utcnow()

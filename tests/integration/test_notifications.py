@@ -65,7 +65,7 @@ async def test_who_is_notified_of_what(server):
     assert (await kofi.http.put(f"/api/rooms/{room}/notifications", json={"level": "nothing"})).status_code == 200
     live = await tomas.connect(server.ws_url)
     writer = await amina.connect(server.ws_url)
-    t, p, k = (tomas.member["username"], priya.member["username"], kofi.member["username"])
+    t, k = tomas.member["username"], kofi.member["username"]
     said = await writer.say(room, f"@{t} and @{k}: could you share the checklist? (not @nobody)")
     frame = await live.wait_for(lambda f: f["type"] == "notification")
     assert frame["notification"]["kind"] == "mention" and frame["notification"]["seq"] == said["seq"]

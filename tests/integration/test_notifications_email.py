@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from recordings.archive.schema import recordings
-from tests.conftest import embedded_env, shared_env
+from tests.conftest import backend_env, shared_env
 from tests.support.client import Api
 from tests.support.emergency import SmtpSink, open_emergency
 from tests.support.mail import links, verified_address
@@ -39,13 +39,7 @@ def smtp() -> Iterator[SmtpSink]:
 
 @pytest.fixture(scope="module", params=["embedded", "postgres"])
 def mail_server(request: pytest.FixtureRequest, smtp: SmtpSink) -> Iterator[ServerProcess]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"convene-notify-{request.param}-"))
-    extra = {**MAIL_ENV, **smtp.env()}
-    if request.param == "embedded":
-        env = embedded_env(data_dir, **extra)
-    else:
-        env = shared_env(request.getfixturevalue("postgres"), request.getfixturevalue("redis_server"), data_dir, **extra)
-    process = ServerProcess(env=env)
+    process = ServerProcess(env=backend_env(request, "convene-notify", **MAIL_ENV, **smtp.env()))
     process.start()
     yield process
     process.cleanup()

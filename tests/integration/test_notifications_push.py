@@ -5,18 +5,16 @@ endpoints off the allow-list are refused; a process killed holding a push job se
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
-from pathlib import Path
 from typing import Iterator
 
 import httpx
 import pytest
 
-from tests.conftest import embedded_env, shared_env
+from tests.conftest import backend_env, embedded_env
 from tests.support.client import Api
 from tests.support.push import Device, PushService, verify_vapid
-from tests.support.services import ServerProcess, wait_until
+from tests.support.services import ServerProcess
 
 FAST_PUSH = {"NOTIFY_JOB_INTERVAL_S": "0.2", "NOTIFY_SWEEP_S": "0.5", "PUSH_CLAIM_S": "1"}
 
@@ -31,13 +29,8 @@ def push_service() -> Iterator[PushService]:
 
 @pytest.fixture(scope="module", params=["embedded", "postgres"])
 def push_server(request: pytest.FixtureRequest, push_service: PushService) -> Iterator[ServerProcess]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"convene-push-{request.param}-"))
-    extra = {**FAST_PUSH, "PUSH_ALLOWED_ORIGINS": push_service.origin}
-    if request.param == "embedded":
-        env = embedded_env(data_dir, **extra)
-    else:
-        env = shared_env(request.getfixturevalue("postgres"), request.getfixturevalue("redis_server"), data_dir, **extra)
-    process = ServerProcess(env=env)
+    process = ServerProcess(env=backend_env(request, "convene-push", **FAST_PUSH,
+                                            PUSH_ALLOWED_ORIGINS=push_service.origin))
     process.start()
     yield process
     process.cleanup()
