@@ -98,7 +98,7 @@ class ReplyHandler:
 
 
 async def serve(settings: Settings, nsettings: NotificationSettings) -> None:
-    stores = Stores.open(settings.sqlalchemy_url)
+    stores = Stores.open(settings.sqlalchemy_url, settings.sqlite_synchronous)
     broker = open_broker(settings.redis_url)
     await broker.connect()
     rooms = RoomService(stores)

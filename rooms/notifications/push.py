@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from recordings.storage.durable import sync_directory, write_file
 from rooms import metrics
 from rooms.errors import BadRequest
 from rooms.notifications.jobs import Pokeable
@@ -62,20 +63,20 @@ class VapidKeys:
             return cls(Vapid02.from_string(text))
         path = data_dir / "vapid_private.pem"
         if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
             vapid = Vapid02()
             vapid.generate_keys()
             pem = vapid.private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                   serialization.NoEncryption())
-            # Written aside and renamed: two processes starting at once both end with one valid key.
+            # Written aside (synced, 0600) and linked into place, never replaced: two processes starting
+            # at once both end up with the one key that won, and it survives a power cut.
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_bytes(pem)
-            temporary.chmod(0o600)
+            write_file(temporary, pem)
             try:
                 os.link(temporary, path)
             except FileExistsError:
                 pass
             temporary.unlink()
+            sync_directory(data_dir)
         return cls(Vapid02.from_file(str(path)))
 
     @property
