@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -107,6 +109,10 @@ async def settings_page(request: Request, member: Member) -> Response:
     response = see_other("/settings?saved=1")
     secure = services_of(request).settings.secure_cookies
     language = form.get("language", "")
+    # The profile keeps the language too, so it follows the member to every device and their e-mails.
+    notifications = services_of(request).notifications
+    prefs = await notifications.preferences(member)
+    await notifications.save_preferences(member, replace(prefs, language=language if language in LANGUAGES else ""))
     choices = {LANGUAGE_COOKIE: language if language in LANGUAGES else "",
                LOW_BANDWIDTH_COOKIE: "1" if form.get("low_bandwidth") == "1" else "",
                NOTIFICATIONS_COOKIE: "1" if form.get("notifications") == "1" else ""}

@@ -108,7 +108,8 @@ def static_files() -> VersionedStatic:
 
 @dataclass(frozen=True)
 class Preferences:
-    """What a member chose on the settings page, kept in cookies so it applies before log-in too."""
+    """What a member chose on the settings page. The language follows the member (their profile, read
+    by member pages); the cookies keep the choices on this device, and the language before log-in."""
 
     language: Language
     chosen_language: str    # "" when the browser's Accept-Language decides
@@ -117,7 +118,7 @@ class Preferences:
 
     @classmethod
     def of(cls, request: Request) -> Preferences:
-        chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+        chosen = getattr(request.state, "profile_language", "") or request.cookies.get(LANGUAGE_COOKIE, "")
         chosen = chosen if chosen in LANGUAGES else ""
         return cls(choose(chosen, request.headers.get("accept-language", "")), chosen,
                    request.cookies.get(LOW_BANDWIDTH_COOKIE) == "1", request.cookies.get(NOTIFICATIONS_COOKIE) == "1")
@@ -210,6 +211,9 @@ def member_page(handler: MemberHandler) -> Handler:
                 return see_other("/login?next=" + quote(back, safe="/"))
             if request.method == "POST":
                 require_same_origin(request)
+            # The language in the member's profile wins over this device's cookie (docs/notifications.md).
+            request.state.profile_language = (
+                await services_of(request).notifications.nstores.preferences.get(member.id)).language
             return await handler(request, member)
         except ConveneError as error:
             return error_page(request, error, member)

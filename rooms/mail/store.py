@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -77,14 +78,19 @@ class OutboxStore:
                 continue   # set at the same moment by another request: update it instead
         return True
 
-    async def verify(self, member_id: int, email: str) -> bool:
-        """Marks the address verified if it is still the member's address. Answers whether it is."""
+    async def verify(self, member_id: int, matches: Callable[[str], bool]) -> bool:
+        """Marks the member's address verified if `matches` accepts it (it is still the address the link
+        was made for). Answers whether it did."""
         async with self.db.write() as conn:
-            done = await conn.execute(update(notification_addresses)
-                                      .where(notification_addresses.c.member_id == member_id,
-                                             notification_addresses.c.email == email)
-                                      .values(verified_at=utcnow()))
-            return done.rowcount == 1
+            email = await conn.scalar(select(notification_addresses.c.email)
+                                      .where(notification_addresses.c.member_id == member_id))
+            if email is None or not matches(email):
+                return False
+            await conn.execute(update(notification_addresses)
+                               .where(notification_addresses.c.member_id == member_id,
+                                      notification_addresses.c.email == email)
+                               .values(verified_at=utcnow()))
+            return True
 
     # The outbox.
 

@@ -27,7 +27,7 @@ from rooms.notifications.push import PushSender, VapidKeys, check_subscription
 from rooms.notifications.settings import NotificationSettings
 from rooms.notifications.store import NotificationStores
 from rooms.notifications.texts import gettext_for, simple_email
-from rooms.notifications.tokens import Tokens
+from rooms.notifications.tokens import Tokens, address_digest
 from rooms.notifications.webinar_mail import WebinarMail
 from rooms.store import Stores
 
@@ -147,7 +147,10 @@ class NotificationServices:
 
     async def verify(self, token: str) -> bool:
         found = self.tokens.read_verify(token, self.settings.verify_max_age_s)
-        return found is not None and await self.outbox.verify(*found)
+        if found is None:
+            return False
+        member_id, digest = found
+        return await self.outbox.verify(member_id, lambda email: address_digest(email) == digest)
 
     async def unsubscribe(self, token: str) -> str:
         """One-click unsubscribe, without a session: the token names the member and what to stop.

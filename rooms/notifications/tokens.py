@@ -22,6 +22,10 @@ class ReplyTarget:
     seq: int
 
 
+def address_digest(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+
+
 class Tokens:
     def __init__(self, secret: str) -> None:
         self._unsubscribe = URLSafeSerializer(secret, salt="convene.unsubscribe")
@@ -40,17 +44,19 @@ class Tokens:
             return None
         return (member_id, kind) if isinstance(member_id, int) and isinstance(kind, str) else None
 
-    # Address verification: the member and the address, valid for a week.
+    # Address verification: the member and a digest of the address (links end up in logs; the address
+    # must not), valid for a week.
 
     def verify(self, member_id: int, email: str) -> str:
-        return self._verify.dumps([member_id, email])
+        return self._verify.dumps([member_id, address_digest(email)])
 
     def read_verify(self, token: str, max_age_s: float) -> tuple[int, str] | None:
+        """(member id, the address's digest), or None for a forged or expired link."""
         try:
-            member_id, email = self._verify.loads(token, max_age=max_age_s)
+            member_id, digest = self._verify.loads(token, max_age=max_age_s)
         except (BadSignature, ValueError, TypeError):
             return None
-        return (member_id, email) if isinstance(member_id, int) and isinstance(email, str) else None
+        return (member_id, digest) if isinstance(member_id, int) and isinstance(digest, str) else None
 
     # Reply by e-mail.
 

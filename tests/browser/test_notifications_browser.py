@@ -97,6 +97,11 @@ def test_the_inbox_and_settings_pages(browser: Browser, site: ServerProcess, peo
     amina.page.goto(f"/rooms/{room}")
     say(amina, f"@{kofi.username} welcome to the group")
     kofi.page.goto("/notifications")
+    for _ in range(20):   # the notifier works just after the commit: the page may come first
+        if kofi.page.locator("#inbox li").count():
+            break
+        kofi.page.wait_for_timeout(250)
+        kofi.page.reload()
     expect(kofi.page.locator("#inbox li")).to_have_count(1)
     expect(kofi.page.locator("#inbox li").first).to_contain_text("Amina W. mentioned you in Peer support")
     assert run_axe(kofi.page) == []

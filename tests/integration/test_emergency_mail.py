@@ -153,9 +153,17 @@ async def test_the_digest_has_exactly_what_changed_since_the_last_look(mail_serv
     assert sent.status_code == 202
     since = datetime.fromisoformat(sent.json()["since"])
     assert before <= since <= datetime.now(timezone.utc)
-    mail = (await smtp.inbox.wait_for(address))[0]
+    # Bob has not acknowledged the alert: its reminders may reach him too; the digest is the one e-mail here.
+    def digests() -> list:
+        return [m for m in smtp.inbox.to(address) if m["Subject"] == "[Convene] Digest: Typhoon response"]
+
+    await smtp.inbox.wait_for(address)
+    for _ in range(100):
+        if digests():
+            break
+        await asyncio.sleep(0.1)
+    mail = digests()[0]
     coordinator_name, carol_name = coordinator.member["display_name"], carol.member["display_name"]
-    assert mail["Subject"] == "[Convene] Digest: Typhoon response"
     assert mail.get_content().replace("\r\n", "\n") == "\n".join([
         "Convene digest: Typhoon response (Eastern Visayas), active since 2026-11-01",
         f"Changes since {since:%Y-%m-%d %H:%M} UTC: 4",
@@ -179,7 +187,7 @@ async def test_the_digest_has_exactly_what_changed_since_the_last_look(mail_serv
     page = await bob.http.get(f"/emergencies/{room}/digest")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
     assert page.text.endswith("\nNothing new.\n") and "Changes since" in page.text
-    assert len(smtp.inbox.to(address)) == 1
+    assert len(digests()) == 1
     for client in (c, cl, b):
         await client.close()
 

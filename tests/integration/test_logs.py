@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import embedded_env
+from rooms.notifications.tokens import Tokens
+from tests.conftest import FAST, embedded_env
 from tests.support.client import Api, ChatClient
 from tests.support.emergency import open_emergency
 from tests.support.services import ServerProcess, free_port
@@ -38,6 +39,9 @@ async def _run_traffic(server: ServerProcess) -> dict[str, str]:
         assert bad.status_code == 401
         assert (await http.get("/api/rooms/99999/messages")).status_code == 404
     assert (await api.http.put("/api/me/notifications", json={"email": EMAIL})).status_code == 200
+    # Mail goes only to a verified address: follow the link that was mailed (made here with the key).
+    link = Tokens(FAST["SECRET_KEY"]).verify(api.id, EMAIL)
+    assert (await api.http.get(f"/settings/email/verify/{link}")).status_code == 200
 
     room = await api.create_room("Field notes")
     client = await api.connect(server.ws_url)

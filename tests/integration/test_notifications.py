@@ -4,6 +4,7 @@ processes, with counts that agree after reconnects; and the routes' authorizatio
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 import httpx
 
@@ -149,3 +150,31 @@ async def test_a_mention_on_one_process_reaches_the_socket_on_the_other_once(clu
     assert frame["unread"] == 2 == (await tomas.http.get("/api/notifications")).json()["unread"]
     for client in (back, writer):
         await client.close()
+
+
+async def test_a_webinar_going_live_notifies_its_registrants(server):
+    host, attendee = await Api.register(server.url), await Api.register(server.url)
+    starts = datetime.now(timezone.utc) + timedelta(hours=2)
+    webinar = (await host.http.post("/api/webinars", json={
+        "title": "Caring for carers", "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=1)).isoformat(), "visibility": "public"})).json()
+    assert (await attendee.http.post(f"/api/webinars/{webinar['id']}/register")).status_code in (200, 201, 204)
+    live = await attendee.connect(server.ws_url)
+    assert (await host.http.post(f"/api/webinars/{webinar['id']}/start")).status_code == 200
+    frame = await live.wait_for(lambda f: f["type"] == "notification")
+    assert frame["notification"]["kind"] == "webinar.live" and frame["notification"]["room"] == webinar["room"]
+    assert frame["notification"]["url"] == f"/webinars/{webinar['id']}/live"
+    assert [n["kind"] for n in (await host.http.get("/api/notifications")).json()["notifications"]] == []
+    await live.close()
+
+
+async def test_the_language_follows_the_member_to_another_device(server):
+    tomas = await Api.register(server.url)
+    assert (await tomas.http.put("/api/me/preferences", json={"language": "es", "time_zone": "America/Bogota"})
+            ).status_code == 200
+    # Another device: no language cookie, a browser asking for English; the profile decides.
+    page = await tomas.http.get("/notifications", headers={"accept-language": "en-GB"})
+    assert page.status_code == 200 and page.headers["content-language"] == "es"
+    assert "Notificaciones" in page.text
+    anonymous = await httpx.AsyncClient(base_url=server.url).get("/login", headers={"accept-language": "fr"})
+    assert anonymous.headers["content-language"] == "fr"   # before log-in: the browser (or cookie)
