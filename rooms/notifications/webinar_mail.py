@@ -62,7 +62,7 @@ class WebinarMail:
             upcoming = [webinar_from_row(row) for row in (await conn.execute(
                 select(webinars).where(webinars.c.state.in_(("scheduled", "live")), webinars.c.ends_at > now))).all()]
             ready = (await conn.execute(
-                select(recordings.c.id, recordings.c.title, webinars)
+                select(webinars, recordings.c.id.label("recording_id"), recordings.c.title.label("recording_title"))
                 .join(webinars, webinars.c.id == recordings.c.webinar_id)
                 .where(recordings.c.state == "ready"))).all()
         for webinar in upcoming:
@@ -71,7 +71,7 @@ class WebinarMail:
         for row in ready:
             webinar = webinar_from_row(row)
             for member, _, address in await self._registrants(webinar.id):
-                done += await self._recording(webinar, row.id, row.title, member, address)
+                done += await self._recording(webinar, row.recording_id, row.recording_title, member, address)
         return done
 
     async def _registrants(self, webinar_id: int) -> list[tuple[Member, datetime, str | None]]:

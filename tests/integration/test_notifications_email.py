@@ -74,9 +74,11 @@ async def test_a_missed_mention_is_one_e_mail_after_the_delay_and_unsubscribing_
     assert mail["Subject"] == f"[Convene] {amina.member['display_name']} mentioned you in Psychological first aid"
     text = mail.get_body(preferencelist=("plain",)).get_content()
     assert "could you send the supervision notes?" in text
-    assert f"{mail_server.url}/rooms/{room}#m-{said['seq']}" in links(mail)
+    # PUBLIC_URL is the same on every process of a deployment; here each test server has its own, and
+    # the postgres servers of the suite share one database, so only the path is checked.
+    assert any(link.endswith(f"/rooms/{room}#m-{said['seq']}") for link in links(mail))
     html = mail.get_body(preferencelist=("html",)).get_content()
-    assert f'href="{mail_server.url}/rooms/{room}#m-{said["seq"]}"' in html
+    assert f'/rooms/{room}#m-{said["seq"]}"' in html
     assert mail["Reply-To"].startswith("reply+")
     unsubscribe = mail["List-Unsubscribe"].strip("<>")
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -198,7 +200,7 @@ async def test_webinar_e_mails_arrive_once_each_across_two_processes(mail_cluste
     recording_id = await mark_recording_ready(postgres.url, webinar)
     ready = await smtp.inbox.wait_for(address, count=3, timeout=15)
     assert ready[-1]["Subject"] == "[Convene] The recording of Supervision for lay counsellors is ready"
-    assert f"{one.url}/recordings/{recording_id}" in links(ready[-1])
+    assert any(link.endswith(f"/recordings/{recording_id}") for link in links(ready[-1]))
     await asyncio.sleep(2.0)   # both processes ran their jobs several times meanwhile
     assert len(smtp.inbox.to(address)) == 3
     kinds = sorted(n["kind"] for n in (await attendee.http.get("/api/notifications")).json()["notifications"])

@@ -106,16 +106,16 @@ class PushStore:
 
     async def due(self, max_attempts: int, limit: int = 50) -> list[PushJob]:
         now = utcnow()
-        stmt = (select(push_jobs.c.id, push_jobs.c.notification_id, push_jobs.c.attempts, push_subscriptions)
+        stmt = (select(push_jobs.c.id.label("job_id"), push_jobs.c.notification_id, push_jobs.c.attempts,
+                       push_subscriptions)
                 .join(push_subscriptions, push_subscriptions.c.id == push_jobs.c.subscription_id)
                 .where(push_jobs.c.sent_at.is_(None), push_jobs.c.due_at <= now, push_jobs.c.attempts < max_attempts,
                        or_(push_jobs.c.claimed_until.is_(None), push_jobs.c.claimed_until < now))
                 .order_by(push_jobs.c.due_at).limit(limit))
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [PushJob(id=row[0], notification_id=row[1], attempts=row[2],
-                        subscription=Subscription(id=row.id, member_id=row.member_id, endpoint=row.endpoint,
-                                                  p256dh=row.p256dh, auth=row.auth)) for row in rows]
+        return [PushJob(id=row.job_id, notification_id=row.notification_id, attempts=row.attempts,
+                        subscription=_subscription(row)) for row in rows]
 
     async def claim(self, job: PushJob, claim_s: float) -> bool:
         """Takes the job for claim_s seconds if nobody holds it and it is unchanged since it was read."""
