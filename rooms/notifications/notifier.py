@@ -120,8 +120,7 @@ class Notifier:
         if not needs_people(room, events, bool(levels)):
             return []
         members = await self.stores.memberships.members_of(room.id)
-        people = RoomPeople(roles={m.id: role for m, role in members},
-                            usernames={m.username.lower(): m.id for m, _ in members}, levels=levels)
+        people = RoomPeople(roles={m.id: role for m, role in members}, levels=levels)
         return [p for event in events for p in concerned(room, event, people)]
 
     async def _channels_in(self, conn, made: list[Notification], prefs: dict[int, Preferences],

@@ -1,20 +1,19 @@
-"""Who an event concerns, and as what: the rules of docs/notifications.md, "Recipients", in one place.
+"""Who an event concerns, and as what: the rules of docs/notifications.md, "What concerns a member", in one place.
 
 Only members of the room are ever notified (they can read it), never the author; a member's level for
 the room (every message, mentions only, nothing) applies, except to emergency alerts, which always pass.
+Mentions and replies are what the conversations feature stored with the message (rooms/conversations:
+`mentions` are member ids, `mentions_room` is @room by an owner or moderator, `parent` names the
+author of the message answered), so the notifier reads them rather than parsing the text again.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from rooms.models import Event, EventKind, Role, Room, RoomKind
 from rooms.notifications.models import Kind, RoomLevel
 
-# The same shape as a username (rooms/accounts.py USERNAME), after an @ that does not follow a word.
-MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_.-]{1,31})", re.IGNORECASE)
-EVERYONE = "room"
 EXCERPT_CHARS = 200
 
 
@@ -23,7 +22,6 @@ class RoomPeople:
     """The room's members as the rules need them."""
 
     roles: dict[int, Role]
-    usernames: dict[str, int]        # lower-case username -> member id
     levels: dict[int, RoomLevel]     # only members who chose a level
 
     def level(self, member_id: int, room: Room) -> RoomLevel:
@@ -40,17 +38,13 @@ class Planned:
     data: dict
 
 
-def mentioned_names(body: str) -> set[str]:
-    return {name.lower().rstrip(".") for name in MENTION.findall(body)}
-
-
 def needs_people(room: Room, events: list[Event], has_levels: bool) -> bool:
     """Whether these events can concern anyone: most messages in a big room concern nobody, and then
     the room's members are not even read."""
     if room.kind is RoomKind.DM or has_levels:
         return True
     return any(e.kind in (EventKind.ALERT, EventKind.WEBINAR) or
-               (e.kind is EventKind.MESSAGE and "@" in e.body) for e in events)
+               (e.kind is EventKind.MESSAGE and (e.mentions or e.mentions_room or e.reply_to)) for e in events)
 
 
 def concerned(room: Room, event: Event, people: RoomPeople) -> list[Planned]:
@@ -68,11 +62,11 @@ def concerned(room: Room, event: Event, people: RoomPeople) -> list[Planned]:
 
 
 def _message(room: Room, event: Event, people: RoomPeople) -> list[Planned]:
-    names = mentioned_names(event.body) if "@" in event.body else set()
-    mentioned = {people.usernames[name] for name in names if name in people.usernames}
+    mentioned = {member for member in event.mentions if member in people.roles}
     author_role = people.roles.get(event.sender_id)
-    if EVERYONE in names and author_role is not None and author_role.can_moderate:
+    if event.mentions_room and author_role is not None and author_role.can_moderate:
         mentioned |= set(people.roles)
+    parent_author = (event.parent or {}).get("sender", {}).get("id") if event.reply_to else None
     planned = []
     excerpt = _excerpt(event.body)
     for member_id in people.roles:
@@ -83,6 +77,8 @@ def _message(room: Room, event: Event, people: RoomPeople) -> list[Planned]:
             continue
         if member_id in mentioned:
             planned.append(Planned(member_id, Kind.MENTION, event, excerpt, {}))
+        elif member_id == parent_author:
+            planned.append(Planned(member_id, Kind.REPLY, event, excerpt, {}))
         elif level is RoomLevel.ALL:
             planned.append(Planned(member_id, Kind.MESSAGE, event, excerpt, {}))
     return planned

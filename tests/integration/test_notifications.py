@@ -178,3 +178,24 @@ async def test_the_language_follows_the_member_to_another_device(server):
     assert "Notificaciones" in page.text
     anonymous = await httpx.AsyncClient(base_url=server.url).get("/login", headers={"accept-language": "fr"})
     assert anonymous.headers["content-language"] == "fr"   # before log-in: the browser (or cookie)
+
+
+async def test_a_reply_notifies_the_author_of_the_message_it_answers(server):
+    amina, tomas, priya = [await Api.register(server.url) for _ in range(3)]
+    room = await amina.create_room("Supervision")
+    for api in (tomas, priya):
+        await api.join(room)
+    writer, replier = await amina.connect(server.ws_url), await tomas.connect(server.ws_url)
+    asked = await writer.say(room, "Who has the notes from Tuesday?")
+    answer = await replier.request({"type": "send", "room": room, "client_id": "r1", "reply_to": asked["seq"],
+                                    "body": "I do, sending them tonight"})
+    assert answer["type"] == "ack", answer
+    both = await replier.request({"type": "send", "room": room, "client_id": "r2", "reply_to": asked["seq"],
+                                  "body": f"@{amina.member['username']} and a question for you"})
+    await asyncio.sleep(1.0)
+    inbox = (await amina.http.get("/api/notifications")).json()["notifications"]
+    assert [(n["kind"], n["seq"]) for n in inbox] == [("mention", both["seq"]), ("reply", answer["seq"])]
+    assert inbox[1]["actor"]["id"] == tomas.id and inbox[1]["excerpt"] == "I do, sending them tonight"
+    assert (await priya.http.get("/api/notifications")).json()["notifications"] == []
+    for client in (writer, replier):
+        await client.close()
