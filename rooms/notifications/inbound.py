@@ -5,7 +5,8 @@ Mail is accepted only for a reply address whose signed token names a member, a r
 replied to, has not expired, and whose member still belongs to the room; anything else is refused
 during the SMTP conversation (550), as is mail over INBOUND_MAX_BYTES (552) or with nothing left once
 quotes and signature are stripped (550). The reply is posted through the chat service like any
-message, with a client id derived from the Message-ID, so a retried delivery posts once.
+message, as a reply to the message the e-mail was about, with a client id derived from the
+Message-ID, so a retried delivery posts once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from realtime.broker import open_broker
 from realtime.settings import Settings
 from rooms import metrics
+from rooms.conversations.compose import Composer
+from rooms.conversations.formatting import ChatFormatter
 from rooms.errors import ConveneError
 from rooms.management import RoomService
 from rooms.notifications.quoting import body_text, reply_text
@@ -87,7 +90,7 @@ class ReplyHandler:
         message_id = str(message.get("Message-ID") or "") or hashlib.sha256(content).hexdigest()
         try:
             event, created = await self.chat.send(member, target.room_id, client_id_for(message_id, target),
-                                                  text[: self.chat.max_body_chars])
+                                                  text[: self.chat.max_body_chars], reply_to=target.seq)
         except ConveneError as error:
             metrics.inbound_mail.labels("refused").inc()
             return f"550 5.7.1 {error.message}"
@@ -102,7 +105,9 @@ async def serve(settings: Settings, nsettings: NotificationSettings) -> None:
     broker = open_broker(settings.redis_url)
     await broker.connect()
     rooms = RoomService(stores)
-    chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars)
+    # Formatted and threaded like a reply typed in the app (the same composer as the web process).
+    chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
+                       composer=Composer(stores, ChatFormatter(settings.render_timeout_s)))
     handler = ReplyHandler(stores, chat, Tokens(settings.secret_key), nsettings)
     loop = asyncio.get_running_loop()
     # In this loop (not aiosmtpd's Controller thread): the store and broker belong to it.
@@ -119,6 +124,7 @@ async def serve(settings: Settings, nsettings: NotificationSettings) -> None:
     finally:
         server.close()
         await server.wait_closed()
+        chat.composer.formatter.close()
         await broker.disconnect()
         await stores.db.dispose()
 

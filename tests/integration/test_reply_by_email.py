@@ -116,6 +116,7 @@ async def test_a_reply_is_posted_once_without_the_quoted_text(site, smtp):
     await asyncio.to_thread(deliver, port, message)
     posted = await writer.wait_for(lambda f: f["type"] == "message" and f.get("sender", {}).get("id") == tomas.id)
     assert posted["body"] == "Yes, I will send them tonight.\nThe second page is still missing."
+    assert posted["reply_to"] == said["seq"]   # threaded under the message the e-mail was about
     await asyncio.to_thread(deliver, port, message)   # the same mail again (a retried delivery)
     await asyncio.sleep(1.5)
     assert await bodies(amina, room) == [
