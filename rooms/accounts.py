@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from rooms.errors import BadRequest, Unauthenticated
+from rooms.errors import BadRequest, Forbidden, Unauthenticated
 from rooms.models import Member
 from rooms.store import Stores
 
@@ -43,7 +43,8 @@ class AccountService:
         # Verified against for unknown usernames, so timing does not reveal which names exist.
         self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
         # Recently verified tokens: a reconnect storm of thousands of sockets costs one query per
-        # member, not per socket. A logout elsewhere takes effect here within TOKEN_CACHE_S.
+        # member, not per socket. A logout elsewhere takes effect here within TOKEN_CACHE_S; a
+        # suspension at once (forget_member, from the broker's control message or the periodic check).
         self._recent: dict[str, tuple[Member, float]] = {}
 
     async def register(self, username: str, password: str, display_name: str) -> Member:
@@ -68,6 +69,8 @@ class AccountService:
         member, password_hash = found
         if not await self._verify(password_hash, password):
             raise Unauthenticated("wrong username or password")
+        if member.suspended:   # said only to whoever knows the password
+            raise Forbidden("this account is suspended")
         if self.hasher.check_needs_rehash(password_hash):
             new_hash = await asyncio.to_thread(self.hasher.hash, password)
             await self.stores.accounts.set_password_hash(member.id, new_hash)
@@ -102,6 +105,15 @@ class AccountService:
                 self._recent.pop(next(iter(self._recent)))
             self._recent[token_hash] = (member, time.monotonic() + TOKEN_CACHE_S)
         return member
+
+    def forget_member(self, member_id: int) -> None:
+        """Drops the member's recently verified tokens: the next use asks the store (a suspension)."""
+        for token_hash, (member, _) in list(self._recent.items()):
+            if member.id == member_id:
+                self._recent.pop(token_hash, None)
+
+    def cached_member_ids(self) -> set[int]:
+        return {member.id for member, _ in list(self._recent.values())}
 
     async def revoke(self, token: str) -> None:
         token_hash = hash_token(token)

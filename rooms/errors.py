@@ -59,6 +59,12 @@ class RateLimited(ConveneError):
     retryable = True
 
 
+class SlowMode(RateLimited):
+    """A room in slow mode takes one message per member every N seconds; retry_after says when."""
+
+    code = "slow_mode"
+
+
 class StoreUnavailable(ConveneError):
     """The database could not be reached; nothing was stored, the client may retry."""
 

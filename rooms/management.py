@@ -1,16 +1,22 @@
-"""Rooms and who may do what in them: create, join, leave, invite, roles, direct messages.
+"""Rooms and who may do what in them: create, join, leave, invite, direct messages.
 
 Every access decision about a room is made here, so the socket, the JSON API and
-the pages all apply the same rules.
+the pages all apply the same rules: who may read (members, anyone for a public room, never
+someone banned), who may write (members, neither muted nor banned, in a room that takes
+messages). Roles, kicks, mutes and bans are changed by rooms/moderation.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Awaitable, Callable
 
+from rooms import metrics
 from rooms.errors import BadRequest, Forbidden, NotFound
-from rooms.models import Member, Membership, Role, Room, RoomKind, RoomSummary, Visibility
+from rooms.models import Member, Membership, Role, Room, RoomAccess, RoomKind, RoomSummary, Visibility
 from rooms.store import Stores
+from rooms.store.rooms import FOREVER
+from rooms.store.schema import utcnow
 
 MAX_DM_MEMBERS = 9   # a "small group" DM; anything larger should be a private room
 MAX_ROOM_NAME = 80
@@ -38,17 +44,42 @@ class RoomService:
         return room
 
     async def readable(self, member: Member, room_id: int) -> tuple[Room, Membership | None]:
-        """The room, if the member may read it: members always, anyone for public rooms.
+        """The room, if the member may read it: members always, anyone for public rooms, nobody banned.
         A private room a member cannot see reads as not found, so its existence does not leak."""
-        room, membership = await self.stores.rooms.with_membership(room_id, member.id)
-        if room is None or (membership is None and not self._is_public(room)):
+        access = await self._readable(member, room_id)
+        assert access.room is not None
+        return access.room, access.membership
+
+    async def _readable(self, member: Member, room_id: int) -> RoomAccess:
+        access = await self.stores.rooms.access(room_id, member.id)
+        room = access.room
+        if room is None or (access.membership is None and access.banned_until is None and not self._is_public(room)):
             raise NotFound("no such room")
-        return room, membership
+        if access.banned_until is not None:
+            metrics.moderation_refusals.labels("banned").inc()
+            raise Forbidden("you are banned from this room", retry_after=_left(access.banned_until))
+        return access
 
     async def writable(self, member: Member, room_id: int) -> tuple[Room, Membership]:
+        """A room the member belongs to (to mark read, leave, invite…)."""
         room, membership = await self.readable(member, room_id)
         if membership is None:
             raise Forbidden("join the room first")
+        return room, membership
+
+    async def may_write(self, member: Member, room_id: int) -> tuple[Room, Membership]:
+        """A room the member may add to now: a member, not muted, in a room that takes messages.
+        Every new write (a message, an edit, a reaction) asks this; the send path also checks it
+        inside its own transaction (rooms/store/messages.py)."""
+        access = await self._readable(member, room_id)
+        room, membership = access.room, access.membership
+        assert room is not None
+        if membership is None:
+            raise Forbidden("join the room first")
+        if access.muted_until is not None:
+            metrics.moderation_refusals.labels("muted").inc()
+            raise Forbidden("you are muted in this room", retry_after=_left(access.muted_until))
+        await self.ensure_open(room)
         return room, membership
 
     async def ensure_open(self, room: Room) -> None:
@@ -69,9 +100,12 @@ class RoomService:
                                               topic=topic.strip()[:500], owner_id=owner.id)
 
     async def join(self, member: Member, room_id: int) -> Room:
-        room = await self.stores.rooms.get(room_id)
+        access = await self.stores.rooms.access(room_id, member.id)
+        room = access.room
         if room is None:
             raise NotFound("no such room")
+        if access.banned_until is not None:
+            raise Forbidden("you are banned from this room", retry_after=_left(access.banned_until))
         if not self._is_public(room) and not await self.stores.memberships.is_invited(room_id, member.id):
             if await self.stores.memberships.get(room_id, member.id) is None:
                 raise NotFound("no such room")   # an uninvited member must not learn it exists
@@ -98,30 +132,6 @@ class RoomService:
         if await self.stores.accounts.get(invitee_id) is None:
             raise NotFound("no such member", field="member_id")
         await self.stores.memberships.invite(room_id, invitee_id, inviter.id)
-
-    async def remove_member(self, actor: Member, room_id: int, member_id: int) -> None:
-        room, membership = await self.writable(actor, room_id)
-        target = await self.stores.memberships.get(room_id, member_id)
-        if target is None:
-            raise NotFound("not a member", field="member_id")
-        if not membership.role.can_moderate or target.role is Role.OWNER:
-            raise Forbidden("you cannot remove this member")
-        await self.stores.memberships.remove(room_id, member_id)
-        removed = await self.stores.accounts.get(member_id)
-        if removed is not None:
-            await self.on_membership(room, removed, False)
-
-    async def set_role(self, actor: Member, room_id: int, member_id: int, role: Role) -> None:
-        room, membership = await self.writable(actor, room_id)
-        if membership.role is not Role.OWNER:
-            raise Forbidden("only owners change roles")
-        if room.kind is RoomKind.DM:
-            raise BadRequest("conversations have no roles", field="room")
-        if member_id == actor.id and role is not Role.OWNER and await self.stores.memberships.count_with_role(
-                room_id, Role.OWNER) == 1:
-            raise BadRequest("a room keeps at least one owner", field="role")
-        if not await self.stores.memberships.set_role(room_id, member_id, role):
-            raise NotFound("not a member", field="member_id")
 
     async def open_dm(self, member: Member, other_ids: list[int]) -> Room:
         """The one-to-one conversation with someone (found again if it exists), or a new small group."""
@@ -151,3 +161,8 @@ class RoomService:
     async def members(self, member: Member, room_id: int) -> list[tuple[Member, Role]]:
         await self.readable(member, room_id)
         return await self.stores.memberships.members_of(room_id)
+
+
+def _left(until: datetime) -> float | None:
+    """Seconds until a mute or ban ends; None for a ban without end."""
+    return None if until >= FOREVER else max((until - utcnow()).total_seconds(), 0.001)

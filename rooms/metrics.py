@@ -203,3 +203,20 @@ emails_pending = Gauge("convene_notification_emails_pending", "Notifications wai
 emails_sent = Counter("convene_emails_sent_total", "E-mails handed to the SMTP server from the outbox")
 inbound_mail = Counter("convene_inbound_mail_total", "Replies by e-mail, by outcome (accepted, refused)", ["outcome"])
 unsubscribes = Counter("convene_unsubscribes_total", "One-click unsubscribes")
+
+# --- moderation (rooms/moderation, realtime/hub.py, realtime/suspensions.py) ----------------------
+moderation_actions = Counter(
+    "convene_moderation_actions_total",
+    "Moderation actions taken through this process, by action (mute, unmute, ban, unban, kick, role, "
+    "slow_mode, delete, dismiss, suspend, unsuspend)", ["action"])
+reports_filed = Counter("convene_reports_filed_total", "Reports of messages filed (a repeated report excluded)")
+reports_open = Gauge("convene_reports_open", "Reports waiting in every room's queue (read from the store "
+                     "every REPAIR_INTERVAL_S; the same figure on every process)")
+moderation_refusals = Counter(
+    "convene_moderation_refusals_total",
+    "Requests refused because of moderation, by reason (muted, banned, slow_mode)", ["reason"])
+subscriptions_ended = Counter(
+    "convene_moderation_subscriptions_ended_total",
+    "Live subscriptions this process ended because of a moderation event, by reason (banned, removed)", ["reason"])
+suspended_sockets_closed = Counter(
+    "convene_suspended_sockets_closed_total", "Sockets this process closed because their member was suspended")

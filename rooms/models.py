@@ -61,6 +61,9 @@ class EventKind(str, enum.Enum):
     # Conversations (rooms/conversations), in every kind of room.
     REACTION = "reaction"                # an emoji reaction added or removed
     PIN = "pin"                          # a message pinned or unpinned by an owner or moderator
+    # Any room (rooms/moderation): a mute, ban, kick, role change or slow mode, and their end;
+    # structured like the events above, with the `action` in the body.
+    MODERATION = "moderation"
 
     @property
     def structured(self) -> bool:
@@ -84,6 +87,8 @@ class Member:
     languages: tuple[str, ...] = ()
     practice_areas: tuple[str, ...] = ()
     created_at: datetime | None = None
+    site_admin: bool = False    # moderates every room, suspends accounts (rooms/moderation)
+    suspended: bool = False     # a suspended member is never authenticated; seen in admin listings
 
     def public(self) -> dict:
         return {
@@ -112,6 +117,7 @@ class Room:
     last_seq: int
     created_at: datetime
     dm_key: str | None = None   # set for one-to-one conversations only
+    slow_mode_s: int = 0        # seconds between one member's messages (moderators exempt); 0 is off
 
     def public(self) -> dict:
         return {
@@ -122,6 +128,7 @@ class Room:
             "topic": self.topic,
             "last_seq": self.last_seq,
             "created_at": self.created_at.isoformat(),
+            "slow_mode_s": self.slow_mode_s,
         }
 
 
@@ -131,6 +138,16 @@ class Membership:
     member_id: int
     role: Role
     read_seq: int
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    """What every access decision about a room needs, read in one query (RoomStore.access)."""
+
+    room: Room | None
+    membership: Membership | None
+    banned_until: datetime | None = None   # set while banned (rooms.store.rooms.FOREVER: without end)
+    muted_until: datetime | None = None    # set while muted
 
 
 @dataclass(frozen=True)

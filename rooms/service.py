@@ -29,7 +29,7 @@ from realtime.broker.base import Broker, BrokerUnavailable
 from rooms import metrics
 from rooms.conversations.compose import Composer
 from rooms.conversations.formatting import ChatFormatter
-from rooms.errors import BadRequest, Forbidden, NotFound
+from rooms.errors import BadRequest, Forbidden, NotFound, SlowMode
 from rooms.fanout import encode_departure, encode_ephemeral, encode_event, encode_presence, room_channel
 from rooms.management import RoomService
 from rooms.models import Event, EventKind, Member, Page, Room
@@ -98,12 +98,17 @@ class ChatService:
             # The room first: whether a message exists in a room the member may not use must not leak.
             await self.rooms.writable(member, room_id)
         draft = await self.composer.draft(room_id, member, body, reply_to)
-        # One transaction: the membership test, the write guards and the idempotent insert.
-        sent = await self.stores.messages.send(room_id, member.id, client_id, draft,
-                                               check=self.rooms.ensure_open, **extra)
+        # One transaction: the membership, mute and ban test, the write guards, slow mode and the
+        # idempotent insert.
+        try:
+            sent = await self.stores.messages.send(room_id, member.id, client_id, draft,
+                                                   check=self.rooms.ensure_open, **extra)
+        except SlowMode:
+            metrics.moderation_refusals.labels("slow_mode").inc()
+            raise
         if sent is None:
-            await self.rooms.writable(member, room_id)   # raises the precise refusal
-            # Joined in between: the retry is as good as the first try.
+            await self.rooms.may_write(member, room_id)   # raises the precise refusal
+            # Joined (or the mute ended) in between: the retry is as good as the first try.
             sent = await self.stores.messages.send(room_id, member.id, client_id, draft,
                                                    check=self.rooms.ensure_open, **extra)
             if sent is None:
@@ -140,8 +145,7 @@ class ChatService:
         self._check_body(body)
         if (resent := await self._resent(room_id, member, client_id, EventKind.EDIT)) is not None:
             return resent, False
-        room, _ = await self.rooms.writable(member, room_id)
-        await self.rooms.ensure_open(room)
+        await self.rooms.may_write(member, room_id)
         target = await self._message(room_id, target_seq)
         if target.sender_id != member.id:
             raise Forbidden("only the author edits a message")

@@ -27,6 +27,8 @@ def member_from_row(row: Row) -> Member:
         languages=tuple(row.languages or ()),
         practice_areas=tuple(row.practice_areas or ()),
         created_at=row.created_at,
+        site_admin=bool(row.site_admin),
+        suspended=row.suspended_at is not None,
     )
 
 
@@ -106,9 +108,10 @@ class AccountStore:
                 created_at=utcnow(), expires_at=expires_at))
 
     async def member_for_token(self, token_hash: str, now: datetime) -> Member | None:
+        """The token's member, unless the token expired or the account is suspended."""
         stmt = (select(*_member_columns)
                 .join(auth_tokens, auth_tokens.c.member_id == members.c.id)
-                .where(auth_tokens.c.token_hash == token_hash)
+                .where(auth_tokens.c.token_hash == token_hash, members.c.suspended_at.is_(None))
                 .where(or_(auth_tokens.c.expires_at.is_(None), auth_tokens.c.expires_at > now)))
         async with self.db.read() as conn:
             row = (await conn.execute(stmt)).first()

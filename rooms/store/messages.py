@@ -9,18 +9,19 @@ never leaves a hole in the sequence.
 from __future__ import annotations
 
 import functools
-from typing import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Awaitable, Callable, Iterable
 
-from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from rooms.errors import NotFound
-from rooms.models import Draft, Event, EventKind, Page, Room, parent_preview
+from rooms.errors import NotFound, SlowMode
+from rooms.models import Draft, Event, EventKind, Page, Role, Room, parent_preview
 from rooms.store.database import Database
-from rooms.store.rooms import readable_by, room_from_row
+from rooms.store.rooms import readable_by, restricted, room_from_row
 from rooms.store.schema import members, memberships, mentions, messages, rooms, utcnow
 
 _event_columns = [*messages.c, members.c.display_name.label("sender_name")]
@@ -72,13 +73,15 @@ def event_query(*extra_columns):
 
 
 # The send path's two statements, built once (statement construction was a measurable share of
-# a message's cost). The bump only happens for a member of the room: the same rule as
-# RoomService.writable, checked in the write itself so it is never stale.
+# a message's cost). The bump only happens for a member of the room who is neither muted nor
+# banned: the rule of RoomService.may_write, checked in the write itself, so it is never stale and
+# holds on every process the moment a mute is committed.
 _bump_for_member = (
     update(rooms)
     .where(rooms.c.id == bindparam("room"),
            exists().where(memberships.c.room_id == rooms.c.id,
-                          memberships.c.member_id == bindparam("member")))
+                          memberships.c.member_id == bindparam("member")),
+           ~restricted(rooms.c.id, bindparam("member"), bindparam("now")))
     .values(last_seq=rooms.c.last_seq + 1)
     # The sender's current name (profiles change): the event goes out without another query.
     .returning(*rooms.c, select(members.c.display_name).where(members.c.id == bindparam("member"))
@@ -122,7 +125,7 @@ def _page(before: bool, reader: bool, thread: bool = False, mentioning: bool = F
     if before:
         stmt = stmt.where(messages.c.seq < bindparam("before"))
     if reader:
-        stmt = stmt.where(readable_by(bindparam("room"), bindparam("reader")))
+        stmt = stmt.where(readable_by(bindparam("room"), bindparam("reader"), bindparam("now")))
     if thread:
         stmt = stmt.where(messages.c.reply_to == bindparam("thread"))
     if mentioning:
@@ -185,18 +188,21 @@ class MessageStore:
                    check: RoomCheck, attachments: list[dict] | None = None,
                    after_insert: AfterInsert | None = None) -> tuple[Event, bool] | None:
         """The chat send path in one transaction: bump the room's sequence if the sender is a
-        member, ask `check`, insert once per client id (with its mentions, then `after_insert`).
-        Answers (event, created), or None when the room is missing or the sender is not a member
-        (the caller finds out which)."""
+        member and not muted or banned, ask `check`, hold to the room's slow mode, insert once per
+        client id (with its mentions, then `after_insert`). Answers (event, created), or None when the
+        room is missing or the sender may not write there (the caller finds out why)."""
         created_at = utcnow()
         params = {"room": room_id, "member": sender_id, "client_id": client_id, "created_at": created_at,
-                  "attachments": attachments or None, **_draft_values(draft)}
+                  "now": created_at, "attachments": attachments or None, **_draft_values(draft)}
         try:
             async with self.db.write() as conn:
                 room_row = (await conn.execute(_bump_for_member, params)).first()
                 if room_row is None:
                     return None
-                await check(room_from_row(room_row))
+                room = room_from_row(room_row)
+                await check(room)
+                if room.slow_mode_s:
+                    await self._hold_to_slow_mode(conn, room, sender_id, created_at)
                 params["seq"] = room_row.last_seq
                 if await conn.scalar(_insert_message_once[self.db.dialect], params) is None:
                     raise _AlreadyStored
@@ -204,8 +210,9 @@ class MessageStore:
                     await _store_mentions(conn, room_id, room_row.last_seq, draft.mentions)
                 if after_insert is not None:
                     await after_insert(conn, params["seq"])
-        except (_AlreadyStored, IntegrityError):
-            # A resend (or the same client id racing in on another connection): the first one stands.
+        except (_AlreadyStored, IntegrityError, SlowMode):
+            # A resend (or the same client id racing in on another connection): the first one stands,
+            # even in slow mode, where the first one is the message that makes the resend too soon.
             existing = await self.by_client_id(room_id, sender_id, client_id)
             if existing is None:
                 raise
@@ -215,6 +222,22 @@ class MessageStore:
                      created_at=created_at, html=draft.html, reply_to=draft.reply_to, parent=draft.parent,
                      mentions=draft.mentions, mentions_room=draft.mentions_room,
                      attachments=tuple(attachments or ())), True
+
+    async def _hold_to_slow_mode(self, conn: AsyncConnection, room: Room, sender_id: int, now: datetime) -> None:
+        """Refuses a second message from the same member within the room's slow-mode interval
+        (moderators are exempt). Under the room's row lock, so two processes cannot both let one in."""
+        role = select(memberships.c.role).where(memberships.c.room_id == room.id,
+                                                memberships.c.member_id == sender_id).scalar_subquery()
+        last = (select(func.max(messages.c.created_at))
+                .where(messages.c.room_id == room.id, messages.c.sender_id == sender_id,
+                       messages.c.kind == EventKind.MESSAGE.value,
+                       messages.c.created_at > now - timedelta(seconds=room.slow_mode_s))
+                .scalar_subquery())
+        row = (await conn.execute(select(role.label("role"), last.label("last")))).one()
+        if row.last is None or Role(row.role).can_moderate:
+            return
+        wait = (row.last + timedelta(seconds=room.slow_mode_s) - now).total_seconds()
+        raise SlowMode(f"slow mode: one message every {room.slow_mode_s} s", retry_after=max(wait, 0.001))
 
     async def by_client_id(self, room_id: int, sender_id: int, client_id: str) -> Event | None:
         stmt = _events().where(messages.c.room_id == room_id, messages.c.sender_id == sender_id,
@@ -279,10 +302,16 @@ class MessageStore:
                 raise
             return existing, False
 
-    async def after(self, room_id: int, after_seq: int, limit: int) -> list[Event]:
-        """Every event with seq > after_seq, oldest first: what resume and gap repair replay."""
-        stmt = (_events().where(messages.c.room_id == room_id, messages.c.seq > after_seq)
-                .order_by(messages.c.seq).limit(limit))
+    async def after(self, room_id: int, after_seq: int, limit: int, *,
+                    kinds: Iterable[EventKind] | None = None, upto: int | None = None) -> list[Event]:
+        """Every event with seq > after_seq, oldest first: what resume and gap repair replay.
+        `kinds` and `upto` narrow it (an audit trail, a window of the sequence)."""
+        stmt = _events().where(messages.c.room_id == room_id, messages.c.seq > after_seq)
+        if kinds is not None:
+            stmt = stmt.where(messages.c.kind.in_([kind.value for kind in kinds]))
+        if upto is not None:
+            stmt = stmt.where(messages.c.seq <= upto)
+        stmt = stmt.order_by(messages.c.seq).limit(limit)
         async with self.db.read() as conn:
             return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
 
@@ -294,7 +323,7 @@ class MessageStore:
         replies to that seq; `mentioning` the messages that mention that member or the room."""
         stmt = _page(before_seq is not None, reader is not None, thread is not None, mentioning is not None)
         params = {"room": room_id, "before": before_seq, "limit": limit + 1, "reader": reader,
-                  "thread": thread, "mentioned": mentioning}
+                  "thread": thread, "mentioned": mentioning, "now": utcnow()}
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt, params)).all()
         return Page(events=[event_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, and_, exists, insert, or_, select
+from datetime import datetime, timezone
+
+from sqlalchemy import ColumnElement, Select, ScalarSelect, and_, exists, func, insert, literal, or_, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 
 from rooms.errors import Conflict
-from rooms.models import Membership, Role, Room, RoomKind, Visibility
+from rooms.models import Membership, Role, Room, RoomAccess, RoomKind, Visibility
 from rooms.store.database import Database
-from rooms.store.schema import memberships, rooms, utcnow
+from rooms.store.schema import UTCDateTime, memberships, room_restrictions, rooms, utcnow
+
+# How a ban without end reads in `until` comparisons and answers: later than anything.
+FOREVER = datetime(9999, 12, 31, tzinfo=timezone.utc)
 
 
 def room_from_row(row: Row) -> Room:
@@ -23,6 +28,7 @@ def room_from_row(row: Row) -> Room:
         last_seq=row.last_seq,
         created_at=row.created_at,
         dm_key=row.dm_key,
+        slow_mode_s=row.slow_mode_s,
     )
 
 
@@ -41,14 +47,36 @@ def membership_from_row(row: Row, room_id: int, member_id: int) -> Membership | 
     return Membership(room_id=room_id, member_id=member_id, role=Role(row.role), read_seq=row.read_seq)
 
 
-def readable_by(room_id: ColumnElement, member_id: ColumnElement) -> ColumnElement[bool]:
-    """RoomService.readable's rule in SQL (a member, or anyone for a public room), for a query that
-    checks access in the same round trip as its work. It only ever narrows what the query answers:
-    when nothing comes back, the caller asks RoomService.readable, the authority, for the error."""
+def restricted(room_id: ColumnElement, member_id: ColumnElement, now: ColumnElement,
+               kind: str | None = None) -> ColumnElement[bool]:
+    """Whether the member is muted or banned in the room right now (either, or only `kind`)."""
+    conditions = [room_restrictions.c.room_id == room_id, room_restrictions.c.member_id == member_id,
+                  or_(room_restrictions.c.until.is_(None), room_restrictions.c.until > now)]
+    if kind is not None:
+        conditions.append(room_restrictions.c.kind == kind)
+    return exists().where(*conditions)
+
+
+def restricted_until(room_id: ColumnElement, member_id: ColumnElement, now: ColumnElement,
+                     kind: str) -> ScalarSelect:
+    """When the member's mute or ban ends: NULL when there is none, FOREVER for a ban without end."""
+    return (select(func.coalesce(room_restrictions.c.until, literal(FOREVER, UTCDateTime)))
+            .where(room_restrictions.c.room_id == room_id, room_restrictions.c.member_id == member_id,
+                   room_restrictions.c.kind == kind,
+                   or_(room_restrictions.c.until.is_(None), room_restrictions.c.until > now))
+            .scalar_subquery())
+
+
+def readable_by(room_id: ColumnElement, member_id: ColumnElement, now: ColumnElement) -> ColumnElement[bool]:
+    """RoomService.readable's rule in SQL (a member, or anyone for a public room; never someone banned
+    from it), for a query that checks access in the same round trip as its work. It only ever narrows
+    what the query answers: when nothing comes back, the caller asks RoomService.readable, the
+    authority, for the error."""
     return exists().where(
         rooms.c.id == room_id,
         or_(and_(rooms.c.kind == RoomKind.ROOM.value, rooms.c.visibility == Visibility.PUBLIC.value),
-            exists().where(memberships.c.room_id == room_id, memberships.c.member_id == member_id)))
+            exists().where(memberships.c.room_id == room_id, memberships.c.member_id == member_id)),
+        ~restricted(room_id, member_id, now, "ban"))
 
 
 class RoomStore:
@@ -92,6 +120,21 @@ class RoomStore:
         if row is None:
             return None, None
         return room_from_row(row), membership_from_row(row, room_id, member_id)
+
+    async def access(self, room_id: int, member_id: int) -> RoomAccess:
+        """The room, the member's membership, and their ban and mute if any: every access decision
+        about a room, in one query."""
+        now = utcnow()
+        stmt = (with_member_columns(select(rooms), member_id)
+                .add_columns(restricted_until(room_id, member_id, now, "ban").label("banned_until"),
+                             restricted_until(room_id, member_id, now, "mute").label("muted_until"))
+                .where(rooms.c.id == room_id))
+        async with self.db.read() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return RoomAccess(None, None)
+        return RoomAccess(room_from_row(row), membership_from_row(row, room_id, member_id),
+                          banned_until=row.banned_until, muted_until=row.muted_until)
 
     async def by_dm_key(self, dm_key: str) -> Room | None:
         async with self.db.read() as conn:

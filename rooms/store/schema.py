@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData,
-    String, Table, Text, UniqueConstraint, text,
+    String, Table, Text, UniqueConstraint, false, text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -53,6 +53,10 @@ members = Table(
     Column("languages", JSON, nullable=False, default=list),
     Column("practice_areas", JSON, nullable=False, default=list),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # Site admins moderate every room and suspend accounts (python -m rooms.admin create-admin).
+    Column("site_admin", Boolean, nullable=False, default=False, server_default=false()),
+    # A suspended account's sessions and tokens stop working; set and cleared by site admins.
+    Column("suspended_at", UTCDateTime, nullable=True),
 )
 
 auth_tokens = Table(
@@ -79,6 +83,8 @@ rooms = Table(
     # For one-to-one DMs: "lowid:highid", so the same pair always finds the same room.
     Column("dm_key", String(64), nullable=True, unique=True),
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
+    # Slow mode: a member (not a moderator) sends at most one message per this many seconds; 0 is off.
+    Column("slow_mode_s", Integer, nullable=False, default=0, server_default="0"),
 )
 
 memberships = Table(
@@ -140,4 +146,19 @@ mentions = Table(
     Column("seq", BigInteger, primary_key=True),
     Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
     Index("ix_mentions_member", "member_id", "room_id", "seq"),
+)
+
+# Mutes and bans (rooms/moderation). Defined with the core tables because the chat core's own access
+# rules read them: the send path refuses a restricted member inside its write (rooms/store/messages.py)
+# and a banned member reads nothing (rooms/store/rooms.py). A row is active while `until` is NULL
+# (a ban without end) or in the future; an expired row is simply ignored, then replaced or lifted.
+room_restrictions = Table(
+    "room_restrictions", metadata,
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", BigInteger, ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(8), primary_key=True),   # "mute" or "ban"
+    Column("until", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_by", BigInteger, ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False, default=utcnow),
 )

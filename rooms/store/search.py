@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, func, or_, select, text
 from rooms.attachments.store.attachments import attachment_matches
 from rooms.models import SearchHit
 from rooms.store.database import Database
-from rooms.store.schema import members, memberships, messages, rooms
+from rooms.store.rooms import restricted
+from rooms.store.schema import members, memberships, messages, rooms, utcnow
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 8
@@ -78,7 +79,8 @@ class SearchStore:
                                    & (memberships.c.member_id == member_id))
                              .outerjoin(members, members.c.id == messages.c.sender_id))
                 .where(messages.c.kind == "message", messages.c.deleted_at.is_(None),
-                       or_(*(source(self.db.dialect, terms) for source in SEARCH_SOURCES))))
+                       or_(*(source(self.db.dialect, terms) for source in SEARCH_SOURCES)),
+                       ~restricted(messages.c.room_id, member_id, utcnow(), "ban")))
         if filters.room_id is not None:
             stmt = stmt.where(messages.c.room_id == filters.room_id)
         if filters.sender:

@@ -88,7 +88,14 @@ class WebinarSessions:
         if not seat.registered:
             raise Forbidden("register for this webinar first")
         _open(seat.webinar, live)
+        await self._refuse_if_banned(seat.webinar, member)
         return seat
+
+    async def _refuse_if_banned(self, webinar: Webinar, member: Member) -> None:
+        """A member banned from the webinar's chat room (rooms/moderation) takes no part in it either:
+        questions, hands, polls and media are events of that room or seen beside it."""
+        if (await self.stores.rooms.access(webinar.room_id, member.id)).banned_until is not None:
+            raise Forbidden("you are banned from this webinar's room")
 
     async def moderator(self, member: Member, webinar_id: int, *, live: bool = False) -> Seat:
         seat = await self.seat(member, webinar_id)
@@ -130,6 +137,7 @@ class WebinarSessions:
         _open(seat.webinar, live=False)
         if seat.removed:
             raise Forbidden("you were removed from this webinar")
+        await self._refuse_if_banned(seat.webinar, member)
         if await self.store.register(seat.webinar, member.id):
             await self.chat.announce_membership(await self.chat.rooms.get(seat.webinar.room_id), member, True)
         return await self.seat(member, webinar_id)   # re-read: a removal may have won the race
