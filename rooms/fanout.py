@@ -8,6 +8,8 @@ transaction committed, so every process can measure its fan-out latency; an olde
 a member left a room as  "L|<member>|<frame json>"  (the hub ends that member's
 subscriptions to private rooms when it sees one).
 The frame JSON is encoded once by the publisher and handed to every socket as is.
+Messages for every process rather than a room (a suspended member, whose sockets every process
+closes) go on the control channel as  "<what>|<member>".
 """
 
 from __future__ import annotations
@@ -17,6 +19,19 @@ from dataclasses import dataclass
 import orjson
 
 from rooms.models import Event
+
+
+CONTROL_CHANNEL = "convene:control"
+SUSPENDED = "suspended"
+
+
+def encode_suspension(member_id: int) -> str:
+    return f"{SUSPENDED}|{member_id}"
+
+
+def decode_control(data: str) -> tuple[str, int]:
+    what, number = data.split("|", 1)
+    return what, int(number)
 
 
 def room_channel(room_id: int) -> str:
