@@ -135,6 +135,8 @@ class Connection:
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     state: ConnectionState = ConnectionState.OPEN
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
+    # Closes the socket (code, reason); set by the gateway. None for a listener without a socket.
+    closer: Callable[[int, str], None] | None = None
     outbox: Outbox[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -148,6 +150,13 @@ class Connection:
             sink.write(text)
             return True
         return False
+
+    def close(self, code: int, reason: str) -> None:
+        """Closes the socket from the server's side (a suspended member): nothing more is sent."""
+        if self.state is ConnectionState.OPEN:
+            self.state = ConnectionState.CLOSING
+        if self.closer is not None:
+            self.closer(code, reason)
 
     def flush(self) -> None:
         """Writes what was queued while the socket was busy, until it is busy again."""

@@ -99,14 +99,18 @@ def _open_session(websocket: WebSocket, services: Services, member: Member
     sink: FrameSink | None = websocket.scope.get("extensions", {}).get(SOCKET_EXTENSION)
     writer: AsgiWriter | None = None
 
+    def close(code: int, reason: str) -> None:
+        if sink is not None:
+            sink.close(code, reason)
+        elif writer is not None:
+            writer.close(code, reason)
+
     def on_overflow(conn: Connection) -> None:
         metrics.slow_consumer_closes.inc()
-        if sink is not None:
-            sink.close(p.CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
-        elif writer is not None:
-            writer.close(p.CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
+        close(p.CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_REASON)
 
-    conn = Connection(member=member, queue_size=settings.send_queue_frames, on_overflow=on_overflow, sink=sink)
+    conn = Connection(member=member, queue_size=settings.send_queue_frames, on_overflow=on_overflow, sink=sink,
+                      closer=close)
     if sink is None:
         writer = AsgiWriter(websocket, conn)
     session = Session(websocket, services, conn)

@@ -11,6 +11,10 @@ exactly where its replay ended: nothing missed, nothing twice.
 
 Metrics stay off the per-socket path: a fan-out counts its frames once and observes its latency
 once (commit → written to every live socket here), whatever the number of sockets.
+
+A moderation event that bans or kicks someone ends that member's subscriptions here as the feed
+delivers it, whether it came from the broker or from gap repair: a ban holds on every process
+even when the broker dropped its publish.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from realtime import log_context
 from realtime.broker.base import RESYNC, Broker
 from realtime.connection import Connection, Subscription
 from rooms import metrics
-from rooms.errors import StoreUnavailable
+from rooms.errors import Forbidden, StoreUnavailable
 from rooms.fanout import decode, dumps, room_channel, room_of_channel
-from rooms.models import Room, RoomKind, Visibility
+from rooms.models import EventKind, Room, RoomKind, Visibility
+from rooms.moderation.models import ENDS_SUBSCRIPTIONS, Action, moderation_of
 from rooms.store import Stores
 
 log = logging.getLogger(__name__)
@@ -147,6 +152,7 @@ class RoomFeed:
                         sub.delivered = seq
                         written += 1
         _fanned_out(text, written, committed_at)
+        self._end_subscriptions(text)
 
     async def _fill(self, upto: int | None) -> None:
         """Delivers events after head from the store, up to `upto` (the store's head when None)."""
@@ -171,6 +177,14 @@ class RoomFeed:
         self.head = seq
         self._remember(seq, text)
         _fanned_out(text, written, committed_at)
+        self._end_subscriptions(text)
+
+    def _end_subscriptions(self, text: str) -> None:
+        """After a ban or kick is delivered (its target sees it too), the target's subscriptions end."""
+        moderation = moderation_of(text)
+        if moderation is not None and moderation[0] in ENDS_SUBSCRIPTIONS:
+            reason = ENDS_SUBSCRIPTIONS[moderation[0]]
+            metrics.subscriptions_ended.labels(reason).inc(self._drop_member(moderation[1], reason))
 
     def _remember(self, seq: int, text: str) -> None:
         if self.recent and self.recent[-1][0] != seq - 1:
@@ -207,14 +221,18 @@ class RoomFeed:
         if written:
             metrics.count_sent(metrics.frame_type_of(item.text), written)
 
-    def _drop_member(self, member_id: int) -> None:
-        """A member who left or was removed from a private room stops receiving it at once."""
+    def _drop_member(self, member_id: int, reason: str = "removed") -> int:
+        """A member who left or was removed from a private room, or was banned or kicked from any
+        room, stops receiving it at once. Answers how many subscriptions ended."""
+        ended = 0
         for conn_id, sub in list(self.subscriptions.items()):
             if sub.conn.member.id == member_id:
                 del self.subscriptions[conn_id]
                 sub.conn.subscriptions.pop(self.room_id, None)
-                sub.conn.push(dumps({"type": "unsubscribed", "room": self.room_id, "reason": "removed"}))
+                sub.conn.push(dumps({"type": "unsubscribed", "room": self.room_id, "reason": reason}))
                 metrics.count_sent("unsubscribed")
+                ended += 1
+        return ended
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -264,6 +282,16 @@ class Hub:
         metrics.open_sockets.inc()
         self.by_member.setdefault(conn.member.id, set()).add(conn)
 
+    def close_member(self, member_id: int, code: int, reason: str) -> int:
+        """Closes every socket of the member on this process; answers how many."""
+        closing = [conn for conn in list(self.connections.values()) if conn.member.id == member_id]
+        for conn in closing:
+            conn.close(code, reason)
+        return len(closing)
+
+    def member_ids(self) -> set[int]:
+        return {conn.member.id for conn in list(self.connections.values())}
+
     async def unregister(self, conn: Connection) -> None:
         if self.connections.pop(conn.id, None) is not None:
             metrics.open_sockets.dec()
@@ -293,7 +321,12 @@ class Hub:
         conn.subscriptions[room.id] = sub
         feed.subscriptions[conn.id] = sub
         replayed: Counter[str] = Counter()
+        # From here on the feed ends this subscription if the member is banned or kicked; what it
+        # delivered before, since the caller checked access (room.last_seq), is looked at below.
+        delivered_before = feed.head
         try:
+            if delivered_before > room.last_seq:
+                await self._refuse_if_ended(feed, room, conn, delivered_before)
             while True:
                 # No await between this check and going live: the feed cannot deliver in between.
                 if sub.delivered >= feed.head:
@@ -321,6 +354,29 @@ class Hub:
         finally:
             for frame_type, n in replayed.items():
                 metrics.count_sent(frame_type, n)
+
+    async def _refuse_if_ended(self, feed: RoomFeed, room: Room, conn: Connection, upto: int) -> None:
+        """A ban (or a kick from a private room) of this member between the caller's access check and
+        this subscription: refused, as if the check had come after it."""
+        window = feed.recent_after(room.last_seq, upto - room.last_seq)
+        if window is not None and window and window[-1][0] >= upto:
+            texts = [text for seq, text in window if seq <= upto]
+        else:
+            events = await self.stores.messages.after(room.id, room.last_seq, self.replay_page,
+                                                      kinds=(EventKind.MODERATION,), upto=upto)
+            texts = [dumps(event.frame()) for event in events]
+        ended = False
+        for text in texts:
+            moderation = moderation_of(text)
+            if moderation is None or moderation[1] != conn.member.id:
+                continue
+            action = moderation[0]
+            if action == Action.BAN.value or (action == Action.KICK.value and not feed.public):
+                ended = True
+            elif action == Action.UNBAN.value:
+                ended = False
+        if ended:
+            raise Forbidden("you can no longer read this room")
 
     async def unsubscribe(self, conn: Connection, room_id: int) -> bool:
         sub = conn.subscriptions.pop(room_id, None)

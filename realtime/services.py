@@ -17,6 +17,7 @@ from realtime.room_events import RoomEvents
 from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
 from realtime.stored_gauges import StoredGauges
+from realtime.suspensions import SuspensionEnforcer
 from recordings.archive.service import RecordingServices
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import LiveStreams, archive_hook
@@ -38,6 +39,8 @@ from rooms.emergency.settings import EmergencySettings
 from rooms.fanout import dumps
 from rooms.management import RoomService
 from rooms.models import Member, PresenceStatus, Room
+from rooms.moderation.service import ModerationServices
+from rooms.moderation.store import ModerationStores
 from rooms.notifications import live as member_frames
 from rooms.notifications.service import NotificationServices
 from rooms.presence import PresenceService
@@ -73,6 +76,8 @@ class Services:
     recordings: RecordingServices
     attachments: AttachmentService
     notifications: NotificationServices
+    moderation: ModerationServices
+    suspensions: SuspensionEnforcer
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -124,11 +129,15 @@ class Services:
         # Every webinar's media session feeds one live HTTP stream (HLS) through a worker process.
         live = LiveStreams(settings.data_dir, LiveSettings.from_env())
         media.on_session.append(lambda session: session.add_tap(live.tap_for(session.webinar_id)))
+        accounts = AccountService(stores, settings.session_max_age_s,
+                                  PasswordHasher(time_cost=settings.password_time_cost,
+                                                 memory_cost=settings.password_memory_kib))
+        mstores = ModerationStores.over(stores)
+        suspensions = SuspensionEnforcer(hub, broker, accounts, mstores, settings.repair_interval_s)
+        moderation = ModerationServices.build(stores, rooms, chat, accounts, suspensions.suspended, mstores)
         return cls(
             settings=settings, stores=stores, broker=broker, presence_backend=presence_backend, hub=hub,
-            accounts=AccountService(stores, settings.session_max_age_s,
-                                    PasswordHasher(time_cost=settings.password_time_cost,
-                                                   memory_cost=settings.password_memory_kib)),
+            accounts=accounts, moderation=moderation, suspensions=suspensions,
             rooms=rooms, chat=chat,
             conversations=ConversationService(ConversationStores.over(stores), rooms, chat),
             search=SearchService(stores),
@@ -148,6 +157,7 @@ class Services:
         await self.hub.start()
         self.hub.channel_readers[member_frames.MEMBERS_CHANNEL] = self._to_member
         await self.broker.subscribe(member_frames.MEMBERS_CHANNEL)
+        await self.suspensions.start()
         await self.emergency.start()
         await self.media.start()
         await self.media_router.start()
@@ -172,6 +182,7 @@ class Services:
         await self.recordings.stop()
         await self.attachments.stop()
         await self.emergency.stop()
+        await self.suspensions.stop()
         await self.hub.stop()
         await self.presence_backend.stop()
         await self.limiter.close()

@@ -1,0 +1,89 @@
+"""Ends a suspended member's sockets on this process: at once on the broker's control message, and
+from the store every REPAIR_INTERVAL_S when that message was lost (Redis down or restarting).
+
+Suspension is per member, not per room, so it travels on the control channel rather than on a
+room's sequence; the store stays the authority (members.suspended_at), which one query per pass
+checks for every member connected here or holding a recently verified token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from realtime import protocol as p
+from realtime.broker.base import Broker, BrokerUnavailable
+from realtime.hub import Hub
+from rooms import metrics
+from rooms.accounts import AccountService
+from rooms.errors import StoreUnavailable
+from rooms.fanout import CONTROL_CHANNEL, SUSPENDED, decode_control, dumps, encode_suspension
+from rooms.moderation.store import ModerationStores
+
+log = logging.getLogger(__name__)
+
+CLOSE_REASON = "account suspended"
+
+
+class SuspensionEnforcer:
+    def __init__(self, hub: Hub, broker: Broker, accounts: AccountService, stores: ModerationStores,
+                 interval_s: float) -> None:
+        self.hub = hub
+        self.broker = broker
+        self.accounts = accounts
+        self.stores = stores
+        self.interval_s = interval_s
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        # The control channel is not a room's: the hub hands what arrives on it to this reader.
+        self.hub.channel_readers[CONTROL_CHANNEL] = self.on_control
+        await self.broker.subscribe(CONTROL_CHANNEL)
+        self._task = asyncio.create_task(self._check_periodically(), name="suspension-check")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def suspended(self, member_id: int) -> None:
+        """A member was just suspended through this process: close here, and tell every other process."""
+        self.enforce(member_id)
+        try:
+            await self.broker.publish(CONTROL_CHANNEL, encode_suspension(member_id))
+        except BrokerUnavailable as error:
+            # The other processes find out from the store within REPAIR_INTERVAL_S.
+            log.warning("suspension of member %s not announced: %s", member_id, error)
+
+    def on_control(self, data: str) -> None:
+        what, member_id = decode_control(data)
+        if what == SUSPENDED:
+            self.enforce(member_id)
+
+    def enforce(self, member_id: int) -> None:
+        self.accounts.forget_member(member_id)
+        for conn in [c for c in list(self.hub.connections.values()) if c.member.id == member_id]:
+            conn.push(dumps({"type": "error", "code": "unauthenticated", "message": "this account is suspended"}))
+        closed = self.hub.close_member(member_id, p.CLOSE_UNAUTHENTICATED, CLOSE_REASON)
+        if closed:
+            log.info("member %s suspended: closed %d sockets", member_id, closed)
+            metrics.suspended_sockets_closed.inc(closed)
+
+    async def check(self) -> None:
+        """One pass: which of the members connected here (or whose tokens are cached) are suspended.
+        The open reports gauge is refreshed on the way (the same figure on every process)."""
+        members = self.hub.member_ids() | self.accounts.cached_member_ids()
+        if members:
+            for member_id in await self.stores.accounts.suspended_among(members):
+                self.enforce(member_id)
+        metrics.reports_open.set(await self.stores.reports.count_open())
+
+    async def _check_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.check()
+            except StoreUnavailable:
+                pass
+            except Exception:
+                log.exception("suspension check failed")
