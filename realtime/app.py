@@ -15,14 +15,16 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from realtime.api import auth, emergency, health, members, rooms, webinars
-from realtime.api import live_stream, metrics, search
+from realtime.api import live_stream, metrics, moderation, search
 from realtime.api import media_files, recordings
 from realtime.api import attachments
 from realtime.api import notifications, push
 from realtime.api.common import error_response
 from realtime.pages import accounts as account_pages
+from realtime.pages import admin as admin_pages
 from realtime.pages import emergency as emergency_pages
 from realtime.pages import notifications as notification_pages
+from realtime.pages import moderation as moderation_pages
 from realtime.pages import recordings as recording_pages
 from realtime.pages import rooms as room_pages
 from realtime.pages import search as search_pages
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
         *attachments.routes,
         *notifications.routes, *push.routes, *notification_pages.routes,
+        *moderation.routes, *moderation_pages.routes, *admin_pages.routes,
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         Mount("/static", static_files(), name="static"),
     ]

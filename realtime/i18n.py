@@ -36,6 +36,8 @@ SCRIPT_STRINGS = {
     "unavailable": N_("Live updates are unavailable. Reload the page."),
     "other_tab": N_("You are logged in as someone else in another tab. Reload the page."),
     "removed": N_("You are no longer a member of this room."),
+    "banned": N_("You are banned from this room."),
+    "report": N_("Report"),
     "room_unavailable": N_("This room is not available:"),
     "waiting": N_("Waiting to send"),
     "sending": N_("Sending…"),

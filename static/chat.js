@@ -235,6 +235,12 @@
     meta.append(el('span', 'who', m.sender ? m.sender.display_name : ''), ' ', time);
     if (m.edited_at && !m.deleted) meta.append(' ', el('span', 'edited', t('edited')));
     if (li.status) meta.append(' ', el('span', 'status', li.status));
+    if (!m.deleted && li.dataset.seq && m.sender && m.sender.id !== ME) {
+      // Others' messages may be reported to the room's moderators (a plain page: no script needed).
+      const report = el('a', 'report', t('report'));
+      report.href = '/rooms/' + ROOM + '/messages/' + m.seq + '/report';
+      meta.append(' ', report);
+    }
     const body = el('div', 'body' + (m.deleted ? ' deleted' : ''));
     body.dir = 'auto';
     body.id = li.id + '-body';
@@ -1027,7 +1033,10 @@
       case 'member.joined': if (f.room === ROOM) send({ type: 'who', room: ROOM }); break;
       case 'member.left': if (f.room === ROOM) setPresence(f.member, 'offline'); break;
       case 'typing': if (f.room === ROOM) onTyping(f); break;
-      case 'unsubscribed': if (f.room === ROOM && f.reason === 'removed') stop(t('removed')); break;
+      case 'unsubscribed':
+        if (f.room === ROOM && f.reason === 'removed') stop(t('removed'));
+        if (f.room === ROOM && f.reason === 'banned') stop(t('banned'));
+        break;
       case 'error': onError(f); break;
     }
   }

@@ -95,15 +95,16 @@ async def room_members(request: Request) -> Response:
 async def set_role(request: Request) -> Response:
     member = await current_member(request)
     body = await read_body(request, RoleChange)
-    await services_of(request).rooms.set_role(member, request.path_params["room_id"],
-                                              request.path_params["member_id"], Role(body.role))
+    await services_of(request).moderation.actions.set_role(member, request.path_params["room_id"],
+                                                           request.path_params["member_id"], Role(body.role))
     return Response(status_code=204)
 
 
 async def remove_member(request: Request) -> Response:
     member = await current_member(request)
-    await services_of(request).rooms.remove_member(member, request.path_params["room_id"],
-                                                   request.path_params["member_id"])
+    # A kick: the member's live subscriptions end on every process, in public rooms too.
+    await services_of(request).moderation.actions.kick(member, request.path_params["room_id"],
+                                                       request.path_params["member_id"])
     return Response(status_code=204)
 
 

@@ -24,7 +24,7 @@ from realtime.auth import authenticate
 from realtime.i18n import LANGUAGES, Language, choose
 from realtime.services import Services
 from rooms.errors import BadRequest, ConveneError
-from rooms.models import Member
+from rooms.models import Member, RoomKind
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -147,6 +147,7 @@ def render(request: Request, name: str, context: dict, status: int = 200,
     strings = json.dumps(prefs.language.script_strings(), ensure_ascii=False, separators=(",", ":"))
     response = templates.TemplateResponse(request, name, {
         "member": member, "prefs": prefs, "script_strings": strings, "path": request.url.path,
+        "in_emergency": getattr(request.state, "in_emergency", False),
         **prefs.language.template_context(), **context}, status_code=status)
     # Pages show private conversations; shared phones and clinic computers must not keep them in the
     # HTTP cache. The service worker keeps a copy for offline use, and chat.js drops it on log-out.
@@ -167,8 +168,12 @@ def error_page(request: Request, error: ConveneError, member: Member | None) -> 
 
 
 async def current_member(request: Request) -> Member | None:
+    """The member behind a page request. The top navigation shows Emergencies to members of an
+    emergency room only, so that is looked up here too, for render()."""
     services = services_of(request)
     member, _ = await authenticate(request, services.cookies, services.accounts)
+    if member is not None:
+        request.state.in_emergency = await services.stores.memberships.belongs_to_kind(member.id, RoomKind.EMERGENCY)
     return member
 
 

@@ -97,6 +97,7 @@ async def room_page(request: Request, member: Member) -> Response:
         # Which shown messages have replies among those shown, for their "replies" link.
         "answered": {m.reply_to for m in messages if m.reply_to is not None},
         "names": {m.id: m.display_name for m, _ in members} if members else {},
+        "moderates": member.site_admin or (membership is not None and membership.role.can_moderate),
         "max_body_chars": services.settings.max_body_chars,
     }, member=member)
 
