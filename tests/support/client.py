@@ -98,6 +98,10 @@ class ChatClient:
         await self.wait_for(lambda f: f.get("room") == room and f["type"].startswith("message")
                             and f.get("seq", 0) >= seq, timeout)
 
+    async def closed_within(self, timeout: float) -> tuple[int | None, str]:
+        """The close code and reason the server sent, waiting at most `timeout` seconds for it."""
+        return await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+
     async def close(self) -> None:
         await self.ws.close()
         await asyncio.gather(self._reader, return_exceptions=True)
