@@ -1,4 +1,6 @@
-"""`python -m rooms.demo`: seeds a few members, rooms and messages once, so a fresh install has something to show."""
+"""`python -m rooms.demo`: seeds a few members, rooms and messages once, so a fresh install has something to show:
+attachments, a moderator with a report waiting in the queue, a site admin, and an emergency room with an
+alert, a situation report and 4W rows."""
 
 from __future__ import annotations
 
@@ -6,14 +8,15 @@ import asyncio
 import shutil
 import tempfile
 from dataclasses import replace
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
 from realtime.services import Services
 from realtime.settings import Settings
 from rooms.attachments import samples
-from rooms.models import Member, Room, Visibility
+from rooms.emergency.models import Area
+from rooms.models import Member, Role, Room, Visibility
 from rooms.notifications.models import Channel, EmailTiming, QuietHours
 
 PASSWORD = "convene-demo"
@@ -32,6 +35,34 @@ MEMBERS: list[dict[str, Any]] = [
     dict(username="kofi", display_name="Kofi Mensah", organisation="Accra Peer Support Network",
          country="GH", languages=["en", "tw"], practice_areas=["peer support", "stigma reduction"],
          bio="Peer support coordinator."),
+    # An account that posts an advertisement, for the moderation queue to have something in it.
+    dict(username="quickcure", display_name="Quick Cure Offers", organisation="", country="",
+         languages=["en"], practice_areas=[], bio=""),
+]
+
+# Amina is a site admin (the Admin page) and Kofi moderates Welcome, where Priya reported an advertisement.
+SITE_ADMIN = "amina"
+MODERATORS = [("Welcome", "kofi")]
+REPORTED = ("Welcome", "quickcure", "Tired of anxiety? Our herbal drops cure it in 3 days, guaranteed! DM for prices.",
+            "priya", "An advertisement, and a harmful health claim.")
+
+# The emergency room: made-up but plausible, so the Emergencies screen has something to coordinate.
+EMERGENCY = dict(name="Monsoon floods: Sindh", topic="MHPSS coordination for the flood response",
+                 region="Sindh, Pakistan", started_on=date(2026, 11, 20),
+                 areas=[Area("PK", "Dadu"), Area("PK", "Jacobabad"), Area("PK", "Larkana")])
+EMERGENCY_COORDINATORS = ["amina", "priya"]   # amina opens it
+EMERGENCY_MEMBERS = ["tomas", "kofi"]
+ALERT = ("amina", "Road to the Dadu camp is flooded again: no field visits today. Confirm you have seen this.")
+SITREP = ("priya", "Situation report 1",
+          "## Needs\n\n- Psychological first aid at the three camps\n- Referral pathway for severe cases\n\n"
+          "## Gaps\n\n- No specialised services in Jacobabad yet")
+FOURW = [
+    ("priya", dict(organisation="Goa Community Mental Health Collective", activity="Psychological first aid",
+                   layer="focused_non_specialised", country="PK", admin_area="Dadu", start_date="2026-11-22")),
+    ("kofi", dict(organisation="Accra Peer Support Network", activity="Peer support groups",
+                  layer="community_family", country="PK", admin_area="Larkana", start_date="2026-11-25")),
+    ("tomas", dict(organisation="Bogotá Community Mental Health Network", activity="Child friendly spaces",
+                   layer="community_family", country="PK", admin_area="Dadu", start_date="2026-11-24")),
 ]
 
 # (name, topic, visibility, owner, other members)
@@ -114,6 +145,8 @@ async def seed(services: Services) -> bool:
     for number, username in PINS:
         await conversations.pins.set(room_of[number], seqs[number], members[username].id, True)
     await seed_attachments(services, rooms["Psychological first aid"], members)
+    await _moderation(services, members, rooms)
+    await _emergency(services, members)
     await seed_notifications(services, members, list(rooms.values()))
     return True
 
@@ -163,6 +196,38 @@ async def seed_notifications(services: Services, members: dict[str, Member], roo
         await notifications.notifier.catch_up(room.id)
 
 
+async def _moderation(services: Services, members: dict[str, Member], rooms: dict[str, Room]) -> None:
+    """A site admin, a moderator, and a reported message waiting in the queue."""
+    await services.moderation.accounts.make_admin(members[SITE_ADMIN].id)
+    for room_name, username in MODERATORS:
+        owner = next(members[o] for name, _, _, o, _ in ROOMS if name == room_name)
+        await services.moderation.actions.set_role(owner, rooms[room_name].id, members[username].id, Role.MODERATOR)
+    room_name, sender, body, reporter, reason = REPORTED
+    room = rooms[room_name]
+    await services.stores.memberships.add(room.id, members[sender].id)
+    event, _ = await services.stores.messages.append(room.id, members[sender].id, "demo-reported", body)
+    await services.moderation.reports.file(members[reporter], room.id, event.seq, reason)
+
+
+async def _emergency(services: Services, members: dict[str, Member]) -> None:
+    """An emergency room with its coordinators and responders, an alert, a situation report and 4W rows."""
+    emergency = services.emergency
+    owner = members[EMERGENCY_COORDINATORS[0]]
+    opened = await emergency.rooms.create(owner, EMERGENCY["name"], EMERGENCY["topic"], EMERGENCY["region"],
+                                          EMERGENCY["started_on"], EMERGENCY["areas"])
+    room_id = opened.room.id
+    for username in EMERGENCY_COORDINATORS[1:]:
+        await emergency.rooms.add_member(owner, room_id, members[username].id, Role.MODERATOR)
+    for username in EMERGENCY_MEMBERS:
+        await emergency.rooms.add_member(owner, room_id, members[username].id, Role.MEMBER)
+    author, body = ALERT
+    await emergency.alerts.post(members[author], room_id, "demo-alert", body)
+    author, title, text = SITREP
+    await emergency.sitreps.publish(members[author], room_id, title, text, 0)
+    for author, entry in FOURW:
+        await emergency.fourw.add(members[author], room_id, entry)
+
+
 async def main() -> None:
     settings = Settings.from_env()
     services = Services.build(settings)
@@ -174,6 +239,8 @@ async def main() -> None:
         await services.stores.db.dispose()
     print("Demo data created." if created else "Demo data already present; nothing changed.")
     print(f"Open /login and log in as amina, tomas, priya or kofi with the password {PASSWORD!r}.")
+    print("Amina is a site admin (/admin) and coordinates an emergency room; Kofi moderates Welcome, "
+          "where a report waits in the queue.")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 
+import pytest
+
 from tests.support.client import Api
+from tests.support.doc_examples import DOC, run_example
 from tests.support.emergency import open_emergency
 from tests.support.moderation import promote, site_admin
 
@@ -285,3 +289,28 @@ async def test_site_admins_moderate_rooms_they_do_not_belong_to(server):
     assert (await admin.http.get("/api/admin/reports")).status_code == 200
     assert (await admin.http.get("/admin")).status_code == 200
     assert (await owner.http.get("/admin")).status_code == 403
+
+
+MODERATION_BLOCK = re.compile(r"```ws moderation\n(.*?)```", re.S)
+
+
+def moderation_examples() -> list[str]:
+    return MODERATION_BLOCK.findall(DOC.read_text())
+
+
+def test_protocol_md_has_moderation_examples():
+    assert len(moderation_examples()) >= 4
+
+
+@pytest.mark.parametrize("number", range(len(moderation_examples())))
+async def test_moderation_protocol_example(server, number):
+    """docs/protocol.md, "Moderation": Alice owns $room, Bob is a member of it."""
+    alice = await Api.register(server.url, display_name="Alice")
+    bob = await Api.register(server.url, display_name="Bob")
+    room = await alice.create_room("example")
+    await bob.join(room)
+    variables = {"$room": room, "$alice": alice.id, "$bob": bob.id}
+    clients = {"alice": await alice.connect_raw(server.ws_url), "bob": await bob.connect(server.ws_url)}
+    await run_example(moderation_examples()[number], clients, variables, {"alice": alice, "bob": bob})
+    for client in clients.values():
+        await client.close()
