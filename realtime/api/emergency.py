@@ -10,11 +10,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.api.common import int_param, json, member_endpoint, read_body, read_bounded, services_of
+from realtime.api.common import (
+    audit_export, int_param, json, member_endpoint, read_body, read_bounded, services_of,
+)
 from rooms.emergency.markdown import render
 from rooms.emergency.models import Area, EmergencyStatus, Layer, Sitrep
 from rooms.emergency.store.fourw import FourWFilter
-from rooms.errors import BadRequest, NotFound
+from rooms.errors import BadRequest
 from rooms.models import Member, Role
 
 ClientId = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
@@ -267,16 +269,9 @@ async def digest(request: Request, member: Member) -> Response:
 
 @member_endpoint
 async def audit(request: Request, member: Member) -> Response:
-    service = services_of(request).emergency.audit
-    kind = request.path_params["format"]
-    headers = {"content-disposition": f'attachment; filename="audit-{_room(request)}.{kind}"'}
-    if kind == "csv":
-        return Response(await service.as_csv(member, _room(request)), media_type="text/csv; charset=utf-8",
-                        headers=headers)
-    if kind == "json":
-        return Response(await service.as_json(member, _room(request)), media_type="application/json",
-                        headers=headers)
-    raise NotFound("json or csv")
+    service, room_id = services_of(request).emergency.audit, _room(request)
+    return await audit_export(request.path_params["format"], f"audit-{room_id}",
+                              lambda: service.as_json(member, room_id), lambda: service.as_csv(member, room_id))
 
 
 _base = "/api/emergencies/{room_id:int}"

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from realtime.api.common import json, member_endpoint, read_body, services_of
+from realtime.api.common import audit_export, json, member_endpoint, read_body, services_of
 from rooms.errors import BadRequest
 from rooms.models import Event, Member
 from rooms.moderation.models import ReportStatus, Resolution, Restriction
@@ -152,16 +152,9 @@ async def resolve_report(request: Request, member: Member) -> Response:
 
 @member_endpoint
 async def audit(request: Request, member: Member) -> Response:
-    service = services_of(request).moderation.audit
-    kind = request.query_params.get("format", "json")
-    headers = {"content-disposition": f'attachment; filename="room-{_room(request)}-audit.{kind}"'}
-    if kind == "csv":
-        return Response(await service.as_csv(member, _room(request)), media_type="text/csv; charset=utf-8",
-                        headers=headers)
-    if kind == "json":
-        return Response(await service.as_json(member, _room(request)), media_type="application/json",
-                        headers=headers)
-    raise BadRequest("json or csv", field="format")
+    service, room_id = services_of(request).moderation.audit, _room(request)
+    return await audit_export(request.query_params.get("format", "json"), f"room-{room_id}-audit",
+                              lambda: service.as_json(member, room_id), lambda: service.as_csv(member, room_id))
 
 
 # Site admins.

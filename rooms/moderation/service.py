@@ -9,7 +9,7 @@ from rooms.management import RoomService
 from rooms.moderation.accounts import AccountModeration, SuspensionListener, _nobody
 from rooms.moderation.audit import RoomAudit
 from rooms.moderation.authority import Authority
-from rooms.moderation.members import RoomActions
+from rooms.moderation.actions import RoomActions
 from rooms.moderation.reports import ReportService
 from rooms.moderation.restrictions import RestrictionService
 from rooms.moderation.store import ModerationStores

@@ -112,15 +112,6 @@ class RoomStore:
             row = (await conn.execute(select(rooms).where(rooms.c.id == room_id))).first()
         return room_from_row(row) if row else None
 
-    async def with_membership(self, room_id: int, member_id: int) -> tuple[Room | None, Membership | None]:
-        """The room and the member's membership of it, in one query: every access check needs both."""
-        stmt = with_member_columns(select(rooms), member_id).where(rooms.c.id == room_id)
-        async with self.db.read() as conn:
-            row = (await conn.execute(stmt)).first()
-        if row is None:
-            return None, None
-        return room_from_row(row), membership_from_row(row, room_id, member_id)
-
     async def access(self, room_id: int, member_id: int) -> RoomAccess:
         """The room, the member's membership, and their ban and mute if any: every access decision
         about a room, in one query."""

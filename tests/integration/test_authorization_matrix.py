@@ -141,8 +141,8 @@ def restrict_victim_form(kind: str):
 
 
 ALERT = {"client_id": "matrix-alert", "body": "Evacuate the lower clinic"}
-FOURW = {"organisation": "Red Crescent", "activity": "Psychological first aid", "layer": "focused_non_specialised", "country": "PH",
-         "admin_area": "Leyte", "start_date": "2026-11-02"}
+FOURW = {"organisation": "Red Crescent", "activity": "Psychological first aid", "layer": "focused_non_specialised",
+         "country": "PH", "admin_area": "Leyte", "start_date": "2026-11-02"}
 FOURW_CSV = ("organisation,activity,layer,country,admin_area,start_date,end_date\r\n"
              "Red Cross,Child friendly spaces,community_family,PH,Leyte,2026-11-03,\r\n").encode()
 WEBINAR = {"title": "Matrix webinar", "starts_at": STARTS.isoformat(),
@@ -449,7 +449,8 @@ def declared_targets() -> set[str]:
     for route in app.routes:
         if isinstance(route, Route):
             methods = route.methods or set()
-            targets.update(f"{method} {route.path}" for method in methods if not (method == "HEAD" and "GET" in methods))
+            targets.update(f"{method} {route.path}" for method in methods
+                           if not (method == "HEAD" and "GET" in methods))
         elif isinstance(route, WebSocketRoute):
             targets.add(f"WS {route.path}")
         elif isinstance(route, Mount):

@@ -29,7 +29,8 @@ def expect(default: Expected, **by_role: Expected) -> dict[str, Expected]:
     return {role: by_role.get(role, default) for role in ROLES}
 
 
-def staff(ok: Expected, other: Expected = 403, *, anonymous: Expected = 401, **by_role: Expected) -> dict[str, Expected]:
+def staff(ok: Expected, other: Expected = 403, *, anonymous: Expected = 401,
+          **by_role: Expected) -> dict[str, Expected]:
     """Moderators, owners and site admins get `ok`; every other logged-in role `other`."""
     return expect(other, **{"anonymous": anonymous, "moderator": ok, "owner": ok, "site_admin": ok, **by_role})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rooms.moderation.store.accounts import AccountModerationStore
-from rooms.moderation.store.members import RoomActionStore
+from rooms.moderation.store.actions import RoomActionStore
 from rooms.moderation.store.reports import ReportStore
 from rooms.moderation.store.restrictions import RestrictionStore
 from rooms.store import Stores
