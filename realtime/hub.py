@@ -184,7 +184,7 @@ class RoomFeed:
         moderation = moderation_of(text)
         if moderation is not None and moderation[0] in ENDS_SUBSCRIPTIONS:
             reason = ENDS_SUBSCRIPTIONS[moderation[0]]
-            metrics.subscriptions_ended.labels(reason).inc(self._drop_member(moderation[1], reason))
+            metrics.subscriptions_ended_by[reason].inc(self._drop_member(moderation[1], reason))
 
     def _remember(self, seq: int, text: str) -> None:
         if self.recent and self.recent[-1][0] != seq - 1:

@@ -169,7 +169,8 @@ class Services:
                                                name="live-recovery"))
         self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
         gauges = StoredGauges(self.recordings.stores.jobs, self.emergency.stores.outbox,
-                              self.notifications.mail_settings.outbox_max_attempts, self.settings.metrics_refresh_s)
+                              self.notifications.mail_settings.outbox_max_attempts, self.settings.metrics_refresh_s,
+                              self.moderation.stores.reports)
         self._tasks.append(asyncio.create_task(gauges.run_forever(), name="stored-gauges"))
 
     async def stop(self) -> None:

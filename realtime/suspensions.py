@@ -62,21 +62,21 @@ class SuspensionEnforcer:
 
     def enforce(self, member_id: int) -> None:
         self.accounts.forget_member(member_id)
+        told = 0
         for conn in [c for c in list(self.hub.connections.values()) if c.member.id == member_id]:
-            conn.push(dumps({"type": "error", "code": "unauthenticated", "message": "this account is suspended"}))
+            told += conn.push(dumps({"type": "error", "code": "unauthenticated", "message": "this account is suspended"}))
+        metrics.count_sent("error", told)
         closed = self.hub.close_member(member_id, p.CLOSE_UNAUTHENTICATED, CLOSE_REASON)
         if closed:
             log.info("member %s suspended: closed %d sockets", member_id, closed)
             metrics.suspended_sockets_closed.inc(closed)
 
     async def check(self) -> None:
-        """One pass: which of the members connected here (or whose tokens are cached) are suspended.
-        The open reports gauge is refreshed on the way (the same figure on every process)."""
+        """One pass: which of the members connected here (or whose tokens are cached) are suspended."""
         members = self.hub.member_ids() | self.accounts.cached_member_ids()
         if members:
             for member_id in await self.stores.accounts.suspended_among(members):
                 self.enforce(member_id)
-        metrics.reports_open.set(await self.stores.reports.count_open())
 
     async def _check_periodically(self) -> None:
         while True:

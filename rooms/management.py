@@ -56,7 +56,7 @@ class RoomService:
         if room is None or (access.membership is None and access.banned_until is None and not self._is_public(room)):
             raise NotFound("no such room")
         if access.banned_until is not None:
-            metrics.moderation_refusals.labels("banned").inc()
+            metrics.moderation_refusal["banned"].inc()
             raise Forbidden("you are banned from this room", retry_after=_left(access.banned_until))
         return access
 
@@ -77,7 +77,7 @@ class RoomService:
         if membership is None:
             raise Forbidden("join the room first")
         if access.muted_until is not None:
-            metrics.moderation_refusals.labels("muted").inc()
+            metrics.moderation_refusal["muted"].inc()
             raise Forbidden("you are muted in this room", retry_after=_left(access.muted_until))
         await self.ensure_open(room)
         return room, membership

@@ -210,8 +210,8 @@ moderation_actions = Counter(
     "Moderation actions taken through this process, by action (mute, unmute, ban, unban, kick, role, "
     "slow_mode, delete, dismiss, suspend, unsuspend)", ["action"])
 reports_filed = Counter("convene_reports_filed_total", "Reports of messages filed (a repeated report excluded)")
-reports_open = Gauge("convene_reports_open", "Reports waiting in every room's queue (read from the store "
-                     "every REPAIR_INTERVAL_S; the same figure on every process)")
+reports_open = Gauge("convene_reports_open", "Reports waiting in every room's queue (the whole deployment's, "
+                     "read every METRICS_REFRESH_S)")
 moderation_refusals = Counter(
     "convene_moderation_refusals_total",
     "Requests refused because of moderation, by reason (muted, banned, slow_mode)", ["reason"])
@@ -220,3 +220,8 @@ subscriptions_ended = Counter(
     "Live subscriptions this process ended because of a moderation event, by reason (banned, removed)", ["reason"])
 suspended_sockets_closed = Counter(
     "convene_suspended_sockets_closed_total", "Sockets this process closed because their member was suspended")
+MODERATION_ACTIONS = ("mute", "unmute", "ban", "unban", "kick", "role", "slow_mode", "delete", "dismiss", "suspend",
+                      "unsuspend")
+moderation_action = labelled(moderation_actions, MODERATION_ACTIONS)
+moderation_refusal = labelled(moderation_refusals, ("muted", "banned", "slow_mode"))
+subscriptions_ended_by = labelled(subscriptions_ended, ("banned", "removed"))

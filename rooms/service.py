@@ -104,7 +104,7 @@ class ChatService:
             sent = await self.stores.messages.send(room_id, member.id, client_id, draft,
                                                    check=self.rooms.ensure_open, **extra)
         except SlowMode:
-            metrics.moderation_refusals.labels("slow_mode").inc()
+            metrics.moderation_refusal["slow_mode"].inc()
             raise
         if sent is None:
             await self.rooms.may_write(member, room_id)   # raises the precise refusal

@@ -82,8 +82,8 @@ class AttachmentService:
     # Storing a file.
 
     async def check_new(self, member: Member, room_id: int, length: int | None) -> None:
-        """Refusals that need no byte of the file: the room, the size, the quota."""
-        await self.rooms.writable(member, room_id)
+        """Refusals that need no byte of the file: the room (a muted member adds nothing), the size, the quota."""
+        await self.rooms.may_write(member, room_id)
         if length is not None:
             self._check_size(length)
             await self._check_quota(member.id, length)

@@ -44,14 +44,14 @@ class AccountModeration:
         self.accounts.forget_member(member_id)
         await self.on_suspended(member_id)
         if changed:
-            metrics.moderation_actions.labels("suspend").inc()
+            metrics.moderation_action["suspend"].inc()
         return changed
 
     async def unsuspend(self, admin: Member | None, member_id: int, reason: str = "") -> bool:
         await self._target(admin, member_id, reason)
         changed = await self.store.set_suspended(member_id, False, admin.id if admin else None, reason.strip())
         if changed:
-            metrics.moderation_actions.labels("unsuspend").inc()
+            metrics.moderation_action["unsuspend"].inc()
         return changed
 
     async def make_admin(self, member_id: int) -> bool:

@@ -35,7 +35,7 @@ class RoomActions:
                                        "reason": reason.strip()[:500]})
         if event is None:
             raise NotFound("not a member", field="member_id")
-        metrics.moderation_actions.labels(Action.KICK.value).inc()
+        metrics.moderation_action[Action.KICK.value].inc()
         await self.chat.publish(event)
         await self.rooms.on_membership(seat.room, target.member, False)
         return event
@@ -55,7 +55,7 @@ class RoomActions:
         if before is None:
             raise NotFound("not a member", field="member_id")
         if event is not None:
-            metrics.moderation_actions.labels(Action.ROLE.value).inc()
+            metrics.moderation_action[Action.ROLE.value].inc()
             await self.chat.publish(event)
         return event
 
@@ -67,7 +67,7 @@ class RoomActions:
         event = await self.store.set_slow_mode(room_id, seconds, actor.id,
                                                {"action": Action.SLOW_MODE.value, "seconds": seconds})
         if event is not None:
-            metrics.moderation_actions.labels(Action.SLOW_MODE.value).inc()
+            metrics.moderation_action[Action.SLOW_MODE.value].inc()
             await self.chat.publish(event)
         return await self.rooms.get(seat.room.id)
 

@@ -83,7 +83,7 @@ class ReportService:
             await self.restrictions.ban(actor, room_id, report.sender_id, minutes, reason)
         await self.store.handle(report, resolution, actor.id)
         if resolution in (Resolution.DISMISS, Resolution.DELETE):
-            metrics.moderation_actions.labels(resolution.value).inc()
+            metrics.moderation_action[resolution.value].inc()
         handled = await self.store.get(report_id)
         assert handled is not None
         return handled

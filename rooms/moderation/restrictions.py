@@ -52,7 +52,7 @@ class RestrictionService:
                                       {"action": action.value, "member": target.member.brief()})
         if event is None:
             raise NotFound("not muted" if kind is Restriction.MUTE else "not banned", field="member_id")
-        metrics.moderation_actions.labels(action.value).inc()
+        metrics.moderation_action[action.value].inc()
         await self.chat.publish(event)
         return event
 
@@ -71,7 +71,7 @@ class RestrictionService:
         fields = {"action": kind.value, "member": target.member.brief(),
                   "until": until.isoformat() if until else None, "reason": reason}
         event, was_member = await self.store.impose(room_id, member_id, kind, until, reason, actor.id, fields)
-        metrics.moderation_actions.labels(kind.value).inc()
+        metrics.moderation_action[kind.value].inc()
         await self.chat.publish(event)   # every process ends a banned member's subscriptions on seeing it
         if was_member:
             await self.rooms.on_membership(seat.room, target.member, False)

@@ -46,6 +46,7 @@ class Row:
     files: Given = None                     # multipart files {"field": (name, bytes)}
     content: Given = None                   # (bytes, content type) sent as they are
     query: Given = None
+    headers: Given = None                   # extra request headers (a protocol's, such as tus's)
     frame: Given = None                     # the frame sent, for "frame <type>" rows
     fresh: bool = False                     # a fresh copy of the context: the row changes who is who
     note: str = ""                          # why the expectation is what it is, where it is not obvious
