@@ -168,11 +168,23 @@ class ChatService:
         target = await self._message(room_id, target_seq)
         if target.sender_id != member.id and not membership.role.can_moderate:
             raise Forbidden("only the author or a moderator deletes a message")
-        event, created = await self.stores.messages.delete(room_id, target_seq, member.id, client_id)
+        return await self._remove(member, target, client_id)
+
+    async def remove_reported(self, moderator: Member, room_id: int, target_seq: int) -> Event | None:
+        """A deletion decided on a report (rooms/moderation, which checked who may): None when the
+        message is already gone."""
+        target = await self.stores.messages.get(room_id, target_seq)
+        if target is None or target.kind is not EventKind.MESSAGE or target.deleted:
+            return None
+        event, _ = await self._remove(moderator, target)
+        return event
+
+    async def _remove(self, member: Member, target: Event, client_id: str | None = None) -> tuple[Event, bool]:
+        event, created = await self.stores.messages.delete(target.room_id, target.seq, member.id, client_id)
         if created:
             await self.publish(event)
             if target.attachments and self.attachments is not None:
-                await self.attachments.message_deleted(room_id, target_seq)   # its files go with it
+                await self.attachments.message_deleted(target.room_id, target.seq)   # its files go with it
         return event, created
 
     async def _resent(self, room_id: int, member: Member, client_id: str | None, kind: EventKind) -> Event | None:

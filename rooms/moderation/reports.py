@@ -72,9 +72,7 @@ class ReportService:
         if resolution is not Resolution.DISMISS and resolution is not Resolution.DELETE and report.sender_id is None:
             raise BadRequest("the author's account is gone", field="action")
         if resolution is Resolution.DELETE:
-            event = await self.chat_stores.messages.get(room_id, report.seq)
-            if event is not None and not event.deleted:
-                await self.chat.publish(await self.chat_stores.messages.delete(room_id, report.seq, seat.actor.id))
+            await self.chat.remove_reported(seat.actor, room_id, report.seq)
         elif resolution is Resolution.MUTE:
             assert report.sender_id is not None
             await self.restrictions.mute(actor, room_id, report.sender_id, minutes or DEFAULT_MUTE_MINUTES, reason)
