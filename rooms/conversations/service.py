@@ -22,10 +22,9 @@ class ConversationService:
                     active: bool = True) -> tuple[str, Event | None]:
         """Answers (the emoji as stored, the event), the event None when nothing changed."""
         emoji = reaction_emoji(emoji)
-        # The same checks as a message: a member of a room that takes messages (a room the member
-        # may not read is not_found, whether or not it exists).
-        room, _ = await self.rooms.writable(member, room_id)
-        await self.rooms.ensure_open(room)
+        # The same checks as a message: a member, not muted, of a room that takes messages (a room the
+        # member may not read is not_found, whether or not it exists).
+        await self.rooms.may_write(member, room_id)
         event = await self.stores.reactions.set(room_id, target_seq, member.id, emoji, active)
         if event is not None:
             metrics.reactions_by_change["added" if active else "removed"].inc()
@@ -33,8 +32,7 @@ class ConversationService:
         return emoji, event
 
     async def pin(self, member: Member, room_id: int, target_seq: int, active: bool = True) -> Event | None:
-        room, membership = await self.rooms.writable(member, room_id)
-        await self.rooms.ensure_open(room)
+        room, membership = await self.rooms.may_write(member, room_id)
         # In a conversation (a DM) everyone in it may pin; a room leaves it to its owners and moderators.
         if room.kind is not RoomKind.DM and not membership.role.can_moderate:
             raise Forbidden("only the room's owners and moderators pin messages")
