@@ -12,7 +12,7 @@ from realtime.broker.memory import MemoryBroker
 from realtime.connection import Connection
 from realtime.hub import Hub
 from rooms.errors import Forbidden
-from rooms.models import RoomKind, Visibility
+from rooms.models import Draft, RoomKind, Visibility
 from rooms.moderation.models import Restriction
 from rooms.moderation.store import ModerationStores
 from rooms.store import Stores
@@ -53,11 +53,11 @@ async def test_the_send_path_refuses_a_muted_member_until_the_mute_ends(world):
     fields = {"action": "mute", "member": member.brief()}
     await moderation.restrictions.impose(room.id, member.id, Restriction.MUTE, utcnow() + timedelta(minutes=5), "",
                                          owner.id, fields)
-    assert await stores.messages.send(room.id, member.id, "c1", "hello", open_room) is None
+    assert await stores.messages.send(room.id, member.id, "c1", Draft("hello"), open_room) is None
     # A mute that has run out is ignored: no job needs to clear it first.
     await moderation.restrictions.impose(room.id, member.id, Restriction.MUTE, utcnow() - timedelta(seconds=1), "",
                                          owner.id, fields)
-    sent = await stores.messages.send(room.id, member.id, "c1", "hello", open_room)
+    sent = await stores.messages.send(room.id, member.id, "c1", Draft("hello"), open_room)
     assert sent is not None and sent[1] is True
     assert (await stores.rooms.access(room.id, member.id)).muted_until is None
 
