@@ -76,10 +76,10 @@ class DigestService:
 
     async def email(self, member: Member, room_id: int) -> Digest:
         """The digest queued in the outbox for the member's notification address; counts as a look."""
+        digest = await self.peek(member, room_id)   # who may, before anything about their address
         address = await self.estores.outbox.address(member.id)
         if address is None:
             raise BadRequest("set a notification address first (PUT /api/me/notifications)", field="email")
-        digest = await self.peek(member, room_id)
         await self.estores.outbox.enqueue(member.id, address, f"[Convene] Digest: {digest.emergency.room.name}",
                                           digest.text, "digest")
         await self.estores.digests.advance(room_id, member.id, digest.to_seq)

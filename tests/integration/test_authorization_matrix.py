@@ -156,6 +156,21 @@ async def spare_file_send(w: World, role: str, ctx: dict) -> dict:
             "attachments": [await w.attachment(ctx)]}
 
 
+FORGED_TOKEN = "WzEsIm5vdGlmaWNhdGlvbnMiXQ.forged"
+
+
+# A browser's subscription: an endpoint on an accepted push service, a P-256 public key, a 16-byte secret.
+P256_KEY = "BNLgcOuH-yHulvj0QTVj-sCfBrjViYhGH3mfyB6i-ijSE03GOGNorRHf-U--1qiWDzClkzzhlX91f4EXgSBmFSA"
+
+
+def push_endpoint(role: str) -> str:
+    return f"https://updates.push.services.mozilla.com/wpush/v2/matrix-{role}"
+
+
+def push_subscription(role: str) -> dict:
+    return {"endpoint": push_endpoint(role), "keys": {"p256dh": P256_KEY, "auth": "A" * 22}}
+
+
 TUS = {"Tus-Resumable": "1.0.0"}
 NOTE = {"file": ("note.txt", b"Referral pathway: clinic first.", "text/plain")}
 ALERT = {"client_id": "matrix-alert", "body": "Evacuate the lower clinic"}
@@ -271,6 +286,29 @@ ROWS: list[Row] = [
     Row("POST /admin/members/{member_id:int}/unsuspend", expect(403, anonymous=303, site_admin=303),
         params=victim_id, form={"reason": ""}),
 
+    # Notifications (the member's own; a forged token is nobody's).
+    Row("GET /api/notifications", logged_in(200)),
+    Row("GET /api/notifications/counts", logged_in(200)),
+    Row("POST /api/notifications/read", logged_in(200), body={"ids": [1]}),
+    Row("POST /api/notifications/read-all", logged_in(200)),
+    Row("GET /api/me/preferences", logged_in(200)),
+    Row("PUT /api/me/preferences", logged_in(200), body={"email_timing": "hourly"}),
+    Row("PUT /api/rooms/{room_id:int}/notifications", in_room(200, 403, banned=403), body={"level": "mentions"},
+        note="a room's notification level is for its members"),
+    Row("PUT /api/rooms/{room_id:int}/notifications", in_room(200, banned=403), context="private",
+        body={"level": "mentions"}),
+    Row("GET /api/push/key", expect(200), note="the server's public VAPID key: public by design"),
+    Row("POST /api/push/subscriptions", logged_in(201), body=lambda w, r, c: push_subscription(r)),
+    Row("DELETE /api/push/subscriptions", logged_in(204), body=lambda w, r, c: {"endpoint": push_endpoint(r)}),
+    Row("GET /notifications", page(200)),
+    Row("POST /notifications", page(303), form={"all": "1"}),
+    Row("GET /settings/notifications", page(200)),
+    Row("POST /settings/notifications", page(303), form={"email_timing": "daily"}),
+    Row("GET /unsubscribe/{token}", expect(404), params={"token": FORGED_TOKEN}),
+    Row("POST /unsubscribe/{token}", expect(404), params={"token": FORGED_TOKEN}),
+    Row("GET /settings/email/verify/{token}", expect(400), params={"token": FORGED_TOKEN},
+        note="a verification link that is not one: refused for everyone"),
+
     # Attachments (the private room; the owner sent one file, has one not sent yet and one upload in progress).
     Row("POST /api/rooms/{room_id:int}/attachments", in_room(201, banned=403, muted=403), context="private",
         files=NOTE, note="a muted member adds nothing to the room, files included"),
@@ -332,7 +370,8 @@ ROWS: list[Row] = [
     Row("DELETE /api/emergencies/{room_id:int}/fourw/{entry_id:int}",
         coordinators(204, member=403) | {"member": 204}, context="emergency", params=own_entry),
     Row("GET /api/emergencies/{room_id:int}/digest", in_room(200), context="emergency"),
-    Row("POST /api/emergencies/{room_id:int}/digest", in_room(202), context="emergency"),
+    Row("POST /api/emergencies/{room_id:int}/digest", in_room(422), context="emergency",
+        note="members get past the door and are told to verify a notification address first"),
     Row("GET /api/emergencies/{room_id:int}/audit.{format}", coordinators(200), context="emergency"),
     Row("GET /emergencies", page(200)),
     Row("POST /emergencies/new", page(303),
