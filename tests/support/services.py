@@ -19,6 +19,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Callable, Self
 
+import redis
+from redis.crc import key_slot
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL_HINT = "run `make test` or `bash scripts/setup-system.sh` to install it"
 
@@ -160,8 +163,7 @@ class PostgresInstance:
                       "-w", "-t", str(int(timeout)), "start"], as_owner=True, timeout=timeout + 5)
             wait_until(self._accepts_connections, timeout, f"PostgreSQL on port {self.port}")
             if first:
-                self._pg(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                          self.database], timeout=timeout)
+                self._create_database(timeout)
         except BaseException as exc:
             log = self.log_tail()
             self.kill()
@@ -224,7 +226,7 @@ class PostgresInstance:
                  exc: BaseException | None, tb: TracebackType | None) -> None:
         self.cleanup()
 
-    def _create_cluster(self) -> None:
+    def _prepare_dir(self) -> None:
         self._bin = find_postgres_bin()
         owner = _postgres_owner()
         self.dir = Path(tempfile.mkdtemp(prefix="convene-pg-"))
@@ -233,19 +235,40 @@ class PostgresInstance:
         if owner is not None:
             os.chown(self.dir, owner.pw_uid, owner.pw_gid)
         self.port = free_port()
+
+    def _create_cluster(self) -> None:
+        self._prepare_dir()
         self._pg(["initdb", "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--locale=C", "--no-sync"], as_owner=True, timeout=60)
+        # Any instance can be a streaming replica's primary (PostgresReplicaInstance).
+        with open(self.data_dir / "pg_hba.conf", "a") as hba:
+            hba.write("\nhost replication postgres 127.0.0.1/32 trust\n")
+        self._configure("wal_level = replica\nmax_wal_senders = 5\n"
+                        # fsync off is safe here: tests kill the server process, never the OS, and the
+                        # page cache survives that. synchronous_commit stays on: fault tests kill
+                        # Postgres and check that acknowledged (committed) messages survive.
+                        "fsync = off\nfull_page_writes = off\n")
+
+    def _configure(self, extra: str) -> None:
         # Settings live in the config file so restarts keep the same port and socket dir.
+        assert self.dir is not None
         with open(self.data_dir / "postgresql.conf", "a") as conf:
-            conf.write(
-                f"\nport = {self.port}\n"
-                "listen_addresses = '127.0.0.1'\n"
-                f"unix_socket_directories = '{self.dir}'\n"
-                # fsync off is safe here: tests kill the server process, never the OS, and the
-                # page cache survives that. synchronous_commit stays on: fault tests kill
-                # Postgres and check that acknowledged (committed) messages survive.
-                "fsync = off\nfull_page_writes = off\n"
-            )
+            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                       f"unix_socket_directories = '{self.dir}'\n{extra}")
+
+    def _create_database(self, timeout: float) -> None:
+        self._pg(["createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                  self.database], timeout=timeout)
+
+    def sql(self, query: str, timeout: float = 10.0) -> str:
+        """Runs one statement with psql and answers its output (unaligned, tuples only)."""
+        result = subprocess.run(
+            [str(self._binary("psql")), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", self.database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query],
+            capture_output=True, text=True, timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed on port {self.port}: {result.stderr.strip()}")
+        return result.stdout.strip()
 
     def _accepts_connections(self) -> bool:
         result = subprocess.run(
@@ -277,6 +300,43 @@ class PostgresInstance:
         if result.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:1])} failed ({result.returncode}): "
                                f"{result.stderr.strip() or result.stdout.strip()}")
+
+
+class PostgresReplicaInstance(PostgresInstance):
+    """A hot-standby streaming replica of `primary`, made with `pg_basebackup -R`, in its own temp
+    dir on its own port. It serves reads only; its replay can be paused to simulate lag."""
+
+    def __init__(self, primary: PostgresInstance) -> None:
+        super().__init__(primary.database)
+        self.primary = primary
+
+    def _create_cluster(self) -> None:
+        self._prepare_dir()
+        # -R writes standby.signal and primary_conninfo; -X stream copies the WAL written meanwhile;
+        # a fast checkpoint, or the backup waits for a spread one (minutes).
+        self._pg(["pg_basebackup", "-h", "127.0.0.1", "-p", str(self.primary.port), "-U", "postgres",
+                  "-D", str(self.data_dir), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"], as_owner=True, timeout=120)
+        # The primary's postgresql.conf came along; later lines win.
+        self._configure("hot_standby = on\n")
+
+    def _create_database(self, timeout: float) -> None:
+        pass   # it came with the base backup
+
+    def pause_replay(self) -> None:
+        """Receives WAL but applies none of it: the replica falls behind, as under load."""
+        self.sql("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        self.sql("SELECT pg_wal_replay_resume()")
+
+    def wait_caught_up(self, timeout: float = 20.0) -> None:
+        """Until the replica has replayed everything the primary had written when called."""
+        target = self.primary.sql("SELECT pg_current_wal_lsn()")
+
+        def replayed() -> bool:
+            return self.sql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn") == "t"
+
+        wait_until(replayed, timeout, "the replica's replay")
 
 
 def _postgres_owner() -> pwd.struct_passwd | None:
@@ -332,7 +392,8 @@ class RedisInstance:
         with open(self.dir / "redis.log", "ab") as log:
             self._proc = subprocess.Popen(
                 [binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(self.dir)],
+                 "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", str(self.dir),
+                 *self.extra_args()],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )
         try:
@@ -340,6 +401,10 @@ class RedisInstance:
         except Exception as exc:
             self.kill()
             raise _failure("Redis", exc, self.log_tail()) from exc
+
+    def extra_args(self) -> list[str]:
+        """More redis-server options, for subclasses (a cluster node)."""
+        return []
 
     def stop(self, timeout: float = 10.0) -> None:
         _stop_child(self._proc, timeout)
@@ -377,6 +442,178 @@ class RedisInstance:
                 return sock.recv(64).startswith(b"+PONG")
         except OSError:
             return False
+
+
+# --- Redis Cluster -----------------------------------------------------------
+
+
+class RedisClusterNode(RedisInstance):
+    """One node of a private Redis Cluster: a RedisInstance in cluster mode, its identity kept in
+    its directory (nodes.conf) so a restarted node rejoins as the same node."""
+
+    def __init__(self, node_timeout_ms: int) -> None:
+        super().__init__()
+        self.node_timeout_ms = node_timeout_ms
+        self.bus_port: int | None = None
+
+    def extra_args(self) -> list[str]:
+        if self.bus_port is None:
+            # Chosen, not port + 10000, which may be taken or past 65535.
+            self.bus_port = free_port()
+        return ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(self.node_timeout_ms), "--cluster-port", str(self.bus_port),
+                # A shard without its primary does not stop the others (docs/scaling.md).
+                "--cluster-require-full-coverage", "no"]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2, socket_connect_timeout=2)
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def info(self, *args: str) -> dict[str, str]:
+        """`CLUSTER INFO` (no arguments) or `INFO <section>` as a dict of strings."""
+        with self.client() as client:
+            raw = client.execute_command("CLUSTER", "INFO") if not args else client.execute_command("INFO", *args)
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        if isinstance(text, dict):
+            return {k: str(v) for k, v in text.items()}
+        return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+class RedisClusterInstance:
+    """A private Redis Cluster: `primaries` shards with `replicas` replicas each, from Debian's
+    redis-server and `redis-cli --cluster create`, non-persistent, with a short node timeout so a
+    killed primary's replica takes over within seconds."""
+
+    def __init__(self, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 1000) -> None:
+        self.replicas = replicas
+        self.nodes = [RedisClusterNode(node_timeout_ms) for _ in range(primaries * (1 + replicas))]
+
+    @property
+    def url(self) -> str:
+        """REDIS_URL for Convene: every node as a seed (docs/scaling.md)."""
+        return "redis+cluster://" + ",".join(node.address for node in self.nodes)
+
+    def start(self, timeout: float = 60.0) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError(f"redis-cli not found on PATH; {INSTALL_HINT} (Debian package `redis-tools`)")
+        try:
+            for node in self.nodes:
+                node.start()
+            result = subprocess.run(
+                [cli, "--cluster", "create", *(node.address for node in self.nodes),
+                 "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                capture_output=True, text=True, timeout=timeout, check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed: {result.stdout[-2000:]}{result.stderr}")
+            self.wait_healthy(timeout)
+        except BaseException as exc:
+            log = "\n".join(node.log_tail(20) for node in self.nodes)
+            self.cleanup()
+            if isinstance(exc, Exception):
+                raise _failure("Redis Cluster", exc, log) from exc
+            raise
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        """Until every live node says cluster_state:ok and knows every node, every slot is served
+        by a live primary, and every live replica is in sync with its primary."""
+        wait_until(self._healthy, timeout, "Redis Cluster")
+
+    def _healthy(self) -> bool:
+        live = [node for node in self.nodes if node.alive()]
+        try:
+            for node in live:
+                info = node.info()
+                if info.get("cluster_state") != "ok" or int(info.get("cluster_slots_ok", 0)) != 16384:
+                    return False
+                if int(info.get("cluster_known_nodes", 0)) != len(self.nodes):
+                    return False
+                replication = node.info("replication")
+                if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
+                    return False
+            primaries = self.primaries()
+        except Exception:   # a node still starting or just killed: not healthy yet
+            return False
+        return bool(primaries) and all(node.alive() for node in primaries)
+
+    def _view(self) -> list[list[str]]:
+        """CLUSTER NODES as seen by a live node: one list of fields per node."""
+        for node in self.nodes:
+            if node.alive():
+                try:
+                    with node.client() as client:
+                        raw = client.execute_command("CLUSTER", "NODES")
+                except Exception:
+                    continue
+                text = raw.decode() if isinstance(raw, bytes) else raw
+                if isinstance(text, dict):   # some client versions parse it
+                    return [[info["node_id"], address, info["flags"]] for address, info in text.items()]
+                return [line.split() for line in text.splitlines() if line.strip()]
+        raise RuntimeError("no live node in the Redis Cluster")
+
+    def _by_address(self, address: str) -> RedisClusterNode:
+        port = int(address.split("@", 1)[0].rsplit(":", 1)[1])
+        return next(node for node in self.nodes if node.port == port)
+
+    def primaries(self) -> list[RedisClusterNode]:
+        """The nodes currently serving slots as primaries (not marked failed)."""
+        return [self._by_address(fields[1]) for fields in self._view()
+                if "master" in fields[2] and "fail" not in fields[2]]
+
+    def primary_for(self, key: str) -> RedisClusterNode:
+        """The primary serving `key`'s hash slot (a channel name works the same way)."""
+        slot = key_slot(key.encode())
+        with next(node for node in self.nodes if node.alive()).client() as client:
+            shards = client.execute_command("CLUSTER", "SLOTS")
+        for start, end, primary, *_ in shards:
+            if start <= slot <= end:
+                return next(node for node in self.nodes if node.port == int(primary[1]))
+        raise RuntimeError(f"slot {slot} is not served")
+
+    def kill_and_wait_for_failover(self, primary: RedisClusterNode, timeout: float = 30.0) -> RedisClusterNode:
+        """SIGKILL a primary, as in a crash, and wait until one of its replicas serves its slots."""
+        with primary.client() as client:
+            own_slots = {int(s[0]) for s in client.execute_command("CLUSTER", "SLOTS")
+                         if int(s[2][1]) == primary.port}
+        primary.kill()
+
+        def promoted() -> RedisClusterNode | None:
+            try:
+                with next(node for node in self.nodes if node.alive()).client() as client:
+                    shards = client.execute_command("CLUSTER", "SLOTS")
+            except Exception:
+                return None
+            owners = {int(s[2][1]) for s in shards if int(s[0]) in own_slots}
+            if len(owners) == 1 and primary.port not in owners:
+                return next(node for node in self.nodes if node.port in owners)
+            return None
+
+        wait_until(lambda: promoted() is not None and self._slots_ok(), timeout,
+                   f"failover of the primary on port {primary.port}")
+        successor = promoted()
+        assert successor is not None
+        return successor
+
+    def _slots_ok(self) -> bool:
+        return all(node.info().get("cluster_state") == "ok" for node in self.nodes if node.alive())
+
+    def cleanup(self) -> None:
+        for node in self.nodes:
+            node.cleanup()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.cleanup()
 
 
 # --- The Convene app ---------------------------------------------------------
