@@ -409,6 +409,11 @@ class Hub:
             await self.broker.unsubscribe(room_channel(feed.room_id))
             await feed.stop()
 
+    def head_of(self, room_id: int) -> int:
+        """The highest seq this process has delivered in the room (0 when it does not serve it)."""
+        feed = self.feeds.get(room_id)
+        return feed.head if feed is not None else 0
+
     # Inputs: the broker, periodic checks, and local hints.
 
     def poke(self, room_id: int) -> None:

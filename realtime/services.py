@@ -82,7 +82,8 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        stores = Stores.open(settings.sqlalchemy_url, settings.sqlite_synchronous)
+        stores = Stores.open(settings.sqlalchemy_url, settings.sqlite_synchronous,
+                             settings.sqlalchemy_replica_url, settings.database_replica_retry_s)
         broker = open_broker(settings.redis_url)
         hub = Hub(stores, broker, replay_page=settings.replay_page,
                   repair_interval_s=settings.repair_interval_s,
@@ -92,6 +93,7 @@ class Services:
         chat = ChatService(stores, rooms, broker, max_body_chars=settings.max_body_chars,
                            composer=Composer(stores, ChatFormatter(settings.render_timeout_s)),
                            on_publish_failure=hub.poke)
+        chat.heads.live = hub.head_of
         emergency = EmergencyServices.build(stores, chat, EmergencySettings.from_env())
         attachments = AttachmentService.build(stores, rooms, settings.data_dir, settings.secret_key)
         chat.attachments = attachments
@@ -189,7 +191,7 @@ class Services:
         await self.limiter.close()
         await self.broker.disconnect()
         self.chat.composer.formatter.close()
-        await self.stores.db.dispose()
+        await self.stores.dispose()
 
     def _to_member(self, data: str) -> None:
         try:
@@ -202,11 +204,16 @@ class Services:
     async def readiness(self) -> dict:
         store_ok = await self.stores.db.ping()
         broker = self.broker.state
-        return {
-            "store": "ok" if store_ok else "unavailable",
-            "broker": broker.value,
-            "ready": store_ok and broker is BrokerState.CONNECTED,
-        }
+        state = {"store": "ok" if store_ok else "unavailable", "broker": broker.value}
+        ready = store_ok and broker is BrokerState.CONNECTED
+        cluster = await self.broker.cluster_state()
+        if cluster is not None:
+            state["redis_cluster"] = cluster
+            ready = ready and cluster["state"] == "ok"
+        if self.stores.replica is not None:
+            # Not part of readiness: without its replica the primary answers every read.
+            state["replica"] = "ok" if await self.stores.replica.ping() else "unavailable"
+        return {**state, "ready": ready}
 
     async def _presence_heartbeat(self) -> None:
         while True:

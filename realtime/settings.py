@@ -25,6 +25,11 @@ class Settings:
     """
 
     database_url: str = ""
+    # A Postgres streaming replica for history pages and search (docs/scaling.md); empty: none.
+    database_replica_url: str = ""
+    # After a failed read the replica is left alone this long; the primary answers meanwhile.
+    database_replica_retry_s: float = 5.0
+    # One Redis (redis://…) or a Redis Cluster (redis+cluster://host1:port1,host2:port2/).
     redis_url: str = ""
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     allowed_origins: tuple[str, ...] = ()
@@ -95,15 +100,14 @@ class Settings:
     @property
     def sqlalchemy_url(self) -> str:
         """The store URL in SQLAlchemy's async-driver spelling."""
-        url = self.database_url
-        if not url:
+        if not self.database_url:
             return f"sqlite+aiosqlite:///{self.data_dir / 'convene.db'}"
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+asyncpg://" + url[len(prefix):]
-        if url.startswith("sqlite:///"):
-            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
-        return url
+        return _async_driver(self.database_url)
+
+    @property
+    def sqlalchemy_replica_url(self) -> str:
+        """The read replica's URL in SQLAlchemy's async-driver spelling, or "" without one."""
+        return _async_driver(self.database_replica_url) if self.database_replica_url else ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -112,6 +116,8 @@ class Settings:
         secret = env.get("SECRET_KEY") or _dev_secret(data_dir)
         return cls(
             database_url=env.get("DATABASE_URL", ""),
+            database_replica_url=env.get("DATABASE_REPLICA_URL", ""),
+            database_replica_retry_s=_float(env, "DATABASE_REPLICA_RETRY_S", cls.database_replica_retry_s),
             redis_url=env.get("REDIS_URL", ""),
             secret_key=secret,
             allowed_origins=_list(env, "ALLOWED_ORIGINS"),
@@ -151,6 +157,15 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
+
+
+def _async_driver(url: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+    return url
 
 
 def _ice_servers(env: Mapping[str, str]) -> tuple[dict, ...]:

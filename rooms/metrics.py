@@ -57,6 +57,10 @@ RATE_LIMITS = ("socket_frames", "socket_messages", "socket_media_offers", "membe
 broker_publish_failures = Counter("convene_broker_publish_failures_total",
                                   "Publishes the broker refused (the store has the event; gap repair delivers it)")
 broker_reconnects = Counter("convene_broker_reconnects_total", "Times the broker connection was re-established")
+broker_resyncs = Counter("convene_broker_resyncs_total", "Resyncs handed to the hub (after a reconnect or an "
+                         "overflowing inbox): every room served here is checked against the store")
+broker_cluster_shards = Gauge("convene_broker_cluster_shards", "Redis Cluster primaries this process holds a sharded "
+                              "subscriber connection to (0 on one Redis)")
 store_errors = Counter("convene_store_errors_total", "Database operations that failed, by kind "
                        "(`unavailable`: outage or pool timeout; `failed`: any other database error)", ["kind"])
 STORE_ERROR_KINDS = ("unavailable", "failed")
@@ -65,6 +69,15 @@ store_wait_seconds = Histogram("convene_store_wait_seconds", "Time waiting for a
                                ["operation"], buckets=WAIT_BUCKETS)
 STORE_OPERATIONS = ("read", "write")
 store_connections_in_use = Gauge("convene_store_connections_in_use", "Database connections checked out of the pool")
+
+# --- read replica --------------------------------------------------------------------------------
+replica_reads = Counter("convene_replica_reads_total", "History pages and searches answered by the read replica",
+                        ["read"])
+replica_fallbacks = Counter("convene_replica_fallbacks_total", "History pages and searches answered by the primary "
+                            "although a replica is configured: the replica was `behind` what the reader must see, "
+                            "or `unavailable`", ["read", "reason"])
+REPLICA_READS = ("history", "search")
+REPLICA_FALLBACK_REASONS = ("behind", "unavailable")
 
 # --- media and background work -------------------------------------------------------------------
 live_stream_workers = Gauge("convene_live_stream_workers", "Live-stream (HLS) worker processes running")
@@ -225,3 +238,7 @@ MODERATION_ACTIONS = ("mute", "unmute", "ban", "unban", "kick", "role", "slow_mo
 moderation_action = labelled(moderation_actions, MODERATION_ACTIONS)
 moderation_refusal = labelled(moderation_refusals, ("muted", "banned", "slow_mode"))
 subscriptions_ended_by = labelled(subscriptions_ended, ("banned", "removed"))
+
+replica_reads_by_read = labelled(replica_reads, REPLICA_READS)
+replica_fallbacks_by = {(read, reason): replica_fallbacks.labels(read, reason)
+                        for read in REPLICA_READS for reason in REPLICA_FALLBACK_REASONS}

@@ -35,6 +35,7 @@ from rooms.management import RoomService
 from rooms.models import Event, EventKind, Member, Page, Room
 from rooms.store import Stores
 from rooms.store.messages import AfterInsert
+from rooms.store.replica import KnownHeads
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,10 @@ class ChatService:
         self.listeners: list[MessageListener] = []
         # Called with each committed event after it is published (notifications look at the room).
         self.on_event: list[Callable[[Event], None]] = []
+        # What a read replica must have reached before it answers a subscribed socket's history:
+        # every event this process commits (told before its ack), and the hub's live heads.
+        self.heads = KnownHeads()
+        self.on_event.append(lambda event: self.heads.saw(event.room_id, event.seq))
 
     def _check_body(self, body: str, attachments: Sequence[int] = ()) -> str:
         if not body.strip() and not attachments:
@@ -210,16 +215,18 @@ class ChatService:
         `thread`: only the replies to that message; `mentioning_me`: only messages naming the member
         (or the whole room)."""
         filters = {"thread": thread, "mentioning": member.id if mentioning_me else None}
+        # With a read replica: the seq it must have reached in this room (rooms/store/replica.py).
+        floor = self.heads.floor(room_id)
         if subscribed:
-            return await self.stores.messages.page(room_id, before, limit, **filters)
+            return await self.stores.messages.page(room_id, before, limit, floor=floor, **filters)
         # Otherwise the access rule rides in the page query (one round trip, not two). Only an empty
         # answer, which may mean "not allowed" as well as "nothing there", asks RoomService for the
         # verdict and its precise error, then reads again (access may have changed in between).
-        page = await self.stores.messages.page(room_id, before, limit, reader=member.id, **filters)
+        page = await self.stores.messages.page(room_id, before, limit, reader=member.id, floor=floor, **filters)
         if page.events:
             return page
-        await self.rooms.readable(member, room_id)
-        return await self.stores.messages.page(room_id, before, limit, **filters)
+        room, _ = await self.rooms.readable(member, room_id)
+        return await self.stores.messages.page(room_id, before, limit, floor=max(floor, room.last_seq), **filters)
 
     async def thread(self, member: Member, room_id: int, parent_seq: int, before: int | None, limit: int, *,
                      subscribed: bool = False) -> tuple[Event, Page]:

@@ -13,6 +13,8 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from rooms import metrics
+
 
 class BrokerState(str, enum.Enum):
     DISCONNECTED = "disconnected"
@@ -60,11 +62,19 @@ class Broker(ABC):
     @abstractmethod
     async def publish(self, channel: str, data: str) -> None: ...
 
+    async def cluster_state(self) -> dict | None:
+        """A Redis Cluster's own view of its health, for /readyz; None for other backends."""
+        return None
+
     async def next_published(self) -> Published | _Resync:
         if self._overflowed:
             self._overflowed = False
+            metrics.broker_resyncs.inc()
             return RESYNC
-        return await self._inbox.get()
+        item = await self._inbox.get()
+        if item is RESYNC:
+            metrics.broker_resyncs.inc()
+        return item
 
     def _receive(self, item: Published | _Resync) -> None:
         """Adapters hand incoming messages here. A full inbox drops them and asks for a resync,

@@ -214,6 +214,49 @@ class PostgresDatabase(Database):
         await conn.execute(text("SELECT pg_advisory_xact_lock(724311)"))
 
 
+class ReadReplica:
+    """A Postgres streaming replica (hot standby) for reads that may lag a little: history pages and
+    search (rooms/store/replica.py says when its answer is taken). Read-only, never migrated.
+
+    Failing it is never an outage: the primary answers instead. After a connection failure the
+    replica is left alone for `retry_after_s`, so one that is down costs one failed attempt per
+    pause, not one per request, and its timeouts are short for the same reason."""
+
+    def __init__(self, url: str, retry_after_s: float = 5.0) -> None:
+        engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_timeout=5,
+                                     connect_args={"timeout": 3, "command_timeout": 10})
+        _ping_when_idle(engine)
+        self.engine = engine
+        self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.retry_after_s = retry_after_s
+        self._down_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            with _outage_as_unavailable("the read replica is unreachable"):
+                async with self._read_engine.connect() as conn:
+                    yield conn
+        except StoreUnavailable:
+            self._down_until = time.monotonic() + self.retry_after_s
+            raise
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
 PING_AFTER_IDLE_S = 10.0
 
 
@@ -247,3 +290,12 @@ def open_database(sqlalchemy_url: str, sqlite_synchronous: str = "full") -> Data
     if sqlalchemy_url.startswith("postgresql"):
         return PostgresDatabase(sqlalchemy_url)
     raise ValueError(f"unsupported DATABASE_URL scheme: {sqlalchemy_url.split(':', 1)[0]}")
+
+
+def open_replica(sqlalchemy_url: str, retry_after_s: float = 5.0) -> ReadReplica | None:
+    """The read replica DATABASE_REPLICA_URL names (in SQLAlchemy's spelling), or None."""
+    if not sqlalchemy_url:
+        return None
+    if not sqlalchemy_url.startswith("postgresql"):
+        raise ValueError("DATABASE_REPLICA_URL must name a Postgres streaming replica (postgresql://…)")
+    return ReadReplica(sqlalchemy_url, retry_after_s)

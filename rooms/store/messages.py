@@ -8,6 +8,7 @@ never leaves a hole in the sequence.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Iterable
@@ -20,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rooms.errors import NotFound, SlowMode
 from rooms.models import Draft, Event, EventKind, Page, Role, Room, parent_preview
-from rooms.store.database import Database
+from rooms.store.database import Database, ReadReplica
+from rooms.store.replica import answered, replica_statement, rows_from_replica
 from rooms.store.rooms import readable_by, restricted, room_from_row
 from rooms.store.schema import members, memberships, mentions, messages, rooms, utcnow
 
@@ -154,14 +156,27 @@ def _replies_to(room_id: int, seq: int):
                                   messages.c.kind == EventKind.MESSAGE.value)
 
 
+@functools.cache
+def _replica_page(before: bool, thread: bool, mentioning: bool):
+    """On a read replica: the replica's head for the room beside the page (rooms/store/replica.py).
+    Access is not checked there; the primary decides it (_readable_head) in parallel."""
+    return replica_statement(select(rooms.c.last_seq).where(rooms.c.id == bindparam("room")),
+                             _page(before, False, thread, mentioning), "-seq")
+
+
+_readable_head = select(rooms.c.last_seq).where(
+    rooms.c.id == bindparam("room"), readable_by(bindparam("room"), bindparam("reader"), bindparam("now")))
+
+
 class _AlreadyStored(Exception):
     """Leaves the write transaction so the sequence increment is rolled back with it."""
 
 
 class MessageStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, replica: ReadReplica | None = None) -> None:
         self.db = db
         self.on_delete: list[DeleteHook] = []
+        self.replica = replica
 
     async def append(self, room_id: int, sender_id: int, client_id: str, body: str | Draft) -> tuple[Event, bool]:
         """Stores a message once per client id, without the membership check of `send`. Answers (event, created)."""
@@ -316,17 +331,54 @@ class MessageStore:
             return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
 
     async def page(self, room_id: int, before_seq: int | None, limit: int, reader: int | None = None, *,
-                   thread: int | None = None, mentioning: int | None = None) -> Page:
+                   thread: int | None = None, mentioning: int | None = None, floor: int = 0) -> Page:
         """Messages (not edit/delete entries) older than before_seq, newest first, in their current state.
         With `reader` (a member id) the page is empty unless that member may read the room
         (rooms.store.rooms.readable_by); an empty page then does not say which. `thread` keeps the
-        replies to that seq; `mentioning` the messages that mention that member or the room."""
-        stmt = _page(before_seq is not None, reader is not None, thread is not None, mentioning is not None)
+        replies to that seq; `mentioning` the messages that mention that member or the room.
+        With a read replica, `floor` is the room's seq the reader must see (rooms/store/replica.py)."""
+        shape = (before_seq is not None, reader is not None, thread is not None, mentioning is not None)
         params = {"room": room_id, "before": before_seq, "limit": limit + 1, "reader": reader,
                   "thread": thread, "mentioned": mentioning, "now": utcnow()}
+        if self.replica is not None:
+            page = await self._page_from_replica(shape, params, limit, floor)
+            if page is not None:
+                return page
+        stmt = _page(*shape)
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt, params)).all()
         return Page(events=[event_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
+
+    async def _page_from_replica(self, shape: tuple[bool, bool, bool, bool], params: dict, limit: int,
+                                 floor: int) -> Page | None:
+        """The page as the replica has it, if it had reached what the reader must see; None when the
+        primary must answer. With a reader, the primary decides access and gives the floor its head."""
+        assert self.replica is not None
+        if params["before"] is not None:
+            floor = max(floor, params["before"] - 1)   # the reader has seen `before`
+        before, _, thread, mentioning = shape
+        replica_read = rows_from_replica(self.replica, "history", _replica_page(before, thread, mentioning), params)
+        if params["reader"] is None:
+            rows = await replica_read
+        else:
+            head, rows = await asyncio.gather(self._readable_head(params), replica_read, return_exceptions=True)
+            for outcome in (head, rows):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            if head is None:
+                return Page(events=[], has_more=False)   # not readable: the caller asks RoomService
+            floor = max(floor, head)
+        if rows is None:
+            return None
+        reached = bool(rows) and rows[0][0] is not None and rows[0][0] >= floor
+        if not answered("history", reached):
+            return None
+        events = [event_from_row(row[1:]) for row in rows if row[1] is not None]
+        return Page(events=events[:limit], has_more=len(events) > limit)
+
+    async def _readable_head(self, params: dict) -> int | None:
+        async with self.db.read() as conn:
+            return await conn.scalar(_readable_head, params)
 
     async def _next_seq(self, conn: AsyncConnection, room_id: int) -> int:
         # UPDATE takes the row lock that orders every writer of this room.
