@@ -1,4 +1,4 @@
-"""Picks the rate-limiter adapter from REDIS_URL: shared in Redis when set, in-process otherwise."""
+"""Picks the rate-limiter adapter from REDIS_URL: shared in Redis (one server or a cluster) when set, in-process otherwise."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
-"""Rate limits in Redis, so every process counts against the same buckets."""
+"""Rate limits in Redis, so every process counts against the same buckets; one server or a cluster.
+
+A bucket is one key, convene:limit:{<bucket>}, and each decision one script on that key alone: the
+hash tag names the key's slot, so on a Redis Cluster a decision never spans shards and the buckets
+spread over all of them.
+"""
 
 from __future__ import annotations
 
-from redis.exceptions import RedisError
-
 from realtime.limits.base import Rate, RateLimiter
-from realtime.redis_client import redis_client
+from realtime.redis_client import REDIS_FAILURES, redis_client
 
 PREFIX = "convene:limit:"
 
@@ -36,9 +39,9 @@ class RedisRateLimiter(RateLimiter):
 
     async def _call(self, key: str, rate: Rate, cost: int, take: bool) -> float | None:
         try:
-            wait_ms = await self._script(keys=[PREFIX + key],
+            wait_ms = await self._script(keys=[f"{PREFIX}{{{key}}}"],
                                          args=[rate.interval, rate.burst, cost, "1" if take else "0"])
-        except (RedisError, OSError):
+        except REDIS_FAILURES:
             # Limits protect the service; with Redis away they fail open rather than refuse everyone.
             return None
         return wait_ms / 1000 if wait_ms else None

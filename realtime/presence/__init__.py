@@ -1,4 +1,4 @@
-"""Picks the presence adapter from REDIS_URL: Redis when set, in-process otherwise."""
+"""Picks the presence adapter from REDIS_URL: Redis (one server or a cluster) when set, in-process otherwise."""
 
 from __future__ import annotations
 

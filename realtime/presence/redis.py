@@ -1,13 +1,22 @@
-"""Presence in Redis, shared by every process.
+"""Presence in Redis, shared by every process; one server or a Redis Cluster alike.
 
-Keys (all under "convene:presence:"):
-  m:{member}   hash  "{process}/{conn}" -> status, one field per live connection
-  p:{process}  string with a TTL: the process is alive while it exists
-  pm:{process} set of members with a connection on that process (for reaping)
-  procs        set of every process that has registered
-A field counts only while its process key exists, so a crashed process's
-members read as offline as soon as its key expires; the reaper then removes
-the stale fields and announces the change.
+Keys:
+  convene:presence:m:{member}   hash "{process}/{conn}" -> status, one field per live connection.
+                                Each member's hash lands on its own slot, so members spread
+                                over the shards of a cluster.
+  {convene:presence:procs}             set of every process that has registered
+  {convene:presence:procs}:alive:{p}   string with a TTL: the process is alive while it exists
+  {convene:presence:procs}:members:{p} set of members with a connection on that process
+  {convene:presence:procs}:reaper:{p}  which live process reaps a dead one
+The process registry shares one hash tag, so it sits on one shard and its multi-key commands
+(MGET of the liveness keys, DEL on stop) never cross slots. A member's change is one script on
+that member's hash alone.
+
+A field counts while its process's liveness key exists. Each heartbeat reads the registry once and
+remembers which processes were alive and which were dead; a read only looks up a process it has
+not seen since (one MGET, on the registry's shard), so the common read is one round trip to the
+members' shards. The reaper removes dead processes' fields and announces the change: a crashed
+process's members read as offline within presence_ttl_s + presence_heartbeat_s.
 """
 
 from __future__ import annotations
@@ -15,41 +24,37 @@ from __future__ import annotations
 import logging
 import uuid
 
-from redis.exceptions import RedisError
-
 from rooms.models import PresenceStatus
 from realtime.presence.base import Change, PresenceBackend, aggregate
-from realtime.redis_client import redis_client
+from realtime.redis_client import REDIS_FAILURES, redis_client
 
 log = logging.getLogger(__name__)
-PREFIX = "convene:presence:"
+MEMBER_PREFIX = "convene:presence:m:"
+REGISTRY = "{convene:presence:procs}"
 
-# Sets or removes one connection's field and answers the member's status before and after,
-# atomically and in one round trip (0 offline, 1 away, 2 online). Fields of processes whose
-# liveness key has expired do not count.
+# Sets (ARGV[2] a status) or removes (ARGV[2] '') one connection's field, atomically, and answers
+# the member's fields as they were before: the caller knows the change and works out both statuses.
 _CHANGE = """
-local function status()
-  local best = 0
-  local fields = redis.call('HGETALL', KEYS[1])
-  for i = 1, #fields, 2 do
-    local process = string.match(fields[i], '^([^/]+)/')
-    if process and redis.call('EXISTS', ARGV[3] .. process) == 1 then
-      if fields[i + 1] == 'online' then return 2 end
-      if fields[i + 1] == 'away' then best = 1 end
-    end
-  end
-  return best
-end
-local before = status()
+local before = redis.call('HGETALL', KEYS[1])
 if ARGV[2] == '' then
   redis.call('HDEL', KEYS[1], ARGV[1])
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('SADD', KEYS[2], ARGV[4])
 end
-return {before, status()}
+return before
 """
-_STATUS = (PresenceStatus.OFFLINE, PresenceStatus.AWAY, PresenceStatus.ONLINE)
+
+
+def _alive_key(process: str) -> str:
+    return f"{REGISTRY}:alive:{process}"
+
+
+def _members_key(process: str) -> str:
+    return f"{REGISTRY}:members:{process}"
+
+
+def _process_of(field: str) -> str:
+    return field.split("/", 1)[0]
 
 
 class RedisPresence(PresenceBackend):
@@ -60,34 +65,53 @@ class RedisPresence(PresenceBackend):
         self.process_id = uuid.uuid4().hex[:12]
         # What this process has told Redis, so a heartbeat after a Redis restart can restore it.
         self._local: dict[int, dict[str, PresenceStatus]] = {}
+        # Whether each process's liveness key existed when last looked at (every heartbeat).
+        self._alive: set[str] = {self.process_id}
+        self._dead: set[str] = set()
 
     async def start(self) -> None:
         try:
             await self._refresh()
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             log.warning("presence: redis unreachable at start: %s", error)
 
     async def stop(self) -> None:
         try:
-            pipe = self._redis.pipeline()
+            pipe = self._redis.pipeline(transaction=False)
             for member_id, conns in self._local.items():
                 pipe.hdel(self._member_key(member_id), *[self._field(c) for c in conns])
-            pipe.delete(PREFIX + "p:" + self.process_id, PREFIX + "pm:" + self.process_id)
-            pipe.srem(PREFIX + "procs", self.process_id)
+            pipe.delete(_alive_key(self.process_id), _members_key(self.process_id))
+            pipe.srem(REGISTRY, self.process_id)
             await pipe.execute()
-        except (RedisError, OSError):
+        except REDIS_FAILURES:
             pass
         self._local.clear()
         await self._redis.aclose()
 
     @staticmethod
     def _member_key(member_id: int) -> str:
-        return f"{PREFIX}m:{member_id}"
+        return f"{MEMBER_PREFIX}{member_id}"
 
     def _field(self, conn_id: str) -> str:
         return f"{self.process_id}/{conn_id}"
 
+    async def _statuses(self, hashes: list[dict[str, str]]) -> list[PresenceStatus]:
+        unknown = {_process_of(field) for fields in hashes for field in fields} - self._alive - self._dead
+        if unknown:
+            await self._look_up(sorted(unknown))
+        return [aggregate(PresenceStatus(status) for field, status in fields.items()
+                          if _process_of(field) in self._alive) for fields in hashes]
+
+    async def _look_up(self, processes: list[str]) -> None:
+        # One slot (the registry's hash tag): one MGET even on a cluster.
+        flags = await self._redis.mget([_alive_key(p) for p in processes])
+        for process, flag in zip(processes, flags):
+            (self._alive if flag is not None else self._dead).add(process)
+
     async def set(self, member_id: int, conn_id: str, status: PresenceStatus) -> Change:
+        if member_id not in self._local:
+            # Registered before the field exists, so a crash in between still gets it reaped.
+            await self._redis.sadd(_members_key(self.process_id), member_id)
         self._local.setdefault(member_id, {})[conn_id] = status
         return await self._apply(member_id, conn_id, status.value)
 
@@ -99,65 +123,68 @@ class RedisPresence(PresenceBackend):
         return await self._apply(member_id, conn_id, "")
 
     async def _apply(self, member_id: int, conn_id: str, status: str) -> Change:
-        keys = [self._member_key(member_id), PREFIX + "pm:" + self.process_id]
-        before, after = await self._change(keys=keys, args=[self._field(conn_id), status, PREFIX + "p:", member_id])
-        return _STATUS[int(before)], _STATUS[int(after)]
+        field = self._field(conn_id)
+        flat = await self._change(keys=[self._member_key(member_id)], args=[field, status])
+        before = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        after = dict(before)
+        if status:
+            after[field] = status
+        else:
+            after.pop(field, None)
+        status_before, status_after = await self._statuses([before, after])
+        return status_before, status_after
 
     async def statuses(self, member_ids: list[int]) -> dict[int, PresenceStatus]:
         if not member_ids:
             return {}
-        pipe = self._redis.pipeline()
+        pipe = self._redis.pipeline(transaction=False)
         for member_id in member_ids:
             pipe.hgetall(self._member_key(member_id))
-        hashes = await pipe.execute()
-        processes = sorted({field.decode().split("/", 1)[0] for h in hashes for field in h})
-        alive: set[str] = set()
-        if processes:
-            flags = await self._redis.mget([PREFIX + "p:" + p for p in processes])
-            alive = {p for p, flag in zip(processes, flags) if flag is not None}
-        result = {}
-        for member_id, fields in zip(member_ids, hashes):
-            live = [PresenceStatus(v.decode()) for f, v in fields.items()
-                    if f.decode().split("/", 1)[0] in alive]
-            result[member_id] = aggregate(live)
-        return result
+        hashes = [{f.decode(): v.decode() for f, v in fields.items()} for fields in await pipe.execute()]
+        return dict(zip(member_ids, await self._statuses(hashes)))
 
     async def heartbeat(self) -> dict[int, Change]:
         await self._refresh()
         return await self._reap()
 
     async def _refresh(self) -> None:
-        pipe = self._redis.pipeline()
-        pipe.set(PREFIX + "p:" + self.process_id, "1", px=self._ttl_ms)
-        pipe.sadd(PREFIX + "procs", self.process_id)
-        # Re-assert our fields: after a Redis restart they would otherwise be gone for good.
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(_alive_key(self.process_id), "1", px=self._ttl_ms)
+        pipe.sadd(REGISTRY, self.process_id)
+        # Re-assert our fields: after a Redis restart (or a shard's failover) they would be gone.
+        if self._local:
+            pipe.sadd(_members_key(self.process_id), *self._local)
         for member_id, conns in self._local.items():
-            pipe.hset(self._member_key(member_id),
-                      mapping={self._field(c): s.value for c, s in conns.items()})
-            pipe.sadd(PREFIX + "pm:" + self.process_id, member_id)
+            pipe.hset(self._member_key(member_id), mapping={self._field(c): s.value for c, s in conns.items()})
         await pipe.execute()
+
+    async def _look_at_registry(self) -> list[str]:
+        """Every registered process's liveness, remembered; answers the dead ones."""
+        processes = sorted(p.decode() for p in await self._redis.smembers(REGISTRY))
+        self._alive, self._dead = {self.process_id}, set()
+        others = [p for p in processes if p != self.process_id]
+        if others:
+            await self._look_up(others)
+        return sorted(self._dead)
 
     async def _reap(self) -> dict[int, Change]:
         changes: dict[int, Change] = {}
-        for raw in await self._redis.smembers(PREFIX + "procs"):
-            process = raw.decode()
-            if process == self.process_id or await self._redis.exists(PREFIX + "p:" + process):
-                continue
+        for process in await self._look_at_registry():
             # Only one live process reaps a dead one.
-            if not await self._redis.set(PREFIX + "reap:" + process, self.process_id, nx=True, ex=60):
+            if not await self._redis.set(f"{REGISTRY}:reaper:{process}", self.process_id, nx=True, ex=60):
                 continue
-            members = [int(m) for m in await self._redis.smembers(PREFIX + "pm:" + process)]
+            members = [int(m) for m in await self._redis.smembers(_members_key(process))]
             for member_id in members:
                 key = self._member_key(member_id)
-                stale = [f for f in await self._redis.hkeys(key) if f.decode().startswith(process + "/")]
+                stale = [f for f in await self._redis.hkeys(key) if _process_of(f.decode()) == process]
                 if stale:
                     await self._redis.hdel(key, *stale)
                 after = (await self.statuses([member_id]))[member_id]
                 if after is PresenceStatus.OFFLINE:
-                    # Its fields stopped counting when the process key expired: it was already offline
-                    # to readers, but nobody had been told.
+                    # Its fields stopped counting when the process was found dead: it was already
+                    # offline to readers, but nobody had been told.
                     changes[member_id] = (PresenceStatus.ONLINE, after)
-            await self._redis.delete(PREFIX + "pm:" + process)
-            await self._redis.srem(PREFIX + "procs", process)
+            await self._redis.delete(_members_key(process))
+            await self._redis.srem(REGISTRY, process)
             log.info("presence: reaped dead process %s (%d members)", process, len(members))
         return changes
