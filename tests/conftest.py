@@ -1,9 +1,11 @@
-"""Shared fixtures: private Postgres and Redis, and real uvicorn servers for each backend.
+"""Shared fixtures: private Postgres, Redis and Redis Cluster, and real uvicorn servers for each backend.
 
 Every test that takes `server` runs twice: on the embedded default (SQLite, in-process
-broker) and on Postgres + Redis. Private service instances run on free ports, so the
-machine's shared services are never touched and fault tests may break their own.
-A service that cannot start fails the tests that need it, with the reason; nothing skips.
+broker) and on Postgres + Redis. Every test that takes `process_pair` runs twice too: two
+processes on one Redis, and on a Redis Cluster (sharded pub/sub). Private service instances
+run on free ports, so the machine's shared services are never touched and fault tests may
+break their own. A service that cannot start fails the tests that need it, with the reason;
+nothing skips.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.services import PostgresInstance, RedisInstance, ServerProcess  # noqa: E402
+from tests.support.services import (  # noqa: E402
+    PostgresInstance, RedisClusterInstance, RedisInstance, ServerProcess)
 
 # Short intervals so presence expiry and repair are observable within a test.
 FAST = {
@@ -59,7 +62,17 @@ def embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {**FAST, "CONVENE_DATA_DIR": str(data_dir), "DATABASE_URL": "", "REDIS_URL": "", **extra}
 
 
-def shared_env(postgres: PostgresInstance, redis: RedisInstance, data_dir: Path, **extra: str) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterInstance]:
+    """A Redis Cluster (3 primaries, 3 replicas) shared by the tests that do not break it."""
+    instance = RedisClusterInstance()
+    instance.start()
+    yield instance
+    instance.cleanup()
+
+
+def shared_env(postgres: PostgresInstance, redis: RedisInstance | RedisClusterInstance, data_dir: Path,
+               **extra: str) -> dict[str, str]:
     return {**FAST, "CONVENE_DATA_DIR": str(data_dir), "DATABASE_URL": postgres.url,
             "REDIS_URL": redis.url, **extra}
 
@@ -98,3 +111,23 @@ def cluster(postgres: PostgresInstance, redis_server: RedisInstance) -> Iterator
     yield processes
     for process in processes:
         process.cleanup()
+
+
+@pytest.fixture(scope="session")
+def cluster_on_redis_cluster(postgres: PostgresInstance,
+                             redis_cluster: RedisClusterInstance) -> Iterator[list[ServerProcess]]:
+    """Two server processes sharing one Postgres and a Redis Cluster."""
+    data_dir = Path(tempfile.mkdtemp(prefix="convene-redis-cluster-"))
+    processes = [ServerProcess(env=shared_env(postgres, redis_cluster, data_dir)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    yield processes
+    for process in processes:
+        process.cleanup()
+
+
+@pytest.fixture(scope="session", params=["redis", "redis-cluster"])
+def process_pair(request: pytest.FixtureRequest) -> list[ServerProcess]:
+    """Two server processes on Postgres and, in turn, one Redis (`cluster`) and a Redis Cluster:
+    for the tests whose subject is what passes between processes."""
+    return request.getfixturevalue("cluster" if request.param == "redis" else "cluster_on_redis_cluster")

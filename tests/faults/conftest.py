@@ -1,4 +1,8 @@
-"""Fault tests get their own Postgres, Redis and servers: they break them on purpose."""
+"""Fault tests get their own Postgres, Redis and servers: they break them on purpose.
+
+Every fault test runs twice: on one Redis, and on a Redis Cluster. Tests that do not break Redis
+share the session's cluster; a test that breaks it overrides `fault_redis` with a private one.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Callable, Iterator
 import pytest
 
 from tests.conftest import shared_env
-from tests.support.services import PostgresInstance, RedisInstance, ServerProcess
+from tests.support.services import PostgresInstance, RedisClusterInstance, RedisInstance, ServerProcess
 
 
 @pytest.fixture
@@ -28,17 +32,23 @@ def private_redis() -> Iterator[RedisInstance]:
     instance.cleanup()
 
 
+@pytest.fixture(params=["redis", "redis-cluster"])
+def fault_redis(request: pytest.FixtureRequest) -> RedisInstance | RedisClusterInstance:
+    """The Redis the test's servers share: a private server, or the session's Redis Cluster."""
+    return request.getfixturevalue("private_redis" if request.param == "redis" else "redis_cluster")
+
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "server-logs"
 
 
 @pytest.fixture
-def start_servers(private_postgres, private_redis, request) -> Iterator[Callable[..., list[ServerProcess]]]:
-    """Starts n server processes on the private Postgres and Redis; all are cleaned up after the test."""
+def start_servers(private_postgres, fault_redis, request) -> Iterator[Callable[..., list[ServerProcess]]]:
+    """Starts n server processes on the private Postgres and the test's Redis; all are cleaned up after the test."""
     started: list[ServerProcess] = []
 
     def start(n: int = 1, **extra: str) -> list[ServerProcess]:
         data_dir = Path(tempfile.mkdtemp(prefix="convene-fault-"))
-        processes = [ServerProcess(env=shared_env(private_postgres, private_redis, data_dir, **extra))
+        processes = [ServerProcess(env=shared_env(private_postgres, fault_redis, data_dir, **extra))
                      for _ in range(n)]
         for process in processes:
             process.start()

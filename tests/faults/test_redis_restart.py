@@ -1,16 +1,32 @@
-"""Redis restarted mid-stream across two processes: nothing acknowledged is lost or duplicated."""
+"""Redis restarted mid-stream across two processes: nothing acknowledged is lost or duplicated.
+
+On a Redis Cluster the whole cluster goes down and comes back (every node killed, then started
+again from its nodes.conf, empty): the same outage, on every shard at once."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Iterator
 
 import httpx
+import pytest
 
 from tests.support.client import Api
 from tests.support.resilient import DeliveryChecker, ResilientReceiver, ResilientSender, wait_until
+from tests.support.services import RedisClusterInstance, RedisInstance
 
 
-async def test_redis_restart_loses_nothing_and_readyz_reports_it(start_servers, private_redis):
+@pytest.fixture(params=["redis", "redis-cluster"])
+def fault_redis(request: pytest.FixtureRequest) -> Iterator[RedisInstance | RedisClusterInstance]:
+    """This test breaks its Redis: a private server, or a private cluster."""
+    if request.param == "redis":
+        yield request.getfixturevalue("private_redis")
+        return
+    with RedisClusterInstance() as instance:
+        yield instance
+
+
+async def test_redis_restart_loses_nothing_and_readyz_reports_it(start_servers, fault_redis):
     one, two = start_servers(2)
     owner = await Api.register(one.url)
     room = await owner.create_room("through the storm")
@@ -29,13 +45,13 @@ async def test_redis_restart_loses_nothing_and_readyz_reports_it(start_servers, 
         sender.start()
 
     await wait_until(lambda: len(checker.acked[room]) >= 60, 30, "traffic before the restart")
-    private_redis.kill()
+    fault_redis.kill()
     async with httpx.AsyncClient() as http:
         await wait_until_async(lambda: degraded(http, one.url), 10)
         acked_while_down = len(checker.acked[room])
         await asyncio.sleep(1.0)
         assert len(checker.acked[room]) > acked_while_down, "sends must still be acknowledged without Redis"
-        private_redis.start()
+        await asyncio.to_thread(fault_redis.start)
         await wait_until_async(lambda: ready(http, one.url), 20)
         await wait_until_async(lambda: ready(http, two.url), 20)
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from pathlib import Path
 
-from tests.conftest import shared_env
 from tests.support.client import Api
 from tests.support.services import ServerProcess
 
@@ -14,9 +12,10 @@ from tests.support.services import ServerProcess
 BOUND_S = 2.0 + 0.5
 
 
-async def test_members_of_a_killed_process_go_offline_within_the_bound(cluster, postgres, redis_server):
-    survivor = cluster[0]
-    victim = ServerProcess(env=shared_env(postgres, redis_server, Path(tempfile.mkdtemp())))
+async def test_members_of_a_killed_process_go_offline_within_the_bound(process_pair):
+    survivor = process_pair[0]
+    # The same Postgres and Redis (one server, or a cluster) as the survivor.
+    victim = ServerProcess(env={**survivor.env, "CONVENE_DATA_DIR": tempfile.mkdtemp()})
     victim.start()
     try:
         alice, bob = await Api.register(survivor.url), await Api.register(victim.url)

@@ -31,11 +31,13 @@ def strict(tmp_path_factory) -> Iterator[ServerProcess]:
     process.cleanup()
 
 
-@pytest.fixture(scope="module")
-def strict_pair(postgres) -> Iterator[list[ServerProcess]]:
-    """Two processes with their own Redis, so no other test's traffic fills these buckets."""
-    redis = RedisInstance()
-    redis.start()
+@pytest.fixture(scope="module", params=["redis", "redis-cluster"])
+def strict_pair(postgres, request) -> Iterator[list[ServerProcess]]:
+    """Two processes with their own Redis, so no other test's traffic fills these buckets; or on
+    the session's Redis Cluster, where every bucket these tests fill is a new member's."""
+    redis = RedisInstance() if request.param == "redis" else request.getfixturevalue("redis_cluster")
+    if request.param == "redis":
+        redis.start()
     data_dir = Path(tempfile.mkdtemp())
     processes = [ServerProcess(env=shared_env(postgres, redis, data_dir, **STRICT)) for _ in range(2)]
     for process in processes:
@@ -43,7 +45,8 @@ def strict_pair(postgres) -> Iterator[list[ServerProcess]]:
     yield processes
     for process in processes:
         process.cleanup()
-    redis.cleanup()
+    if request.param == "redis":
+        redis.cleanup()
 
 
 async def test_failed_logins_back_off_per_username(strict):

@@ -500,6 +500,14 @@ class RedisClusterInstance:
         return "redis+cluster://" + ",".join(node.address for node in self.nodes)
 
     def start(self, timeout: float = 60.0) -> None:
+        """Create the cluster on first call; later, start every node again (each rejoins as the node
+        it was, from its nodes.conf, with no data: nothing is persisted) and wait until it is whole."""
+        if self.nodes[0].dir is not None:
+            for node in self.nodes:
+                if not node.alive():
+                    node.start()
+            self.wait_healthy(timeout)
+            return
         cli = shutil.which("redis-cli")
         if cli is None:
             raise RuntimeError(f"redis-cli not found on PATH; {INSTALL_HINT} (Debian package `redis-tools`)")
@@ -599,6 +607,11 @@ class RedisClusterInstance:
         successor = promoted()
         assert successor is not None
         return successor
+
+    def kill(self) -> None:
+        """SIGKILL every node, as in a crash of the whole cluster."""
+        for node in self.nodes:
+            node.kill()
 
     def _slots_ok(self) -> bool:
         return all(node.info().get("cluster_state") == "ok" for node in self.nodes if node.alive())
