@@ -109,10 +109,12 @@ class RedisPresence(PresenceBackend):
             (self._alive if flag is not None else self._dead).add(process)
 
     async def set(self, member_id: int, conn_id: str, status: PresenceStatus) -> Change:
-        if member_id not in self._local:
+        new_here = member_id not in self._local
+        # Remembered first: if Redis (or the key's shard) fails now, the next heartbeat writes it.
+        self._local.setdefault(member_id, {})[conn_id] = status
+        if new_here:
             # Registered before the field exists, so a crash in between still gets it reaped.
             await self._redis.sadd(_members_key(self.process_id), member_id)
-        self._local.setdefault(member_id, {})[conn_id] = status
         return await self._apply(member_id, conn_id, status.value)
 
     async def remove(self, member_id: int, conn_id: str) -> Change:
