@@ -32,6 +32,11 @@ return 0
 """
 
 
+def bucket_key(bucket: str) -> str:
+    """The bucket's Redis key: its name is the hash tag, so the key's slot follows the bucket alone."""
+    return f"{PREFIX}{{{bucket}}}"
+
+
 class RedisRateLimiter(RateLimiter):
     def __init__(self, url: str) -> None:
         self._redis = redis_client(url)
@@ -39,7 +44,7 @@ class RedisRateLimiter(RateLimiter):
 
     async def _call(self, key: str, rate: Rate, cost: int, take: bool) -> float | None:
         try:
-            wait_ms = await self._script(keys=[f"{PREFIX}{{{key}}}"],
+            wait_ms = await self._script(keys=[bucket_key(key)],
                                          args=[rate.interval, rate.burst, cost, "1" if take else "0"])
         except REDIS_FAILURES:
             # Limits protect the service; with Redis away they fail open rather than refuse everyone.

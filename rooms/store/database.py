@@ -103,12 +103,7 @@ class Database:
                 yield conn
 
     async def ping(self) -> bool:
-        try:
-            async with self.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
-            return True
-        except Exception:
-            return False
+        return await _answers(self.engine)
 
     async def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -121,6 +116,16 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def _answers(engine: AsyncEngine) -> bool:
+    """Whether the database answers a trivial query within 2 s (readiness)."""
+    try:
+        async with engine.connect() as conn:
+            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
+        return True
+    except Exception:
+        return False
 
 
 def _upgrade_head(sync_connection) -> None:
@@ -246,12 +251,7 @@ class ReadReplica:
             raise
 
     async def ping(self) -> bool:
-        try:
-            async with self.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=2)
-            return True
-        except Exception:
-            return False
+        return await _answers(self.engine)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -11,8 +11,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.support.client import Api
-from tests.support.resilient import DeliveryChecker, ResilientReceiver, ResilientSender, wait_until
+from tests.support.resilient import RoomTraffic, wait_until
 from tests.support.services import RedisClusterInstance, RedisInstance
 
 
@@ -28,40 +27,18 @@ def fault_redis(request: pytest.FixtureRequest) -> Iterator[RedisInstance | Redi
 
 async def test_redis_restart_loses_nothing_and_readyz_reports_it(start_servers, fault_redis):
     one, two = start_servers(2)
-    owner = await Api.register(one.url)
-    room = await owner.create_room("through the storm")
-    people = [await Api.register(p.url) for p in (one, two, one, two)]
-    for person in people:
-        await person.join(room)
-    checker = DeliveryChecker()
-    receivers = [ResilientReceiver(f"r{i}", [p.ws_url], person.token, [room], checker)
-                 for i, (person, p) in enumerate(zip(people, (one, two, one, two)))]
-    for receiver in receivers:
-        receiver.start()
-    await asyncio.gather(*(r.subscribed_once.wait() for r in receivers))
-    senders = [ResilientSender(f"s{i}", [p.ws_url], people[i].token, room, 150, checker, interval_s=0.01)
-               for i, p in enumerate((one, two))]
-    for sender in senders:
-        sender.start()
-
-    await wait_until(lambda: len(checker.acked[room]) >= 60, 30, "traffic before the restart")
+    traffic = await RoomTraffic.start(one, two, "through the storm")
+    await wait_until(lambda: traffic.acked() >= 60, 30, "traffic before the restart")
     fault_redis.kill()
     async with httpx.AsyncClient() as http:
         await wait_until_async(lambda: degraded(http, one.url), 10)
-        acked_while_down = len(checker.acked[room])
+        acked_while_down = traffic.acked()
         await asyncio.sleep(1.0)
-        assert len(checker.acked[room]) > acked_while_down, "sends must still be acknowledged without Redis"
+        assert traffic.acked() > acked_while_down, "sends must still be acknowledged without Redis"
         await asyncio.to_thread(fault_redis.start)
         await wait_until_async(lambda: ready(http, one.url), 20)
         await wait_until_async(lambda: ready(http, two.url), 20)
-
-    await asyncio.wait_for(asyncio.gather(*(s.done.wait() for s in senders)), 60)
-    await wait_until(lambda: all(checker.caught_up(r.name, room) for r in receivers), 30, "receivers to catch up")
-    for worker in (*senders, *receivers):
-        await worker.stop()
-    assert len(checker.acked[room]) == 300
-    checker.assert_invariants()
-    assert not checker.errors
+    await traffic.finish()
 
 
 async def degraded(http: httpx.AsyncClient, url: str) -> bool:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import orjson
 import websockets
 
+from tests.support.client import Api
+
 
 @dataclass
 class DeliveryChecker:
@@ -193,3 +195,52 @@ async def wait_until(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+
+@dataclass
+class RoomTraffic:
+    """One room carried by two processes: a receiver per member on alternating processes and a
+    sender on each process, checked delivery by delivery."""
+
+    room: int
+    people: list[Api]
+    checker: DeliveryChecker
+    receivers: list[ResilientReceiver]
+    senders: list[ResilientSender]
+    expected: int
+
+    @classmethod
+    async def start(cls, one, two, name: str, per_sender: int = 150) -> "RoomTraffic":
+        owner = await Api.register(one.url)
+        room = await owner.create_room(name)
+        processes = (one, two, one, two)
+        people = [await Api.register(p.url) for p in processes]
+        for person in people:
+            await person.join(room)
+        checker = DeliveryChecker()
+        receivers = [ResilientReceiver(f"r{i}", [p.ws_url], person.token, [room], checker)
+                     for i, (person, p) in enumerate(zip(people, processes))]
+        for receiver in receivers:
+            receiver.start()
+        await asyncio.gather(*(r.subscribed_once.wait() for r in receivers))
+        senders = [ResilientSender(f"s{i}", [p.ws_url], people[i].token, room, per_sender, checker, interval_s=0.01)
+                   for i, p in enumerate((one, two))]
+        for sender in senders:
+            sender.start()
+        return cls(room, people, checker, receivers, senders, expected=per_sender * len(senders))
+
+    def acked(self) -> int:
+        return len(self.checker.acked[self.room])
+
+    async def finish(self, timeout: float = 60) -> None:
+        """Waits until every message is acknowledged and delivered, then checks it all: each
+        acknowledged message reached every receiver once and in order, and no error frame came."""
+        await asyncio.wait_for(asyncio.gather(*(s.done.wait() for s in self.senders)), timeout)
+        await wait_until(lambda: all(self.checker.caught_up(r.name, self.room) for r in self.receivers), 30,
+                         "receivers to catch up")
+        for worker in (*self.senders, *self.receivers):
+            await worker.stop()
+        assert self.acked() == self.expected
+        self.checker.assert_invariants()
+        assert not self.checker.errors

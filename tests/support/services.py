@@ -73,6 +73,24 @@ def _stop_child(proc: subprocess.Popen[bytes] | None, timeout: float) -> None:
         proc.wait(timeout)
 
 
+class _Managed:
+    """`with Instance() as instance:` starts it, and cleans it up (stops it, deletes its files)."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None,
+                 exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.cleanup()
+
+
 def _kill_child(proc: subprocess.Popen[bytes] | None) -> None:
     if proc is not None and proc.poll() is None:
         proc.kill()
@@ -125,7 +143,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-class PostgresInstance:
+class PostgresInstance(_Managed):
     """A throwaway PostgreSQL cluster in a temp dir, listening on 127.0.0.1:`port`."""
 
     def __init__(self, database: str = "convene") -> None:
@@ -217,14 +235,6 @@ class PostgresInstance:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
         atexit.unregister(self.cleanup)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None,
-                 exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.cleanup()
 
     def _prepare_dir(self) -> None:
         self._bin = find_postgres_bin()
@@ -356,7 +366,7 @@ def _postgres_owner() -> pwd.struct_passwd | None:
 # --- Redis -------------------------------------------------------------------
 
 
-class RedisInstance:
+class RedisInstance(_Managed):
     """A private, non-persistent redis-server on 127.0.0.1:`port`."""
 
     def __init__(self) -> None:
@@ -425,14 +435,6 @@ class RedisInstance:
             self.dir = None
             atexit.unregister(self.cleanup)
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None,
-                 exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.cleanup()
-
     def _pongs(self) -> bool:
         assert self._proc is not None and self.port is not None
         _require_running(self._proc, "redis-server")
@@ -485,7 +487,7 @@ class RedisClusterNode(RedisInstance):
         return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
-class RedisClusterInstance:
+class RedisClusterInstance(_Managed):
     """A private Redis Cluster: `primaries` shards with `replicas` replicas each, from Debian's
     redis-server and `redis-cli --cluster create`, non-persistent, with a short node timeout so a
     killed primary's replica takes over within seconds."""
@@ -620,19 +622,11 @@ class RedisClusterInstance:
         for node in self.nodes:
             node.cleanup()
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None,
-                 exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.cleanup()
-
 
 # --- The Convene app ---------------------------------------------------------
 
 
-class ServerProcess:
+class ServerProcess(_Managed):
     """The Convene app under uvicorn in a subprocess, with its output in a log file."""
 
     def __init__(self, env: dict[str, str], port: int | None = None, shutdown_grace_s: int = 5,
@@ -718,14 +712,6 @@ class ServerProcess:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
             atexit.unregister(self.cleanup)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None,
-                 exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.cleanup()
 
     def _healthy(self) -> bool:
         assert self._proc is not None
