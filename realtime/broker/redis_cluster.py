@@ -132,8 +132,8 @@ class RedisClusterBroker(Broker):
                 await self._cluster.nodes_manager.initialize()  # later: who owns the slots now
                 async with self._lock:
                     await self._rehome()
-                    # No await between the last re-home and going live: a subscribe() meanwhile
-                    # was either re-homed above or sees CONNECTED and attaches itself.
+                    # No await between the re-home's last check and going live: a subscribe()
+                    # meanwhile was either re-homed above or sees CONNECTED and attaches itself.
                     self.state = BrokerState.CONNECTED
                 if not first:
                     metrics.broker_reconnects.inc()
@@ -181,10 +181,19 @@ class RedisClusterBroker(Broker):
                 await shard.close()
         for shard in list(self._shards.values()):
             for channel in list(shard.channels):
-                if channel not in self._channels or self._owner(channel) != shard.name:
+                if self._owner(channel) != shard.name:
                     await self._detach(channel)
-        for channel in list(self._channels):
-            await self._attach(channel)
+        # Until what is held is what is wanted: a subscribe() or unsubscribe() while this awaits only
+        # changes the wanted set.
+        while True:
+            held = {channel for shard in self._shards.values() for channel in shard.channels}
+            missing, unwanted = self._channels - held, held - self._channels
+            if not missing and not unwanted:
+                break
+            for channel in unwanted:
+                await self._detach(channel)
+            for channel in missing:
+                await self._attach(channel)
         metrics.broker_cluster_shards.set(len(self._shards))
 
     async def _attach(self, channel: str) -> None:
