@@ -181,6 +181,26 @@ async def test_a_removed_member_cannot_read_through_a_lagging_replica(pair, repl
         replica.resume_replay()
 
 
+async def test_a_banned_member_cannot_read_a_public_room_through_a_lagging_replica(pair, replica):
+    one, two = pair
+    owner, member = await Api.register(one.url), await Api.register(two.url)
+    room, _ = await room_with_messages(owner, member, "noticeboard")
+    replica.wait_caught_up()
+    assert (await member.http.get(f"/api/rooms/{room}/messages")).status_code == 200
+    replica.pause_replay()
+    try:
+        banned = await owner.http.post(f"/api/rooms/{room}/bans", json={"member_id": member.id})
+        assert banned.status_code == 201, banned.text
+        # The replica has not seen the ban; the primary, which decides, has.
+        assert replica.sql(f"SELECT count(*) FROM room_restrictions WHERE room_id = {room} "
+                           f"AND member_id = {member.id}") == "0"
+        refused = await member.http.get(f"/api/rooms/{room}/messages")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden", refused.text
+        assert (await member.http.get("/api/search", params={"q": "noticeboard"})).json()["results"] == []
+    finally:
+        replica.resume_replay()
+
+
 async def test_with_the_replica_down_the_primary_answers(pair, replica):
     one, two = pair
     owner, member = await Api.register(one.url), await Api.register(two.url)
