@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from rooms.errors import BadRequest, Forbidden, Unauthenticated
 from rooms.models import Member
 from rooms.store import Stores
+from rooms.text_rules import check_name, normalise_username
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 # "@room" addresses everyone in a room (rooms/conversations/formatting.py), so nobody is called that.
@@ -23,6 +24,19 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 TOKEN_CACHE_S = 10.0
 TOKEN_CACHE_SIZE = 10_000
+
+
+MAX_DISPLAY_NAME = 80
+
+
+def check_display_name(display_name: str) -> str:
+    """A display name as stored: trimmed, 1 to 80 characters, nothing invisible or direction-changing."""
+    display_name = display_name.strip()
+    if not display_name:
+        raise BadRequest("a display name is needed", field="display_name")
+    if len(display_name) > MAX_DISPLAY_NAME:
+        raise BadRequest(f"at most {MAX_DISPLAY_NAME} characters", field="display_name")
+    return check_name(display_name, "display_name")
 
 
 class TokenKind:
@@ -48,21 +62,20 @@ class AccountService:
         self._recent: dict[str, tuple[Member, float]] = {}
 
     async def register(self, username: str, password: str, display_name: str) -> Member:
-        username = username.strip().lower()
+        # The typed refusal first: "alice" with a zero-width space is a spoof, not a typo.
+        username = normalise_username(check_name(username, "username"))
         if not USERNAME.match(username):
             raise BadRequest("2-32 characters: lowercase letters, digits, '.', '_' or '-'", field="username")
         if username in RESERVED_USERNAMES:
             raise BadRequest("this username is reserved; choose another", field="username")
         if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise BadRequest(f"use {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
-        display_name = display_name.strip() or username
-        if len(display_name) > 80:
-            raise BadRequest("at most 80 characters", field="display_name")
+        display_name = check_display_name(display_name.strip() or username)
         password_hash = await asyncio.to_thread(self.hasher.hash, password)
         return await self.stores.accounts.create_member(username, password_hash, display_name)
 
     async def authenticate(self, username: str, password: str) -> Member:
-        found = await self.stores.accounts.credentials(username.strip().lower())
+        found = await self.stores.accounts.credentials(normalise_username(username))
         if found is None:
             await self._verify(self._dummy_hash, password)
             raise Unauthenticated("wrong username or password")

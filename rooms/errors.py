@@ -93,3 +93,10 @@ class UnsupportedMedia(ConveneError):
 
     code = "unsupported_media_type"
     http_status = 415
+
+
+class DisallowedCharacters(BadRequest):
+    """Text the service does not store, the same on every backend (rooms/text_rules.py): NUL anywhere, and
+    invisible, control or direction-changing characters in names."""
+
+    code = "disallowed_characters"

@@ -17,6 +17,7 @@ from rooms.models import Member, Membership, Role, Room, RoomAccess, RoomKind, R
 from rooms.store import Stores
 from rooms.store.rooms import FOREVER
 from rooms.store.schema import utcnow
+from rooms.text_rules import check_name
 
 MAX_DM_MEMBERS = 9   # a "small group" DM; anything larger should be a private room
 MAX_ROOM_NAME = 80
@@ -96,6 +97,7 @@ class RoomService:
         name = name.strip()
         if not name or len(name) > MAX_ROOM_NAME:
             raise BadRequest(f"1 to {MAX_ROOM_NAME} characters", field="name")
+        check_name(name, "name")   # a room's name, like a member's, cannot hide or reorder characters
         return await self.stores.rooms.create(name=name, kind=RoomKind.ROOM, visibility=visibility,
                                               topic=topic.strip()[:500], owner_id=owner.id)
 

@@ -15,6 +15,7 @@ from realtime.auth import authenticate, origin_allowed
 from realtime.services import Services
 from rooms.errors import BadRequest, ConveneError, Forbidden, NotFound, TooLarge, Unauthenticated
 from rooms.models import Member
+from rooms.text_rules import may_hold_nul, refuse_nul_anywhere
 
 Body = TypeVar("Body", bound=BaseModel)
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -68,6 +69,8 @@ async def read_body(request: Request, model: type[Body]) -> Body:
         error = BadRequest("the body is not valid JSON")
         error.http_status = 400
         raise error from None
+    if may_hold_nul(data):
+        refuse_nul_anywhere(raw)   # Postgres cannot store it: refused alike on every backend
     try:
         return model.model_validate(raw)
     except ValidationError as error:

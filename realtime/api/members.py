@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import current_member, int_param, json, read_body, services_of
+from rooms.accounts import check_display_name
 from rooms.errors import NotFound
 
 Tag = Annotated[StrictStr, Field(min_length=1, max_length=40)]
@@ -46,9 +47,10 @@ async def profile(request: Request) -> Response:
 async def me(request: Request) -> Response:
     member = await current_member(request)
     if request.method == "PATCH":
-        changes = await read_body(request, ProfileChanges)
-        member = await services_of(request).stores.accounts.update_profile(
-            member.id, changes.model_dump(exclude_none=True))
+        changes = (await read_body(request, ProfileChanges)).model_dump(exclude_none=True)
+        if "display_name" in changes:
+            changes["display_name"] = check_display_name(changes["display_name"])
+        member = await services_of(request).stores.accounts.update_profile(member.id, changes)
     return json({"member": member.public()})
 
 

@@ -9,6 +9,8 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from realtime.protocol import Frame, ProtocolError
+from rooms.errors import DisallowedCharacters
+from rooms.text_rules import may_hold_nul, refuse_nul_anywhere
 
 if TYPE_CHECKING:
     from realtime.session import Session
@@ -53,6 +55,11 @@ class FrameTable:
         if adapter is None:
             raise ProtocolError("unknown_type", f"unknown frame type; expected one of {', '.join(self.types)}",
                                 ref=ref, field="type")
+        if may_hold_nul(text):
+            try:
+                refuse_nul_anywhere(raw)
+            except DisallowedCharacters as error:
+                raise ProtocolError(error.code, error.message, ref=ref, field=error.field) from None
         try:
             return adapter.validate_python(raw)
         except ValidationError as error:

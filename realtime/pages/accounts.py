@@ -15,7 +15,7 @@ from realtime.pages.rendering import (
     LANGUAGE_COOKIE, LOW_BANDWIDTH_COOKIE, NOTIFICATIONS_COOKIE, PREFERENCE_MAX_AGE_S, Act, current_member,
     local_path, member_page, page, read_form, render, see_other,
 )
-from rooms.accounts import TokenKind
+from rooms.accounts import TokenKind, check_display_name
 from rooms.errors import BadRequest, ConveneError
 from rooms.models import Member
 
@@ -95,9 +95,8 @@ async def settings_page(request: Request, member: Member) -> Response:
     values = {name: form.get(name, "").strip() for name in PROFILE_FORM}
     values["country"] = values["country"].upper()
     try:
-        if not values["display_name"]:
-            raise BadRequest("a display name is needed", field="display_name")
-        if len(values["display_name"]) > 80 or len(values["organisation"]) > 120 or len(values["bio"]) > 2000:
+        values["display_name"] = check_display_name(values["display_name"])
+        if len(values["organisation"]) > 120 or len(values["bio"]) > 2000:
             raise BadRequest("that is too long", field="bio")
         if values["country"] and not (len(values["country"]) == 2 and values["country"].isalpha()
                                       and values["country"].isascii()):

@@ -25,6 +25,7 @@ from realtime.i18n import LANGUAGES, Language, choose
 from realtime.services import Services
 from rooms.errors import BadRequest, ConveneError
 from rooms.models import Member, RoomKind
+from rooms.text_rules import refuse_nul
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -186,6 +187,8 @@ async def read_form(request: Request, max_fields: int = MAX_FORM_FIELDS) -> dict
         pairs = parse_qsl(data.decode(), keep_blank_values=True, max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the form could not be read") from None
+    for name, value in pairs:
+        refuse_nul(value, name)   # %00 decodes to NUL, which Postgres cannot store
     return dict(pairs)
 
 

@@ -57,6 +57,11 @@ members = Table(
     Column("site_admin", Boolean, nullable=False, default=False, server_default=false()),
     # A suspended account's sessions and tokens stop working; set and cleared by site admins.
     Column("suspended_at", UTCDateTime, nullable=True),
+    # Set when the member deleted their account (rooms/members_data): the row stays as a tombstone, so
+    # what others keep (their reactions' counts, an alert's acknowledgements) still points somewhere.
+    Column("erased_at", UTCDateTime, nullable=True),
+    # Set once everything they wrote is blanked (a deletion interrupted by a crash is finished later).
+    Column("erasure_finished_at", UTCDateTime, nullable=True),
 )
 
 auth_tokens = Table(
@@ -85,6 +90,10 @@ rooms = Table(
     Column("created_at", UTCDateTime, nullable=False, default=utcnow),
     # Slow mode: a member (not a moderator) sends at most one message per this many seconds; 0 is off.
     Column("slow_mode_s", Integer, nullable=False, default=0, server_default="0"),
+    # Retention (rooms/members_data): messages older than this many days are removed; NULL keeps them.
+    Column("retention_days", Integer, nullable=True),
+    # Every event up to this seq was removed by retention; the sequence goes on above it.
+    Column("removed_through", BigInteger, nullable=False, default=0, server_default="0"),
 )
 
 memberships = Table(
@@ -137,6 +146,8 @@ messages = Table(
     UniqueConstraint("room_id", "sender_id", "client_id", name="uq_messages_client_id"),
     Index("ix_messages_replies", "room_id", "reply_to", postgresql_where=text("reply_to IS NOT NULL"),
           sqlite_where=text("reply_to IS NOT NULL")),
+    # A member's own messages, for their export and their account's deletion (migration 0010).
+    Index("ix_messages_sender", "sender_id", "room_id", "seq"),
 )
 
 # Who a message mentions, for "mentions of me" and notifications; written with the message.

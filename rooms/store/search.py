@@ -23,6 +23,7 @@ from rooms.store.database import Database, ReadReplica
 from rooms.store.replica import answered, replica_statement, rows_from_replica
 from rooms.store.rooms import restricted
 from rooms.store.schema import members, memberships, messages, rooms, utcnow
+from rooms.text_rules import normalise_username
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 8
@@ -76,7 +77,7 @@ def _search(found_in: FromClause, dialect: str, terms: list[str], filters: Searc
     if filters.room_id is not None:
         stmt = stmt.where(messages.c.room_id == filters.room_id)
     if filters.sender:
-        stmt = stmt.where(members.c.username == filters.sender.lower())
+        stmt = stmt.where(members.c.username == normalise_username(filters.sender))
     if filters.since is not None:
         stmt = stmt.where(messages.c.created_at >= filters.since)
     if filters.until is not None:
