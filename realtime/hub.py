@@ -9,6 +9,11 @@ from the store first. Each subscription keeps its own cursor, so a socket that
 resumes catches up from the store at its own pace and joins the live stream
 exactly where its replay ended: nothing missed, nothing twice.
 
+History removed by retention (rooms/members_data) leaves the store's rows starting above a watermark.
+Whoever would have been replayed events from below it is told so with one `retention` frame, then goes
+on from the watermark: never an error, never a silent gap. `member.erased` and `history.removed` events
+empty the feed's memory of recent events, so what they removed is not replayed from there either.
+
 Metrics stay off the per-socket path: a fan-out counts its frames once and observes its latency
 once (commit → written to every live socket here), whatever the number of sockets.
 
@@ -61,6 +66,19 @@ class _Ephemeral:
 class _Check:
     """Compare with the store and deliver anything missing (after a gap, RESYNC, or a lost publish)."""
     store_head: int | None = None
+
+
+# Events after which the recent events a feed remembers may hold text that is no longer in the store.
+# Structured events put their own fields first, so the type is looked for anywhere: unescaped quotes
+# around it cannot come from a member's text, which JSON escapes.
+_FORGETTING = ('"type":"member.erased"', '"type":"history.removed"')
+
+
+def retention_frame(room_id: int, removed_through: int) -> str:
+    """Told to a subscription whose next events were removed by retention (docs/protocol.md, "Retention")."""
+    metrics.retention_resumes.inc()
+    metrics.count_sent("retention")
+    return dumps({"type": "retention", "room": room_id, "removed_through": removed_through})
 
 
 def forget_deleted(frame: dict, target: int) -> bool:
@@ -163,9 +181,20 @@ class RoomFeed:
                                                           min(self.hub.replay_page, upto - self.head))
             if not events:
                 break
+            if events[0].seq > self.head + 1:
+                self._skip_removed(events[0].seq - 1)
             for event in events:
                 # Repaired from the store: its latency counts from the row's time (just before its commit).
                 self._deliver(event.seq, dumps(event.frame()), event.created_at.timestamp())
+
+    def _skip_removed(self, removed_through: int) -> None:
+        """The store's rows start above this feed's head: retention removed the rest while it lagged."""
+        for sub in list(self.subscriptions.values()):
+            if sub.live and sub.delivered == self.head:
+                sub.conn.push(retention_frame(self.room_id, removed_through))
+                sub.delivered = removed_through
+        self.head = removed_through
+        self.recent.clear()
 
     def _deliver(self, seq: int, text: str, committed_at: float | None) -> None:
         written = 0
@@ -187,8 +216,8 @@ class RoomFeed:
             metrics.subscriptions_ended_by[reason].inc(self._drop_member(moderation[1], reason))
 
     def _remember(self, seq: int, text: str) -> None:
-        if self.recent and self.recent[-1][0] != seq - 1:
-            self.recent.clear()   # keep the window contiguous
+        if (self.recent and self.recent[-1][0] != seq - 1) or any(kind in text for kind in _FORGETTING):
+            self.recent.clear()   # keep the window contiguous, and forget what was just erased or removed
         self.recent.append((seq, text))
         if text.startswith('{"type":"message.deleted"'):
             # A deleted message's text must not be replayed from memory either: not the message,
@@ -317,6 +346,9 @@ class Hub:
             start = store_head if since is None else min(since, store_head)
         else:
             start = since
+        if start < room.removed_through:
+            conn.push(retention_frame(room.id, room.removed_through))
+            start = room.removed_through
         sub = Subscription(conn=conn, room_id=room.id, delivered=start)
         conn.subscriptions[room.id] = sub
         feed.subscriptions[conn.id] = sub
@@ -336,6 +368,12 @@ class Hub:
                 if backlog is None:
                     events = await self.stores.messages.after(room.id, sub.delivered, self.replay_page)
                     backlog = [(event.seq, dumps(event.frame())) for event in events]
+                    if backlog and backlog[0][0] > sub.delivered + 1:
+                        # Retention removed history since the caller read the room's watermark.
+                        if not await conn.push_waiting(retention_frame(room.id, backlog[0][0] - 1),
+                                                       self.replay_wait_s):
+                            return sub.delivered
+                        sub.delivered = backlog[0][0] - 1
                 if not backlog:
                     # The store has nothing newer yet the feed is ahead: cannot happen unless the
                     # feed delivered from a newer store head; go live from there.

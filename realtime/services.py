@@ -43,6 +43,7 @@ from rooms.moderation.service import ModerationServices
 from rooms.moderation.store import ModerationStores
 from rooms.notifications import live as member_frames
 from rooms.notifications.service import NotificationServices
+from rooms.members_data.service import MembersDataServices
 from rooms.presence import PresenceService
 from rooms.search import SearchService
 from rooms.service import ChatService
@@ -78,6 +79,7 @@ class Services:
     notifications: NotificationServices
     moderation: ModerationServices
     suspensions: SuspensionEnforcer
+    members_data: MembersDataServices
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -135,18 +137,23 @@ class Services:
                                   PasswordHasher(time_cost=settings.password_time_cost,
                                                  memory_cost=settings.password_memory_kib))
         mstores = ModerationStores.over(stores)
-        suspensions = SuspensionEnforcer(hub, broker, accounts, mstores, settings.repair_interval_s)
+        members_data = MembersDataServices.build(stores, rooms, accounts, attachments.storage, chat.publish)
+        suspensions = SuspensionEnforcer(hub, broker, accounts, mstores, settings.repair_interval_s,
+                                         erased_among=members_data.deletion.store.erased_among)
+        members_data.deletion.on_closed.append(suspensions.erased)
         moderation = ModerationServices.build(stores, rooms, chat, accounts, suspensions.suspended, mstores)
+        recordings = RecordingServices.build(stores, webinars, settings.data_dir, settings.secret_key)
+        members_data.deletion.store.closing_hooks.append(recordings.stores.catalogue.forget_presenter)
         return cls(
             settings=settings, stores=stores, broker=broker, presence_backend=presence_backend, hub=hub,
-            accounts=accounts, moderation=moderation, suspensions=suspensions,
+            accounts=accounts, moderation=moderation, suspensions=suspensions, members_data=members_data,
             rooms=rooms, chat=chat,
             conversations=ConversationService(ConversationStores.over(stores), rooms, chat),
             search=SearchService(stores),
             presence=presence, cookies=SessionCookies(settings),
             limiter=limiter, limits=AbuseLimits(limiter, settings.limits), emergency=emergency,
             webinars=webinars, media=media, media_router=media_router, live=live,
-            recordings=RecordingServices.build(stores, webinars, settings.data_dir, settings.secret_key),
+            recordings=recordings,
             attachments=attachments,
             notifications=notifications,
         )
@@ -160,6 +167,7 @@ class Services:
         self.hub.channel_readers[member_frames.MEMBERS_CHANNEL] = self._to_member
         await self.broker.subscribe(member_frames.MEMBERS_CHANNEL)
         await self.suspensions.start()
+        self.members_data.job.start()
         await self.emergency.start()
         await self.media.start()
         await self.media_router.start()
@@ -185,6 +193,7 @@ class Services:
         await self.recordings.stop()
         await self.attachments.stop()
         await self.emergency.stop()
+        await self.members_data.job.stop()
         await self.suspensions.stop()
         await self.hub.stop()
         await self.presence_backend.stop()

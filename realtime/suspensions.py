@@ -1,4 +1,4 @@
-"""Ends a suspended member's sockets on this process: at once on the broker's control message, and
+"""Ends a suspended (or deleted) member's sockets on this process: at once on the broker's control message, and
 from the store every REPAIR_INTERVAL_S when that message was lost (Redis down or restarting).
 
 Suspension is per member, not per room, so it travels on the control channel rather than on a
@@ -9,6 +9,7 @@ checks for every member connected here or holding a recently verified token.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 import logging
 
 from realtime import protocol as p
@@ -17,18 +18,23 @@ from realtime.hub import Hub
 from rooms import metrics
 from rooms.accounts import AccountService
 from rooms.errors import StoreUnavailable
-from rooms.fanout import CONTROL_CHANNEL, SUSPENDED, decode_control, dumps, encode_suspension
+from rooms.fanout import CONTROL_CHANNEL, ERASED, SUSPENDED, decode_control, dumps, encode_control
 from rooms.moderation.store import ModerationStores
 
 log = logging.getLogger(__name__)
 
 CLOSE_REASON = "account suspended"
+# A deleted account (rooms/members_data) ends the same way, on the same channel, with its own words.
+ENDINGS = {SUSPENDED: ("this account is suspended", CLOSE_REASON),
+           ERASED: ("this account was deleted", "account deleted")}
+MembersAmong = Callable[[set[int]], Awaitable[set[int]]]
 
 
 class SuspensionEnforcer:
     def __init__(self, hub: Hub, broker: Broker, accounts: AccountService, stores: ModerationStores,
-                 interval_s: float) -> None:
+                 interval_s: float, erased_among: MembersAmong | None = None) -> None:
         self.hub = hub
+        self.erased_among = erased_among
         self.broker = broker
         self.accounts = accounts
         self.stores = stores
@@ -48,28 +54,37 @@ class SuspensionEnforcer:
 
     async def suspended(self, member_id: int) -> None:
         """A member was just suspended through this process: close here, and tell every other process."""
-        self.enforce(member_id)
+        await self._end_everywhere(member_id, SUSPENDED)
+
+    async def erased(self, member_id: int) -> None:
+        """A member deleted their account through this process: the same, with its own close reason."""
+        await self._end_everywhere(member_id, ERASED)
+
+    async def _end_everywhere(self, member_id: int, what: str) -> None:
+        self.enforce(member_id, what)
         try:
-            await self.broker.publish(CONTROL_CHANNEL, encode_suspension(member_id))
+            await self.broker.publish(CONTROL_CHANNEL, encode_control(what, member_id))
         except BrokerUnavailable as error:
             # The other processes find out from the store within REPAIR_INTERVAL_S.
-            log.warning("suspension of member %s not announced: %s", member_id, error)
+            log.warning("%s of member %s not announced: %s", what, member_id, error)
 
     def on_control(self, data: str) -> None:
         what, member_id = decode_control(data)
-        if what == SUSPENDED:
-            self.enforce(member_id)
+        if what in ENDINGS:
+            self.enforce(member_id, what)
 
-    def enforce(self, member_id: int) -> None:
+    def enforce(self, member_id: int, what: str = SUSPENDED) -> None:
+        message, reason = ENDINGS[what]
         self.accounts.forget_member(member_id)
         told = 0
         for conn in [c for c in list(self.hub.connections.values()) if c.member.id == member_id]:
-            told += conn.push(dumps({"type": "error", "code": "unauthenticated", "message": "this account is suspended"}))
+            told += conn.push(dumps({"type": "error", "code": "unauthenticated", "message": message}))
         metrics.count_sent("error", told)
-        closed = self.hub.close_member(member_id, p.CLOSE_UNAUTHENTICATED, CLOSE_REASON)
+        closed = self.hub.close_member(member_id, p.CLOSE_UNAUTHENTICATED, reason)
         if closed:
-            log.info("member %s suspended: closed %d sockets", member_id, closed)
-            metrics.suspended_sockets_closed.inc(closed)
+            log.info("member %s %s: closed %d sockets", member_id, what, closed)
+            if what == SUSPENDED:
+                metrics.suspended_sockets_closed.inc(closed)
 
     async def check(self) -> None:
         """One pass: which of the members connected here (or whose tokens are cached) are suspended."""
@@ -77,6 +92,9 @@ class SuspensionEnforcer:
         if members:
             for member_id in await self.stores.accounts.suspended_among(members):
                 self.enforce(member_id)
+            if self.erased_among is not None:
+                for member_id in await self.erased_among(members):
+                    self.enforce(member_id, ERASED)
 
     async def _check_periodically(self) -> None:
         while True:

@@ -89,6 +89,12 @@ class AccountService:
             await self.stores.accounts.set_password_hash(member.id, new_hash)
         return member
 
+    async def confirm_password(self, member: Member, password: str) -> None:
+        """A signed-in member proves it is them before something that cannot be undone (deleting the account)."""
+        found = await self.stores.accounts.credentials(member.username)
+        if found is None or not await self._verify(found[1], password):
+            raise Forbidden("the password is not right", field="password")
+
     async def _verify(self, password_hash: str, password: str) -> bool:
         # argon2 takes ~0.2 s of CPU by design; in a thread it does not stall every socket on the process.
         return await asyncio.to_thread(self._verify_blocking, password_hash, password)

@@ -23,10 +23,15 @@ from rooms.models import Event
 
 CONTROL_CHANNEL = "convene:control"
 SUSPENDED = "suspended"
+ERASED = "erased"   # the member deleted their account (rooms/members_data)
+
+
+def encode_control(what: str, member_id: int) -> str:
+    return f"{what}|{member_id}"
 
 
 def encode_suspension(member_id: int) -> str:
-    return f"{SUSPENDED}|{member_id}"
+    return encode_control(SUSPENDED, member_id)
 
 
 def decode_control(data: str) -> tuple[str, int]:

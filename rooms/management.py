@@ -131,7 +131,8 @@ class RoomService:
             raise BadRequest("start a new conversation instead", field="room")
         if not self._is_public(room) and not membership.role.can_moderate:
             raise Forbidden("only owners and moderators invite to a private room")
-        if await self.stores.accounts.get(invitee_id) is None:
+        invitee = await self.stores.accounts.get(invitee_id)
+        if invitee is None or invitee.former:
             raise NotFound("no such member", field="member_id")
         await self.stores.memberships.invite(room_id, invitee_id, inviter.id)
 
@@ -142,7 +143,7 @@ class RoomService:
             raise BadRequest("name at least one other member", field="members")
         if len(others) > MAX_DM_MEMBERS - 1:
             raise BadRequest(f"at most {MAX_DM_MEMBERS} people; use a private room", field="members")
-        found = await self.stores.accounts.get_many(others)
+        found = [m for m in await self.stores.accounts.get_many(others) if not m.former]
         if len(found) != len(others):
             raise NotFound("no such member", field="members")
         names = sorted([member.display_name] + [m.display_name for m in found])

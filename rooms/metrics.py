@@ -51,7 +51,7 @@ rate_limit_refusals = Counter("convene_rate_limit_refusals_total", "Requests and
                               "by limit", ["limit"])
 RATE_LIMITS = ("socket_frames", "socket_messages", "socket_media_offers", "member_messages", "ip_messages", "member_connections",
                "ip_connections", "username_login_failures", "ip_login_failures", "ip_registrations",
-               "member_room_creations")
+               "member_room_creations", "member_exports")
 
 # --- broker and store ----------------------------------------------------------------------------
 broker_publish_failures = Counter("convene_broker_publish_failures_total",
@@ -242,3 +242,15 @@ subscriptions_ended_by = labelled(subscriptions_ended, ("banned", "removed"))
 replica_reads_by_read = labelled(replica_reads, REPLICA_READS)
 replica_fallbacks_by = {(read, reason): replica_fallbacks.labels(read, reason)
                         for read in REPLICA_READS for reason in REPLICA_FALLBACK_REASONS}
+
+# --- members' data: exports, account deletions, retention (rooms/members_data) -----------------------
+exports = Counter("convene_exports_total", "Members' data exports started, by format (json, or zip with their files)",
+                  ["format"])
+exports_by_format = labelled(exports, ("json", "zip"))
+accounts_deleted = Counter("convene_accounts_deleted_total", "Accounts deleted by their members")
+erased_rooms = Counter("convene_erased_rooms_total",
+                       "Rooms in which a deleted account's messages were blanked (one member.erased event each)")
+retention_rows_removed = Counter("convene_retention_rows_removed_total",
+                                 "Events of rooms' sequences removed by retention (messages, edits, reactions …)")
+retention_resumes = Counter("convene_retention_resumes_total",
+                            "Resumes and repairs told with a `retention` frame that history they asked for was removed")

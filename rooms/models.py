@@ -64,6 +64,10 @@ class EventKind(str, enum.Enum):
     # Any room (rooms/moderation): a mute, ban, kick, role change or slow mode, and their end;
     # structured like the events above, with the `action` in the body.
     MODERATION = "moderation"
+    # Members' data (rooms/members_data): a member deleted their account (their messages in this room are
+    # blanked), and retention removed the room's history up to `removed_through`.
+    MEMBER_ERASED = "member.erased"
+    HISTORY_REMOVED = "history.removed"
 
     @property
     def structured(self) -> bool:
@@ -89,6 +93,7 @@ class Member:
     created_at: datetime | None = None
     site_admin: bool = False    # moderates every room, suspends accounts (rooms/moderation)
     suspended: bool = False     # a suspended member is never authenticated; seen in admin listings
+    former: bool = False   # deleted their account: a tombstone, shown as "a former member" (rooms/members_data)
 
     def public(self) -> dict:
         return {
@@ -118,6 +123,8 @@ class Room:
     created_at: datetime
     dm_key: str | None = None   # set for one-to-one conversations only
     slow_mode_s: int = 0        # seconds between one member's messages (moderators exempt); 0 is off
+    retention_days: int | None = None   # messages older than this are removed (rooms/members_data)
+    removed_through: int = 0            # retention removed every event up to this seq
 
     def public(self) -> dict:
         return {
@@ -129,6 +136,8 @@ class Room:
             "last_seq": self.last_seq,
             "created_at": self.created_at.isoformat(),
             "slow_mode_s": self.slow_mode_s,
+            "retention_days": self.retention_days,
+            "removed_through": self.removed_through,
         }
 
 
@@ -198,7 +207,8 @@ class Event:
             "type": self.kind.value,
             "room": self.room_id,
             "seq": self.seq,
-            "sender": {"id": self.sender_id, "display_name": self.sender_name},
+            "sender": ({"id": self.sender_id, "display_name": self.sender_name} if self.sender_name
+                       else sender_of(self.sender_id, self.sender_name)),
             "ts": self.created_at.isoformat(),
         }
         if self.kind is EventKind.MESSAGE:
@@ -244,9 +254,18 @@ class Event:
 EXCERPT_CHARS = 140
 
 
+def sender_of(member_id: int | None, display_name: str) -> dict:
+    """Who a frame names. A member who deleted their account keeps their id (a tombstone with no name):
+    `former` tells clients to show "a former member"."""
+    sender: dict = {"id": member_id, "display_name": display_name}
+    if member_id is not None and not display_name:
+        sender["former"] = True
+    return sender
+
+
 def parent_preview(sender_id: int | None, sender_name: str, body: str, deleted: bool = False) -> dict:
     """What a reply shows of the message it answers: who wrote it and how it starts, on one line."""
-    sender = {"id": sender_id, "display_name": sender_name}
+    sender = sender_of(sender_id, sender_name)
     if deleted:
         return {"sender": sender, "deleted": True}
     line = " ".join(body.split())
@@ -298,3 +317,9 @@ class SearchHit:
 class Page:
     events: list[Event] = field(default_factory=list)
     has_more: bool = False
+    # Retention removed every event up to this seq; set on the page that reaches it (the oldest page).
+    removed_through: int = 0
+
+    def marker(self) -> dict:
+        """What a history reply adds when it reached the history retention removed (docs/protocol.md)."""
+        return {"removed_through": self.removed_through} if self.removed_through and not self.has_more else {}

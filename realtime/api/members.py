@@ -39,7 +39,7 @@ async def profile(request: Request) -> Response:
     await current_member(request)
     member_id = request.path_params["member_id"]
     member = await services_of(request).stores.accounts.get(member_id)
-    if member is None:
+    if member is None or member.former:
         raise NotFound("no such member")
     return json({"member": member.public()})
 

@@ -134,7 +134,8 @@ async def messages(request: Request) -> Response:
             data.update(thread=thread, parent=parent.frame())
         else:
             page = await services.chat.history(member, room_id, before_seq, limit, mentioning_me=mentions == "me")
-        data.update(messages=[event.frame() for event in reversed(page.events)], has_more=page.has_more)
+        data.update(messages=[event.frame() for event in reversed(page.events)], has_more=page.has_more,
+                    **page.marker())
         response = json(data)
     # A member's conversations, like the pages that show them: no HTTP cache keeps a copy.
     response.headers["cache-control"] = "no-store"

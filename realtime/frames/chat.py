@@ -145,7 +145,8 @@ async def on_history(session: Session, frame: History) -> None:
                                                mentioning_me=frame.mentions == "me")
             if frame.mentions:
                 reply["mentions"] = frame.mentions
-        reply.update(messages=[event.frame() for event in reversed(page.events)], has_more=page.has_more)
+        reply.update(messages=[event.frame() for event in reversed(page.events)], has_more=page.has_more,
+                     **page.marker())
         session.reply(reply, frame.ref)
 
 

@@ -29,6 +29,8 @@ class LimitRates:
     ip_login_failures: Rate = Rate.per(100, 900, 100)
     ip_registrations: Rate = Rate.per(100, 3600, 100)
     member_room_creations: Rate = Rate.per(20, 3600, 10)
+    # An export reads everything a member ever wrote: a few an hour is plenty for a person.
+    member_exports: Rate = Rate.per(3, 3600, 3)
 
 
 def parse_rate(text: str) -> Rate:
@@ -60,6 +62,9 @@ class AbuseLimits:
 
     async def room_creation(self, member_id: int) -> None:
         await self._hit(f"room:m:{member_id}", "member_room_creations", "too many new rooms; try later")
+
+    async def export(self, member_id: int) -> None:
+        await self._hit(f"export:m:{member_id}", "member_exports", "you downloaded your data recently; try later")
 
     async def registration(self, ip: str) -> None:
         await self._hit(f"reg:ip:{ip}", "ip_registrations", "too many new accounts from your network")

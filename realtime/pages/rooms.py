@@ -118,7 +118,7 @@ async def directory_page(request: Request, member: Member) -> Response:
 @member_page
 async def profile_page(request: Request, member: Member) -> Response:
     shown = await services_of(request).stores.accounts.get(request.path_params["member_id"])
-    if shown is None:
+    if shown is None or shown.former:
         raise NotFound("no such member")
     return render(request, "profile.html", {"shown": shown}, member=member)
 

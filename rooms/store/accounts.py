@@ -29,6 +29,7 @@ def member_from_row(row: Row) -> Member:
         created_at=row.created_at,
         site_admin=bool(row.site_admin),
         suspended=row.suspended_at is not None,
+        former=row.erased_at is not None,
     )
 
 
@@ -84,7 +85,8 @@ class AccountStore:
 
     async def directory(self, query: str, limit: int, offset: int) -> list[Member]:
         """Members whose name, organisation, country or bio contains the query."""
-        stmt = select(*_member_columns).order_by(func.lower(members.c.display_name), members.c.id)
+        stmt = (select(*_member_columns).where(members.c.erased_at.is_(None))
+                .order_by(func.lower(members.c.display_name), members.c.id))
         if query:
             pattern = f"%{_escape_like(query.lower())}%"
             stmt = stmt.where(or_(

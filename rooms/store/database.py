@@ -114,6 +114,11 @@ class Database:
     async def _lock_for_migration(self, conn: AsyncConnection) -> None:
         pass
 
+    async def purge_removed_text(self) -> None:
+        """After text was removed on purpose (an account deleted, retention): leave no copy of it in the
+        database's files. Postgres needs nothing here: the full-text index is an expression over the
+        live rows, and the dead row versions are reclaimed by (auto)vacuum (docs/privacy.md)."""
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
@@ -166,6 +171,8 @@ class SQLiteDatabase(Database):
             cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # Freed space is zeroed when that costs no extra I/O: deleted text does not linger in pages.
+            cursor.execute("PRAGMA secure_delete=FAST")
             cursor.close()
 
         super().__init__(engine)
@@ -178,6 +185,18 @@ class SQLiteDatabase(Database):
         async with self._write_lock:
             async with self._transaction(asked) as conn:
                 yield conn
+
+    async def purge_removed_text(self) -> None:
+        """FTS5 records a deletion as a marker beside the old entry until segments merge: `optimize`
+        merges them now, so the removed words leave the index's pages. The write-ahead log still holds the
+        pages as first written: a truncating checkpoint empties it (skipped, not waited for, while a
+        reader holds an old snapshot; the next purge or the regular checkpoints catch up)."""
+        async with self._write_lock:
+            async with self.engine.connect() as conn:
+                for table in ("messages_fts", "attachments_fts"):
+                    await conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+                await conn.commit()
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 class PostgresDatabase(Database):

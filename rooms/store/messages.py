@@ -347,7 +347,12 @@ class MessageStore:
         stmt = _page(*shape)
         async with self.db.read() as conn:
             rows = (await conn.execute(stmt, params)).all()
-        return Page(events=[event_from_row(row) for row in rows[:limit]], has_more=len(rows) > limit)
+            has_more = len(rows) > limit
+            # The oldest page says where retention cut the room's history (one indexed read, that page only).
+            removed = 0 if has_more else await conn.scalar(
+                select(rooms.c.removed_through).where(rooms.c.id == room_id)) or 0
+        return Page(events=[event_from_row(row) for row in rows[:limit]], has_more=has_more,
+                    removed_through=removed)
 
     async def _page_from_replica(self, shape: tuple[bool, bool, bool, bool], params: dict, limit: int,
                                  floor: int) -> Page | None:

@@ -29,6 +29,8 @@ def room_from_row(row: Row) -> Room:
         created_at=row.created_at,
         dm_key=row.dm_key,
         slow_mode_s=row.slow_mode_s,
+        retention_days=row.retention_days,
+        removed_through=row.removed_through,
     )
 
 

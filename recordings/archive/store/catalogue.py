@@ -199,6 +199,15 @@ class CatalogueStore:
         async with self.db.write() as conn:
             await conn.execute(update(webinars).where(webinars.c.id == webinar_id).values(record=record))
 
+    async def forget_presenter(self, conn: AsyncConnection, member_id: int) -> None:
+        """A member deleted their account (rooms/members_data): they leave every recording's presenters, and
+        their name leaves its search text. Runs inside the deletion's closing transaction."""
+        presented = (await conn.execute(select(recording_presenters.c.recording_id)
+                                        .where(recording_presenters.c.member_id == member_id))).scalars().all()
+        await conn.execute(delete(recording_presenters).where(recording_presenters.c.member_id == member_id))
+        for recording_id in presented:
+            await self._reindex(conn, recording_id)
+
     # Helpers.
 
     async def _set_tags(self, conn: AsyncConnection, recording_id: int, tags: list[str]) -> None:
