@@ -23,6 +23,7 @@ from realtime.api import members_data
 from realtime.api.common import error_response
 from realtime.pages import accounts as account_pages
 from realtime.pages import admin as admin_pages
+from realtime.pages import members_data as members_data_pages
 from realtime.pages import emergency as emergency_pages
 from realtime.pages import notifications as notification_pages
 from realtime.pages import moderation as moderation_pages
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *attachments.routes,
         *notifications.routes, *push.routes, *notification_pages.routes,
         *moderation.routes, *moderation_pages.routes, *admin_pages.routes,
-        *members_data.routes,
+        *members_data.routes, *members_data_pages.routes,
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         Mount("/static", static_files(), name="static"),
     ]

@@ -70,6 +70,8 @@ SCRIPT_STRINGS = {
     "pin": N_("Pin"),
     "unpin": N_("Unpin"),
     "in_reply_to": N_("In reply to"),
+    "former_member": N_("a former member"),
+    "history_removed": N_("Older messages were removed: this room keeps messages for a limited time."),
     "view_replies": N_("View replies"),
     "reaction": N_("{emoji}: {n}. Press to add yours."),
     "reaction_mine": N_("{emoji}: {n}, including you. Press to remove yours."),

@@ -44,16 +44,20 @@
       }
     }).then(prefetchRooms).catch(() => { /* no offline copy; everything else still works */ });
   }
-  const logout = document.getElementById('logout');
-  if (logout) {
-    logout.addEventListener('submit', () => {
-      // Nothing private stays on a shared phone: saved pages, drafts' seq markers, recent messages.
-      if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage('forget');
-      try {
-        for (const key of Object.keys(localStorage)) if (key.startsWith('convene.') && !key.startsWith('convene.outbox.')) localStorage.removeItem(key);
-      } catch (e) { /* nothing stored */ }
-    });
+  // Nothing private stays on a shared phone: saved pages, drafts' seq markers, recent messages; a deleted
+  // account's unsent messages too (they could never be sent).
+  function forget(outboxToo) {
+    if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage('forget');
+    try {
+      for (const key of Object.keys(localStorage)) {
+        if (key.startsWith('convene.') && (outboxToo || !key.startsWith('convene.outbox.'))) localStorage.removeItem(key);
+      }
+    } catch (e) { /* nothing stored */ }
   }
+  const logout = document.getElementById('logout');
+  if (logout) logout.addEventListener('submit', () => forget(false));
+  const deletion = document.getElementById('delete-account');
+  if (deletion) deletion.addEventListener('submit', () => forget(true));
   // Opening the room list also saves the rooms with unread messages for reading offline, unless
   // the member is saving data.
   function prefetchRooms() {
@@ -201,6 +205,9 @@
   }
   const reactionList = (byEmoji) => Object.keys(byEmoji).map((emoji) => ({ emoji: emoji, members: byEmoji[emoji] }));
 
+  // A member who deleted their account keeps their id, with no name: "a former member".
+  const who = (sender) => (sender ? (sender.former ? t('former_member') : sender.display_name || '') : '');
+
   function quoteElement(m) {
     const parent = m.parent || { deleted: true, sender: {} };
     const p = el('p', 'quote');
@@ -208,7 +215,7 @@
     a.href = '/rooms/' + ROOM + '?thread=' + m.reply_to;
     a.dataset.thread = m.reply_to;
     const shown = el('span', 'excerpt' + (parent.deleted ? ' deleted' : ''), parent.deleted ? t('deleted') : parent.excerpt);
-    a.append(el('span', 'vh', t('in_reply_to') + ' '), el('span', 'who', (parent.sender || {}).display_name || ''), ' ', shown);
+    a.append(el('span', 'vh', t('in_reply_to') + ' '), el('span', 'who', who(parent.sender)), ' ', shown);
     p.append(a);
     return p;
   }
@@ -232,7 +239,7 @@
     const time = el('time');
     time.setAttribute('datetime', m.ts);
     localise(time);
-    meta.append(el('span', 'who', m.sender ? m.sender.display_name : ''), ' ', time);
+    meta.append(el('span', 'who', who(m.sender)), ' ', time);
     if (m.edited_at && !m.deleted) meta.append(' ', el('span', 'edited', t('edited')));
     if (li.status) meta.append(' ', el('span', 'status', li.status));
     if (!m.deleted && li.dataset.seq && m.sender && m.sender.id !== ME) {
@@ -360,6 +367,8 @@
   // An edit, deletion or reaction of a loaded message; older ones show their current state when loaded.
   function applyChange(f) {
     if (f.type === 'pin') return onPin(f);
+    if (f.type === 'member.erased') return onErased(f.member.id);
+    if (f.type === 'history.removed') return onRemoved(f.removed_through);
     if (f.type !== 'reaction') updateQuotes(f);
     const li = bySeq.get(f.target);
     if (!li) return;
@@ -375,6 +384,30 @@
     if (f.type !== 'reaction' || f.sender.id === ME) li.status = '';
     render(li);
   }
+  // A member deleted their account: every message of theirs here is blanked, and so are the quotes of them.
+  function onErased(memberId) {
+    const former = { id: memberId, display_name: '', former: true };
+    for (const li of bySeq.values()) {
+      const m = li.m;
+      if (m.sender && m.sender.id === memberId) {
+        Object.assign(m, { deleted: true, body: '', html: '', reactions: [], attachments: undefined, sender: former });
+        if (pinned.delete(m.seq)) refreshPins();
+      } else if (m.parent && m.parent.sender && m.parent.sender.id === memberId) {
+        m.parent = { sender: former, deleted: true };
+      } else continue;
+      render(li);
+    }
+  }
+  // Retention removed everything up to `through`: those messages leave the page, and older ones are not asked for.
+  function onRemoved(through) {
+    for (const [seq, li] of bySeq) {
+      if (seq <= through) { li.remove(); bySeq.delete(seq); }
+    }
+    olderButton.hidden = true;
+    if (!removedNote.isConnected) list.before(removedNote);
+  }
+  const removedNote = document.querySelector('p.note.removed') || el('p', 'note removed', t('history_removed'));
+
   // The replies quoting an edited or deleted message show its new state, as their history would.
   function updateQuotes(f) {
     for (const li of list.querySelectorAll('li[data-reply-to="' + f.target + '"]')) {
@@ -1018,10 +1051,17 @@
         markRead();
         break;
       case 'message': case 'message.edited': case 'message.deleted': case 'reaction': case 'pin':
+<<<<<<< HEAD
         if (f.room === ROOM) onRoomEvent(f); else app.roomEvent(f);
         break;
       case 'notification': app.notification(f); break;
       case 'read': app.read(f); break;
+=======
+      case 'member.erased': case 'history.removed':
+        if (f.room === ROOM) onRoomEvent(f);
+        break;
+      case 'retention': if (f.room === ROOM) onRemoved(f.removed_through); break;
+>>>>>>> cba5269 (Settings: download your data, delete your account (password, what happens, signed out and forgotten on this device); chat shows 'a former member', applies member.erased to every message of theirs, and drops what retention removed (history.removed, retention, history's removed_through))
       case 'ack': if (f.client_id) settle(f.client_id, f); break;
       case 'history': if (IN_ROOM && f.room === ROOM) onHistory(f); break;
       case 'who':
@@ -1068,6 +1108,7 @@
     window.scrollBy(0, page.scrollHeight - height);
     olderButton.hidden = !f.has_more;
     olderButton.disabled = false;
+    if (f.removed_through) onRemoved(f.removed_through);
   }
   // Infinite scroll: reaching the top loads the page before it, except in low-bandwidth mode,
   // where older messages cost nothing until the reader presses the button.

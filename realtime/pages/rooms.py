@@ -94,6 +94,7 @@ async def room_page(request: Request, member: Member) -> Response:
         "is_dm": room.kind is RoomKind.DM, "parent": parent, "thread": thread,
         "mode": "thread" if thread is not None else "mentions" if mentioning_me else "before" if before else "",
         "before": before, "messages": messages, "has_more": page.has_more, "pins": pins,
+        "removed_through": page.marker().get("removed_through", 0),
         # Which shown messages have replies among those shown, for their "replies" link.
         "answered": {m.reply_to for m in messages if m.reply_to is not None},
         "names": {m.id: m.display_name for m, _ in members} if members else {},
