@@ -72,7 +72,11 @@ ROOMS = [
      "priya", ["amina", "tomas"]),
     ("Field notes: East Africa", "What we are learning in the field", Visibility.PUBLIC, "amina", ["kofi"]),
     ("Coordinators", "Planning the monthly calls", Visibility.PRIVATE, "amina", ["priya"]),
+    ("Case discussion", "Anonymised cases for supervision; messages are removed after 30 days", Visibility.PRIVATE,
+     "amina", ["priya", "kofi"]),
 ]
+# Rooms that keep their messages for a limited time (docs/privacy.md, "Room retention"): name -> days.
+RETENTION = {"Case discussion": 30}
 
 # (room name, or "dm" for the amina–tomas conversation; sender; text, in Markdown)
 MESSAGES = [
@@ -97,6 +101,9 @@ MESSAGES = [
      "- rest before the next visit\n- talk it through with a peer\n- note what went well"),
     ("Coordinators", "amina", "Draft agenda for next month's call: supervision models, then open questions."),
     ("Coordinators", "priya", "Looks good. Could we leave ten minutes for the new members to introduce themselves?"),
+    ("Case discussion", "priya",
+     "A volunteer keeps taking calls after midnight and says she cannot rest. How would you start supervision?"),
+    ("Case discussion", "kofi", "I would ask what the late calls give her first, before talking about limits."),
     ("dm", "tomas", "Amina, thank you for the supervision notes. They helped our team a lot this week."),
     ("dm", "amina", "I'm so glad. Take care of yourselves too; it has been a heavy month."),
     ("dm", "tomas", "Could we move Thursday's call to 15:00 Nairobi time?"),
@@ -128,6 +135,9 @@ async def seed(services: Services) -> bool:
         for username in others:
             await stores.memberships.add(room.id, members[username].id)
         rooms[name] = room
+    for name, days in RETENTION.items():
+        owner = next(owner for room_name, _, _, owner, _ in ROOMS if room_name == name)
+        await services.members_data.retention.set_days(members[owner], rooms[name].id, days)
     rooms["dm"] = await services.rooms.open_dm(members["amina"], [members["tomas"].id])
     seqs: dict[int, int] = {}
     for number, (room_name, sender, body) in enumerate(MESSAGES, start=1):

@@ -39,5 +39,8 @@ async def test_the_demo_shows_a_thread_reactions_formatting_mentions_and_a_pin(t
         kofi, _ = await stores.accounts.credentials("kofi")
         mentioning = (await stores.messages.page(field.id, None, 10, mentioning=kofi.id)).events
         assert len(mentioning) == 1 and "<li>talk it through with a peer</li>" not in mentioning[0].html
+        # A room that keeps its messages for a limited time (docs/privacy.md, "Room retention").
+        cases = next(s.room for s in await stores.memberships.summaries(amina.id) if s.room.name == "Case discussion")
+        assert cases.retention_days == 30 and len((await stores.messages.page(cases.id, None, 10)).events) == 2
     finally:
         await stores.db.dispose()
