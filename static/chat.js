@@ -46,7 +46,7 @@
   }
   // Nothing private stays on a shared phone: saved pages, drafts' seq markers, recent messages; a deleted
   // account's unsent messages too (they could never be sent).
-  function forget(outboxToo) {
+  function forgetThisDevice(outboxToo) {
     if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage('forget');
     try {
       for (const key of Object.keys(localStorage)) {
@@ -55,9 +55,9 @@
     } catch (e) { /* nothing stored */ }
   }
   const logout = document.getElementById('logout');
-  if (logout) logout.addEventListener('submit', () => forget(false));
+  if (logout) logout.addEventListener('submit', () => forgetThisDevice(false));
   const deletion = document.getElementById('delete-account');
-  if (deletion) deletion.addEventListener('submit', () => forget(true));
+  if (deletion) deletion.addEventListener('submit', () => forgetThisDevice(true));
   // Opening the room list also saves the rooms with unread messages for reading offline, unless
   // the member is saving data.
   function prefetchRooms() {
