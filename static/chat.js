@@ -1051,17 +1051,12 @@
         markRead();
         break;
       case 'message': case 'message.edited': case 'message.deleted': case 'reaction': case 'pin':
-<<<<<<< HEAD
+      case 'member.erased': case 'history.removed':
         if (f.room === ROOM) onRoomEvent(f); else app.roomEvent(f);
         break;
       case 'notification': app.notification(f); break;
       case 'read': app.read(f); break;
-=======
-      case 'member.erased': case 'history.removed':
-        if (f.room === ROOM) onRoomEvent(f);
-        break;
       case 'retention': if (f.room === ROOM) onRemoved(f.removed_through); break;
->>>>>>> cba5269 (Settings: download your data, delete your account (password, what happens, signed out and forgotten on this device); chat shows 'a former member', applies member.erased to every message of theirs, and drops what retention removed (history.removed, retention, history's removed_through))
       case 'ack': if (f.client_id) settle(f.client_id, f); break;
       case 'history': if (IN_ROOM && f.room === ROOM) onHistory(f); break;
       case 'who':

@@ -27,6 +27,8 @@ class Holding:
     why: str
     # Columns left out of the export (secrets, or what is someone else's); all others are exported.
     hidden: tuple[str, ...] = ()
+    # Text columns emptied with a FORGET (what the rows quote of the member, kept for someone else).
+    clear: tuple[str, ...] = ()
 
 
 H = Holding
@@ -81,6 +83,17 @@ HOLDINGS: tuple[Holding, ...] = (
     H("recording_invites", "member_id", "recording_invites", Erasure.DELETE, "invitations are withdrawn"),
     H("recording_invites", "invited_by", None, Erasure.KEEP, "an invitation sent is the invitee's to see"),
     H("recording_positions", "member_id", "recording_positions", Erasure.DELETE, "where they stopped watching"),
+    # Notifications (rooms/notifications).
+    H("notifications", "member_id", "notifications", Erasure.DELETE, "their inbox is deleted",
+      hidden=("excerpt",)),
+    H("notifications", "actor_id", None, Erasure.FORGET, "a notification they caused is the recipient's; it "
+      "keeps no excerpt of their words and names no one", clear=("excerpt",)),
+    H("notification_emails", "member_id", None, Erasure.DELETE, "the e-mail batch of the notifications above"),
+    H("member_settings", "member_id", "notification_settings", Erasure.DELETE, "their preferences are deleted"),
+    H("room_notification_levels", "member_id", "notification_levels", Erasure.DELETE, "per-room choices go"),
+    H("push_subscriptions", "member_id", "push_subscriptions", Erasure.DELETE, "their devices stop getting pushes",
+      hidden=("p256dh", "auth")),
+    H("webinar_mail_log", "member_id", None, Erasure.DELETE, "which webinar e-mails were queued to them"),
 )
 
 # The member's own row: exported as "member" (without the password hash); deleting the account keeps it

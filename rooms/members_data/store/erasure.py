@@ -98,7 +98,8 @@ class ErasureStore:
                 if holding.erasure is Erasure.DELETE:
                     await conn.execute(delete(table).where(column == member_id))
                 elif holding.erasure is Erasure.FORGET:
-                    await conn.execute(update(table).where(column == member_id).values({column.name: None}))
+                    await conn.execute(update(table).where(column == member_id).values(
+                        {column.name: None, **{name: "" for name in holding.clear}}))
             await _scrub_named(conn, member_id)
             return Closed(rooms_to_blank=to_blank, handovers=handovers, files=files)
 
