@@ -11,9 +11,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from realtime.api.common import current_member, json, read_body, services_of
-from realtime.limits.policy import client_ip
+from realtime.limits.policy import client_ip, confirmed_with_backoff
 from rooms import metrics
-from rooms.errors import Forbidden
 
 
 class Deletion(BaseModel):
@@ -47,13 +46,8 @@ async def delete_account(request: Request) -> Response:
     member = await current_member(request)
     body = await read_body(request, Deletion)
     services = services_of(request)
-    await services.limits.login_allowed(member.username, client_ip(request))
-    try:
-        report = await services.members_data.deletion.delete(member, body.password)
-    except Forbidden as error:
-        if error.field == "password":
-            await services.limits.login_failed(member.username, client_ip(request))
-        raise
+    report = await confirmed_with_backoff(services.limits, member, client_ip(request),
+                                          lambda: services.members_data.deletion.delete(member, body.password))
     response = json({"deleted": True, **report.public()})
     services.cookies.clear(response)
     return response

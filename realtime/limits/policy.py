@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import HTTPConnection
 
 from realtime.limits.base import Rate, RateLimiter
 from rooms import metrics
 from rooms.accounts import AccountService
-from rooms.errors import RateLimited, Unauthenticated
+from rooms.errors import Forbidden, RateLimited, Unauthenticated
 from rooms.management import RoomService
 from rooms.models import Member, Room, Visibility
 
@@ -31,6 +33,9 @@ class LimitRates:
     member_room_creations: Rate = Rate.per(20, 3600, 10)
     # An export reads everything a member ever wrote: a few an hour is plenty for a person.
     member_exports: Rate = Rate.per(3, 3600, 3)
+
+
+T = TypeVar("T")
 
 
 def parse_rate(text: str) -> Rate:
@@ -96,6 +101,17 @@ async def login_with_backoff(limits: AbuseLimits, accounts: AccountService, user
         return await accounts.authenticate(username, password)
     except Unauthenticated:
         await limits.login_failed(username, ip)
+        raise
+
+
+async def confirmed_with_backoff(limits: AbuseLimits, member: Member, ip: str, act: Callable[[], Awaitable[T]]) -> T:
+    """Something a password confirms (deleting an account): wrong passwords count like failed log-ins."""
+    await limits.login_allowed(member.username, ip)
+    try:
+        return await act()
+    except Forbidden as error:
+        if error.field == "password":
+            await limits.login_failed(member.username, ip)
         raise
 
 

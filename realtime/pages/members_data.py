@@ -7,9 +7,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import services_of
-from realtime.limits.policy import client_ip
+from realtime.limits.policy import client_ip, confirmed_with_backoff
 from realtime.pages.rendering import member_page, read_form, render
-from rooms.errors import ConveneError, Forbidden
+from rooms.errors import ConveneError
 from rooms.models import Member
 
 
@@ -20,13 +20,8 @@ async def delete_account(request: Request, member: Member) -> Response:
     services = services_of(request)
     form = await read_form(request)
     try:
-        await services.limits.login_allowed(member.username, client_ip(request))
-        try:
-            await services.members_data.deletion.delete(member, form.get("password", ""))
-        except Forbidden as error:
-            if error.field == "password":
-                await services.limits.login_failed(member.username, client_ip(request))
-            raise
+        await confirmed_with_backoff(services.limits, member, client_ip(request),
+                                     lambda: services.members_data.deletion.delete(member, form.get("password", "")))
     except ConveneError as error:
         return render(request, "delete_account.html", {"error": error}, error.http_status, member)
     response = render(request, "account_deleted.html", {})
