@@ -260,3 +260,24 @@ async def test_retention_removes_exactly_the_expired_range_and_resume_reports_it
         await client.close()
     await owner.aclose()
     await member.aclose()
+
+
+async def test_the_authorization_rows_hold(server):
+    """Plays AUTHZ_ROWS: who may download, delete and set retention (the matrix imports the same rows)."""
+    owner, moderator, member, outsider = [await Api.register(server.url) for _ in range(4)]
+    room = await owner.create_room("retention rules")
+    for api in (moderator, member):
+        assert (await api.join(room)).status_code == 200
+    assert (await owner.http.post(f"/api/rooms/{room}/members/{moderator.id}/role",
+                                  json={"role": "moderator"})).status_code == 204
+    callers = {"member": member, "non-member": outsider, "moderator": moderator, "owner": owner,
+               "member (wrong password)": member}
+    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+        for method, path, who, expected in AUTHZ_ROWS:
+            http = anonymous if who == "anonymous" else callers[who].http
+            body = {"password": "not the password"} if path == "/api/me" else {"days": 7}
+            response = await http.request(method, path.replace("$room", str(room)),
+                                          json=None if method == "GET" else body)
+            assert response.status_code == expected, (method, path, who, response.text)
+    for api in (owner, moderator, member, outsider):
+        await api.aclose()
