@@ -94,6 +94,16 @@ HOLDINGS: tuple[Holding, ...] = (
     H("push_subscriptions", "member_id", "push_subscriptions", Erasure.DELETE, "their devices stop getting pushes",
       hidden=("p256dh", "auth")),
     H("webinar_mail_log", "member_id", None, Erasure.DELETE, "which webinar e-mails were queued to them"),
+    # Moderation (rooms/moderation): the moderators' and admins' record stays, without the member's words.
+    H("reports", "reporter_id", "reports_filed", Erasure.FORGET, "a report stays in the moderators' record, "
+      "from nobody", hidden=("sender_name", "body")),
+    H("reports", "sender_id", None, Erasure.FORGET, "a report about their message is the moderators' record; "
+      "it keeps the decision, not their name or words", clear=("sender_name", "body")),
+    H("reports", "handled_by", None, Erasure.KEEP, "who handled a report is the moderators' record"),
+    H("room_restrictions", "member_id", "restrictions", Erasure.DELETE, "mutes and bans on them end with the account"),
+    H("room_restrictions", "created_by", None, Erasure.KEEP, "a restriction is the restricted member's record"),
+    H("account_actions", "member_id", "account_actions", Erasure.KEEP, "suspensions are the admins' record"),
+    H("account_actions", "actor_id", None, Erasure.KEEP, "an admin's action is the admins' record"),
 )
 
 # The member's own row: exported as "member" (without the password hash); deleting the account keeps it

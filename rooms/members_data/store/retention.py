@@ -64,11 +64,13 @@ class RetentionStore:
                     table = metadata.tables.get(name)
                     if table is not None:
                         await conn.execute(delete(table).where(table.c.room_id == room_id, table.c[column] <= through))
-                notifications = metadata.tables.get("notifications")
-                if notifications is not None:   # an inbox keeps the notice, not the expired words
-                    await conn.execute(update(notifications).where(
-                        notifications.c.room_id == room_id, notifications.c.seq > 0,
-                        notifications.c.seq <= through).values(excerpt=""))
+                # An inbox keeps the notice and the moderation queue its decision, not the expired words.
+                for name, column in (("notifications", "excerpt"), ("reports", "body")):
+                    table = metadata.tables.get(name)
+                    if table is not None:
+                        await conn.execute(update(table).where(
+                            table.c.room_id == room_id, table.c.seq > 0, table.c.seq <= through)
+                            .values({column: ""}))
                 removed = (await conn.execute(delete(messages).where(
                     messages.c.room_id == room_id, messages.c.seq <= through))).rowcount
                 await conn.execute(update(rooms).where(rooms.c.id == room_id).values(removed_through=through))
