@@ -63,6 +63,8 @@ class AccountDeletion:
         log.info("member %s deleted their account: %d rooms to blank, %d files", member.id,
                  len(closed.rooms_to_blank), len(closed.files))
         await self._closed(member.id)
+        for event in closed.events:
+            await self.publish(event)
         await asyncio.to_thread(self._delete_files, closed.files)
         blanked = await self._blank(member.id, closed.rooms_to_blank)
         return DeletionReport(handovers=closed.handovers, rooms_blanked=blanked)

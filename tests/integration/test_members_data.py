@@ -156,6 +156,8 @@ async def test_after_deletion_their_text_is_gone_from_history_search_and_the_ind
     for token in (amina.token, second_token):
         assert (await amina.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
     # Live clients are told once for the room, and apply it to every message of hers.
+    handed = await b.wait_for(lambda f: f["type"] == "moderation" and f["action"] == "role")
+    assert handed["member"]["id"] == bob.id and handed["role"] == "owner"   # on the room's audit trail
     erased = await b.wait_for(lambda f: f["type"] == "member.erased")
     assert erased["member"] == {"id": amina.id} and erased["room"] == room
 

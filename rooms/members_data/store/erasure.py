@@ -51,6 +51,7 @@ class Handover:
 class Closed:
     rooms_to_blank: list[int]
     handovers: list[Handover]
+    events: list[Event]       # the handovers' role changes, on their rooms' sequences (the audit trail)
     files: list[str]          # storage keys of their attachments and unfinished uploads' parts
 
 
@@ -85,7 +86,7 @@ class ErasureStore:
             if closed.rowcount == 0:
                 return None
             to_blank = await self._rooms_to_blank(conn, member_id)
-            handovers = await self._hand_over(conn, member_id)
+            handovers, events = await self._hand_over(conn, member_id)
             files = await self._files(conn, member_id)
             await conn.execute(delete(auth_tokens).where(auth_tokens.c.member_id == member_id))
             for hook in self.closing_hooks:
@@ -101,7 +102,7 @@ class ErasureStore:
                     await conn.execute(update(table).where(column == member_id).values(
                         {column.name: None, **{name: "" for name in holding.clear}}))
             await _scrub_named(conn, member_id)
-            return Closed(rooms_to_blank=to_blank, handovers=handovers, files=files)
+            return Closed(rooms_to_blank=to_blank, handovers=handovers, events=events, files=files)
 
     async def rooms_to_blank(self, member_id: int) -> list[int]:
         async with self.db.read() as conn:
@@ -122,16 +123,19 @@ class ErasureStore:
             room_ids.update((await conn.execute(asked)).scalars())
         return sorted(room_ids)
 
-    async def _hand_over(self, conn: AsyncConnection, member_id: int) -> list[Handover]:
-        """Each room they alone own passes to its oldest moderator, else its oldest member."""
+    async def _hand_over(self, conn: AsyncConnection, member_id: int) -> tuple[list[Handover], list[Event]]:
+        """Each room they alone own passes to its oldest moderator, else its oldest member: a role change
+        like an owner's, on the room's sequence (moderation's `role` event, from nobody, with the reason)."""
         owned = (await conn.execute(select(rooms.c.id, rooms.c.name, rooms.c.kind).join(
             memberships, memberships.c.room_id == rooms.c.id).where(
             memberships.c.member_id == member_id, memberships.c.role == Role.OWNER.value))).all()
-        handovers = []
+        handovers: list[Handover] = []
+        events: list[Event] = []
         for room in owned:
             if room.kind == RoomKind.DM.value:
                 continue
-            others = (await conn.execute(select(memberships.c.member_id, memberships.c.role).join(
+            others = (await conn.execute(select(memberships.c.member_id, memberships.c.role, members.c.username,
+                                                members.c.display_name).join(
                 members, members.c.id == memberships.c.member_id).where(
                 memberships.c.room_id == room.id, memberships.c.member_id != member_id,
                 members.c.erased_at.is_(None)).order_by(memberships.c.joined_at, memberships.c.member_id))).all()
@@ -142,8 +146,17 @@ class ErasureStore:
                 await conn.execute(update(memberships).where(
                     memberships.c.room_id == room.id, memberships.c.member_id == successor.member_id)
                     .values(role=Role.OWNER.value))
+                seq = await self.messages._next_seq(conn, room.id)
+                fields = {"action": "role", "role": Role.OWNER.value, "previous": successor.role,
+                          "member": {"id": successor.member_id, "username": successor.username,
+                                     "display_name": successor.display_name},
+                          "reason": "the room's only owner deleted their account"}
+                await conn.execute(insert(messages).values(
+                    room_id=room.id, seq=seq, kind=EventKind.MODERATION.value, sender_id=None,
+                    body=orjson.dumps(fields).decode(), created_at=utcnow()))
+                events.append(await self.messages._get(conn, room.id, seq))
             handovers.append(Handover(room.id, room.name, successor.member_id if successor else None))
-        return handovers
+        return handovers, events
 
     async def _files(self, conn: AsyncConnection, member_id: int) -> list[str]:
         keys: list[str] = []
