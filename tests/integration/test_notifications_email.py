@@ -157,6 +157,31 @@ def mail_cluster(postgres, redis_server, smtp: SmtpSink) -> Iterator[list[Server
         process.cleanup()
 
 
+async def test_the_day_before_reminder_goes_to_those_who_registered_before_the_day_began(mail_cluster, smtp):
+    one, two = mail_cluster
+    host = await Api.register(one.url)
+    early, late = await Api.register(two.url), await Api.register(one.url)
+    early_address = await verified_address(early, smtp.inbox, forget=True)
+    late_address = await verified_address(late, smtp.inbox, forget=True)
+    # Starts a day and a few seconds from now: `early` registers before the day-before mark, `late` after it.
+    starts = datetime.now(timezone.utc) + timedelta(hours=24, seconds=3)
+    webinar = (await host.http.post("/api/webinars", json={
+        "title": "Grief and loss in displacement", "description": "A practice webinar.", "language": "en",
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "visibility": "public"})).json()
+    assert (await early.http.post(f"/api/webinars/{webinar['id']}/register")).status_code in (200, 201, 204)
+    await asyncio.sleep(max(0.0, (starts - timedelta(hours=24) - datetime.now(timezone.utc)).total_seconds()) + 0.3)
+    assert (await late.http.post(f"/api/webinars/{webinar['id']}/register")).status_code in (200, 201, 204)
+
+    mails = await smtp.inbox.wait_for(early_address, count=2, timeout=15)
+    assert sorted(m["Subject"] for m in mails) == ["[Convene] Tomorrow: Grief and loss in displacement",
+                                                   "[Convene] You are registered: Grief and loss in displacement"]
+    assert [m["Subject"] for m in await smtp.inbox.wait_for(late_address, count=1, timeout=15)] == [
+        "[Convene] You are registered: Grief and loss in displacement"]
+    await asyncio.sleep(2.0)   # both processes ran their jobs several times meanwhile: nothing more, nothing twice
+    assert len(smtp.inbox.to(early_address)) == 2 and len(smtp.inbox.to(late_address)) == 1
+
+
 async def mark_recording_ready(database_url: str, webinar: dict) -> int:
     """What the recordings worker does when a webinar's archive job finishes (recordings/archive)."""
     engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://"))

@@ -89,12 +89,6 @@ class WebinarMailLog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def done(self, webinar_id: int, kind: str) -> set[int]:
-        async with self.db.read() as conn:
-            rows = (await conn.execute(select(webinar_mail_log.c.member_id).where(
-                webinar_mail_log.c.webinar_id == webinar_id, webinar_mail_log.c.kind == kind))).all()
-        return {row.member_id for row in rows}
-
     async def once(self, webinar_id: int, member_id: int, kind: str, rows: list[dict],
                    also: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> bool:
         """Queues `rows` in the outbox unless this e-mail was queued before (by any process). Answers
