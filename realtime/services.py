@@ -139,7 +139,7 @@ class Services:
         mstores = ModerationStores.over(stores)
         members_data = MembersDataServices.build(stores, rooms, accounts, attachments.storage, chat.publish)
         suspensions = SuspensionEnforcer(hub, broker, accounts, mstores, settings.repair_interval_s,
-                                         erased_among=members_data.deletion.store.erased_among)
+                                         erased_since=members_data.deletion.store.erased_since)
         members_data.deletion.on_closed.append(suspensions.erased)
         moderation = ModerationServices.build(stores, rooms, chat, accounts, suspensions.suspended, mstores)
         recordings = RecordingServices.build(stores, webinars, settings.data_dir, settings.secret_key)

@@ -2,15 +2,19 @@
 from the store every REPAIR_INTERVAL_S when that message was lost (Redis down or restarting).
 
 Suspension is per member, not per room, so it travels on the control channel rather than on a
-room's sequence; the store stays the authority (members.suspended_at), which one query per pass
-checks for every member connected here or holding a recently verified token.
+room's sequence; the store stays the authority (members.suspended_at, erased_at). A pass asks it
+only for the members suspended or deleted since the previous pass (with an overlap that covers
+clocks of other hosts a little apart), a handful of rows whatever the number of sockets, and ends
+those of them connected here or holding a recently verified token. A member suspended before this
+process started never got a socket here: authentication refuses them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from realtime import protocol as p
 from realtime.broker.base import Broker, BrokerUnavailable
@@ -20,6 +24,7 @@ from rooms.accounts import AccountService
 from rooms.errors import StoreUnavailable
 from rooms.fanout import CONTROL_CHANNEL, ERASED, SUSPENDED, decode_control, dumps, encode_control
 from rooms.moderation.store import ModerationStores
+from rooms.store.schema import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +32,18 @@ CLOSE_REASON = "account suspended"
 # A deleted account (rooms/members_data) ends the same way, on the same channel, with its own words.
 ENDINGS = {SUSPENDED: ("this account is suspended", CLOSE_REASON),
            ERASED: ("this account was deleted", "account deleted")}
-MembersAmong = Callable[[set[int]], Awaitable[set[int]]]
+MembersSince = Callable[[datetime], Awaitable[set[int]]]
+# How far back each pass looks beyond the previous one: suspensions are stamped by the clock of the
+# process that made them, which may run a little behind this one's.
+CLOCK_OVERLAP = timedelta(seconds=60)
 
 
 class SuspensionEnforcer:
     def __init__(self, hub: Hub, broker: Broker, accounts: AccountService, stores: ModerationStores,
-                 interval_s: float, erased_among: MembersAmong | None = None) -> None:
+                 interval_s: float, erased_since: MembersSince | None = None) -> None:
         self.hub = hub
-        self.erased_among = erased_among
+        self.erased_since = erased_since
+        self.checked_from = utcnow() - CLOCK_OVERLAP
         self.broker = broker
         self.accounts = accounts
         self.stores = stores
@@ -87,14 +96,17 @@ class SuspensionEnforcer:
                 metrics.suspended_sockets_closed.inc(closed)
 
     async def check(self) -> None:
-        """One pass: which of the members connected here (or whose tokens are cached) are suspended."""
-        members = self.hub.member_ids() | self.accounts.cached_member_ids()
-        if members:
-            for member_id in await self.stores.accounts.suspended_among(members):
+        """One pass: the members suspended or deleted lately who are connected here (or whose tokens are cached)."""
+        started = utcnow()
+        suspended = await self.stores.accounts.suspended_since(self.checked_from)
+        erased = await self.erased_since(self.checked_from) if self.erased_since is not None else set()
+        if suspended or erased:
+            here = self.hub.member_ids() | self.accounts.cached_member_ids()
+            for member_id in suspended & here:
                 self.enforce(member_id)
-            if self.erased_among is not None:
-                for member_id in await self.erased_among(members):
-                    self.enforce(member_id, ERASED)
+            for member_id in erased & here:
+                self.enforce(member_id, ERASED)
+        self.checked_from = started - CLOCK_OVERLAP   # moves on only after a pass that reached the store
 
     async def _check_periodically(self) -> None:
         while True:

@@ -7,6 +7,7 @@ every process by the web layer (realtime/suspensions.py), which `on_suspended` t
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Awaitable, Callable
 
 from rooms import metrics
@@ -66,8 +67,8 @@ class AccountModeration:
         self._require_admin(admin)
         return await self.store.recent_actions(limit)
 
-    async def suspended_among(self, member_ids: set[int]) -> set[int]:
-        return await self.store.suspended_among(member_ids)
+    async def suspended_since(self, since: datetime) -> set[int]:
+        return await self.store.suspended_since(since)
 
     async def _target(self, admin: Member | None, member_id: int, reason: str) -> Member:
         if admin is not None:

@@ -31,7 +31,6 @@ from rooms.store.schema import auth_tokens, members, memberships, messages, meta
 # feature must do beyond deleting rows (recordings re-index their presenters' names without this one).
 ClosingHook = Callable[[AsyncConnection, int], Awaitable[None]]
 
-CHUNK = 1000   # member ids per query: well under every driver's limit on bound parameters
 TOMBSTONE_PASSWORD = "!"   # no argon2 hash: nothing verifies against it
 
 
@@ -192,15 +191,10 @@ class ErasureStore:
             await conn.execute(update(members).where(members.c.id == member_id)
                                .values(erasure_finished_at=utcnow()))
 
-    async def erased_among(self, member_ids: set[int]) -> set[int]:
-        """Which of these members deleted their account: one query per CHUNK of ids."""
-        ids = sorted(member_ids)
-        found: set[int] = set()
+    async def erased_since(self, since: datetime) -> set[int]:
+        """Members who deleted their account at or after `since`."""
         async with self.db.read() as conn:
-            for start in range(0, len(ids), CHUNK):
-                found.update((await conn.execute(select(members.c.id).where(
-                    members.c.id.in_(ids[start:start + CHUNK]), members.c.erased_at.is_not(None)))).scalars())
-        return found
+            return set((await conn.execute(select(members.c.id).where(members.c.erased_at >= since))).scalars())
 
     async def unfinished(self, started_before: datetime) -> list[int]:
         """Deleted accounts whose blanking did not finish (a process stopped half way)."""
