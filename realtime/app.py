@@ -20,6 +20,7 @@ from realtime.api import media_files, recordings
 from realtime.api import attachments
 from realtime.api import notifications, push
 from realtime.api import members_data
+from realtime.api import breakouts, webinar_hosts
 from realtime.api.common import error_response
 from realtime.pages import accounts as account_pages
 from realtime.pages import admin as admin_pages
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *notifications.routes, *push.routes, *notification_pages.routes,
         *moderation.routes, *moderation_pages.routes, *admin_pages.routes,
         *members_data.routes, *members_data_pages.routes,
+        *webinar_hosts.routes, *breakouts.routes,
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         Mount("/static", static_files(), name="static"),
     ]

@@ -18,6 +18,7 @@ from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
 from realtime.stored_gauges import StoredGauges
 from realtime.suspensions import SuspensionEnforcer
+from realtime.webinar_viewers import ViewerSampler
 from recordings.archive.service import RecordingServices
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import LiveStreams, archive_hook
@@ -49,6 +50,7 @@ from rooms.search import SearchService
 from rooms.service import ChatService
 from rooms.store import Stores
 from rooms.webinars.service import WebinarServices
+from rooms.webinars.settings import WebinarSettings
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ class Services:
     moderation: ModerationServices
     suspensions: SuspensionEnforcer
     members_data: MembersDataServices
+    webinar_settings: WebinarSettings = field(default_factory=WebinarSettings)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @classmethod
@@ -122,6 +125,7 @@ class Services:
         chat.on_event.append(lambda event: notifications.notifier.poke(event.room_id))
         limiter = open_limiter(settings.redis_url)
         webinars = WebinarServices.build(stores, chat)
+        rooms.write_guards.append(webinars.breakouts.refuse_if_closed)   # an ended breakout group's chat
         async def open_here(conn_ids: set[str]) -> set[str]:
             return {c for c in conn_ids if c in hub.connections}
 
@@ -156,6 +160,7 @@ class Services:
             recordings=recordings,
             attachments=attachments,
             notifications=notifications,
+            webinar_settings=WebinarSettings.from_env(),
         )
 
     async def start(self, migrate: bool = True) -> None:
@@ -178,6 +183,12 @@ class Services:
         self._tasks.append(asyncio.create_task(self.live.recover_forever(self.webinars.sessions.store.get),
                                                name="live-recovery"))
         self._tasks.append(asyncio.create_task(self._presence_heartbeat(), name="presence-heartbeat"))
+        # Breakout groups' warnings and ends (once, whichever process is first), and the summary's viewer samples.
+        self._tasks.append(asyncio.create_task(
+            self.webinars.breakouts.run_timer(self.webinar_settings.breakout_tick_s), name="breakout-timer"))
+        sampler = ViewerSampler(self.hub, self.webinars.stores.summary, process_id(),
+                                self.webinar_settings.viewers_sample_s)
+        self._tasks.append(asyncio.create_task(sampler.run_forever(), name="webinar-viewers"))
         gauges = StoredGauges(self.recordings.stores.jobs, self.emergency.stores.outbox,
                               self.notifications.mail_settings.outbox_max_attempts, self.settings.metrics_refresh_s,
                               self.moderation.stores.reports)

@@ -254,3 +254,14 @@ retention_rows_removed = Counter("convene_retention_rows_removed_total",
                                  "Events of rooms' sequences removed by retention (messages, edits, reactions …)")
 retention_resumes = Counter("convene_retention_resumes_total",
                             "Resumes and repairs told with a `retention` frame that history they asked for was removed")
+
+# --- the host's day: green room, breakout groups, summaries (rooms/webinars, docs/webinars.md) ----
+green_room_sessions = Gauge("convene_green_room_sessions",
+                            "Webinar media sessions on this process in the green room (before the start: only the "
+                            "stage sees and hears each other)")
+breakout_groups_active = Gauge("convene_breakout_groups_active",
+                               "Breakout groups open now (the whole deployment's, read from the database)")
+breakout_members = Gauge("convene_breakout_members",
+                         "Members in open breakout groups (the whole deployment's, read from the database)")
+webinar_summaries_exported = Counter("convene_webinar_summaries_exported_total",
+                                     "Webinar summaries downloaded as CSV by hosts")

@@ -21,6 +21,7 @@ class RoomKind(str, enum.Enum):
     DM = "dm"
     EMERGENCY = "emergency"   # private, with the attributes and tools of rooms/emergency
     WEBINAR = "webinar"       # a webinar's chat and Q&A (rooms/webinars); registrants are its members
+    BREAKOUT = "breakout"     # a webinar's breakout group's chat: the group's members and the webinar's hosts
 
 
 class Role(str, enum.Enum):
@@ -68,6 +69,10 @@ class EventKind(str, enum.Enum):
     # blanked), and retention removed the room's history up to `removed_through`.
     MEMBER_ERASED = "member.erased"
     HISTORY_REMOVED = "history.removed"
+    HOST = "host"                        # the creator made someone a host, or took it back
+    BREAKOUT = "breakout"                # breakout groups opened or closed (webinar room and each group's room)
+    BREAKOUT_WARNING = "breakout.warning"    # the groups end soon
+    BREAKOUT_BROADCAST = "breakout.broadcast"  # a host's message to every group (in each group's room)
 
     @property
     def structured(self) -> bool:

@@ -34,6 +34,9 @@ FAST = {
     "SECRET_KEY": "test-secret-key",
     # Retention passes (and the completion of interrupted account deletions) often enough to observe.
     "RETENTION_INTERVAL_S": "0.5",
+    # Breakout timers and the summary's viewer samples, at test speed.
+    "WEBINAR_BREAKOUT_TICK_S": "0.25",
+    "WEBINAR_VIEWERS_SAMPLE_S": "0.5",
     # Abuse limits stay on, far above what the tests do from one address.
     **{f"LIMIT_{name}": "100000/1:100000" for name in (
         "MEMBER_MESSAGES", "IP_MESSAGES", "MEMBER_CONNECTIONS", "IP_CONNECTIONS",

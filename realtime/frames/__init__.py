@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from realtime.frames import chat, conversations, emergency, media
+from realtime.frames import breakouts, chat, conversations, emergency, media
 from realtime.frames.table import FrameTable
 
 
 def all_frames() -> FrameTable:
-    return FrameTable(chat.FRAMES, conversations.FRAMES, emergency.FRAMES, media.FRAMES)
+    return FrameTable(chat.FRAMES, conversations.FRAMES, emergency.FRAMES, media.FRAMES, breakouts.FRAMES)

@@ -1,13 +1,18 @@
 """This process's webinar media: one MediaSession per webinar, every media action authorized, room events obeyed.
 
 Authorization is checked twice over. On every action (publish, view, watch) the member's
-standing is read from the store: publishing needs a host, panelist or speaker role, a live
-webinar and no removal; viewing needs registration (or a role) in a live webinar and no
-removal; a publisher's mute flag is read when they publish. And the hub follows the
-webinar's room (the durable events every process sees) to act on changes made while
-media flows: `speaker` with speaker false stops that member's publication, `mute` stops or
-resumes forwarding their audio, `removal` closes all their peers, `webinar` with state
-ended closes the session. A publication is checked once more after its negotiation, so a
+standing is read from the store: publishing needs a host, panelist or speaker role (before the
+start too: the green room) or, while live, a seat in an open breakout group, and no removal;
+watching needs registration (or a role) and a webinar that has not ended — an attendee watching
+before the start sees the lobby, an empty list; viewing needs the same, and a live webinar unless
+the viewer is on stage; a publisher's mute flag is read when they publish. And the hub follows the
+webinar's room (the durable events every process sees) to act on changes made while media flows:
+`speaker` with speaker false stops that member's publication, `host` with host false stops it
+unless they may still publish, `mute` stops or resumes forwarding their audio, `removal` closes all
+their peers, `webinar` with state live opens the green room to everyone (and starts the taps: the
+stream and the recording begin), with state ended closes the session, and `breakout` re-reads the
+breakout groups from the store (each group's media stays within it; when they end, attendees who
+published in a group stop). A publication is checked once more after its negotiation, so a
 demotion that lands in between is not missed.
 
 One process owns a webinar's media at a time (recordings/media/ownership.py); sockets on other
@@ -73,8 +78,10 @@ class MediaHub:
         self.alive = alive
         self.sessions: dict[int, MediaSession] = {}
         self.seats: dict[str, tuple[int, int]] = {}   # socket → (webinar, member): the WebRTC viewers served here
-        # Called with every new session (the live packager adds its tap here).
+        # Called with every session once it is live — at once for one opened live, at the start for one opened in
+        # the green room (the live packager adds its tap here: the green room is neither streamed nor recorded).
         self.on_session: list[Callable[[MediaSession], None]] = []
+        self._group_locks: dict[int, asyncio.Lock] = {}
         self._unfollow: dict[int, Callable[[], Awaitable[None]]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -109,6 +116,7 @@ class MediaHub:
                       push: Push) -> str:
         webinar, standing = await self._may_publish(member, webinar_id)
         session = await self._session(webinar)
+        await self._sync_groups(session)
         publication, answer = await session.publish(member.brief(), conn_id, sdp, kinds, standing.muted, push)
         try:
             await self._may_publish(member, webinar_id)   # demoted or ended while negotiating?
@@ -122,10 +130,13 @@ class MediaHub:
     async def view(self, member: Member, conn_id: str, webinar_id: int, publisher_id: int, sdp: str,
                    audio_only: bool) -> str:
         webinar, standing = await self._may_view(member, webinar_id)
+        if webinar.state is not WebinarState.LIVE and standing.role is None:
+            raise Forbidden("this webinar is not live")   # the green room is the stage's only
         if not self._seat(conn_id, webinar.id, member.id, on_stage=standing.role is not None):
             metrics.media_viewers_sent_to_stream.inc()
             raise MediaFull("live video is full on this webinar: watch the stream instead")
         session = await self._session(webinar)
+        await self._sync_groups(session)
         try:
             return await session.view(member.id, conn_id, publisher_id, sdp, audio_only)
         finally:
@@ -140,7 +151,9 @@ class MediaHub:
             log.info("webinar %s: viewer budget (%d) used up; member %s gets the HTTP stream", webinar.id,
                      self.config.max_viewers, member.id)
             return {"type": "media.stream", "webinar": webinar.id, "reason": "capacity"}
-        listed = (await self._session(webinar)).watch(member.id, conn_id, push)
+        session = await self._session(webinar)
+        await self._sync_groups(session)
+        listed = session.watch(member.id, conn_id, push, backstage=standing.role is not None)
         self._count()
         return {**listed, "ice_servers": list(self.config.ice_servers)}
 
@@ -160,6 +173,7 @@ class MediaHub:
 
     def _count(self) -> None:
         metrics.media_sessions_owned.set(len(self.sessions))
+        metrics.green_room_sessions.set(sum(1 for s in self.sessions.values() if not s.live))
         metrics.media_webrtc_viewers.set(len(self.seats))
         metrics.media_webrtc_publishers.set(sum(len(s.publications) for s in self.sessions.values()))
 
@@ -178,25 +192,30 @@ class MediaHub:
     # Who may.
 
     async def _may_publish(self, member: Member, webinar_id: int) -> tuple[Webinar, Standing]:
+        """The stage publishes in the green room and once live; a member of an open breakout group, in it."""
         webinar = await self.webinars.sessions.visible(member, webinar_id)
         standing = await self.webinars.stores.sessions.standing(webinar_id, member.id)
         if standing.removed:
             raise Forbidden("you were removed from this webinar")
-        if standing.role is None:
-            raise Forbidden("only hosts, panelists and promoted speakers publish")
-        if webinar.state is not WebinarState.LIVE:
-            raise Forbidden("this webinar is not live")
-        return webinar, standing
+        if webinar.state is WebinarState.ENDED:
+            raise Forbidden("this webinar is not live: it has ended")
+        if standing.role is not None:
+            return webinar, standing
+        if webinar.state is WebinarState.LIVE and standing.registered and \
+                member.id in await self.webinars.stores.breakouts.open_groups(webinar_id):
+            return webinar, standing
+        raise Forbidden("only hosts, panelists and promoted speakers publish (and members of breakout groups)")
 
     async def _may_view(self, member: Member, webinar_id: int) -> tuple[Webinar, Standing]:
+        """Registrants and the stage, until the end; before the start an attendee watches the lobby (nobody)."""
         webinar = await self.webinars.sessions.visible(member, webinar_id)
         standing = await self.webinars.stores.sessions.standing(webinar_id, member.id)
         if standing.removed:
             raise Forbidden("you were removed from this webinar")
         if not standing.registered and standing.role is None:
             raise Forbidden("register for this webinar first")
-        if webinar.state is not WebinarState.LIVE:
-            raise Forbidden("this webinar is not live")
+        if webinar.state is WebinarState.ENDED:
+            raise Forbidden("this webinar is not live: it has ended")
         return webinar, standing
 
     # Sessions.
@@ -208,21 +227,59 @@ class MediaHub:
         async with self._locks.setdefault(webinar.id, asyncio.Lock()):
             session = self.sessions.get(webinar.id)
             if session is None:
-                session = MediaSession(webinar.id, self.configuration)
+                session = MediaSession(webinar.id, self.configuration, live=False)
                 self._unfollow[webinar.id] = await self.events.follow(
                     webinar.room_id, lambda frame: self._on_event(session, frame))
                 self.sessions[webinar.id] = session
-                for listener in self.on_session:
-                    try:
-                        listener(session)
-                    except Exception:
-                        log.exception("webinar %s: a media session listener failed", webinar.id)
+                # Read after following: a start that landed in between is not missed.
+                current = await self.webinars.stores.sessions.get(webinar.id)
                 log.info("webinar %s: media session opened", webinar.id)
+                if current is not None and current.state is not WebinarState.SCHEDULED:
+                    self._go_live(session)
+                else:
+                    log.info("webinar %s: the green room is open", webinar.id)
+                self._count()
         return session
+
+    def _go_live(self, session: MediaSession) -> None:
+        """The taps first (the stream and the recording start now), then everyone sees the stage."""
+        if session.live or session.closed:
+            return
+        for listener in self.on_session:
+            try:
+                listener(session)
+            except Exception:
+                log.exception("webinar %s: a media session listener failed", session.webinar_id)
+        session.go_live()
+        self._count()
+
+    async def _sync_groups(self, session: MediaSession) -> None:
+        """Makes the session's breakout groups the store's: attendees who published in a group that ended stop
+        first (before anyone could view them on the main stage), then the groups change."""
+        async with self._group_locks.setdefault(session.webinar_id, asyncio.Lock()):
+            groups = await self.webinars.stores.breakouts.open_groups(session.webinar_id)
+            if groups == session.groups:
+                return
+            leaving = [m for m in session.groups if m not in groups and m in session.publications]
+            if leaving:
+                roles = await self.webinars.stores.sessions.roles(session.webinar_id)
+                for member_id in leaving:
+                    if member_id not in roles:
+                        await session.stop_publishing(member_id, StopReason.BREAKOUT_ENDED)
+            await session.set_groups(groups)
+            log.info("webinar %s: %d member(s) in breakout groups", session.webinar_id, len(groups))
+        self._count()
+
+    async def _recheck_publisher(self, session: MediaSession, member_id: int) -> None:
+        """A host who is a host no more stops publishing, unless they are in a breakout group."""
+        standing = await self.webinars.stores.sessions.standing(session.webinar_id, member_id)
+        if standing.role is None and member_id not in session.groups:
+            await session.stop_publishing(member_id, StopReason.DEMOTED)
 
     async def close_session(self, webinar_id: int, reason: StopReason) -> None:
         session = self.sessions.pop(webinar_id, None)
         self._locks.pop(webinar_id, None)
+        self._group_locks.pop(webinar_id, None)
         unfollow = self._unfollow.pop(webinar_id, None)
         if unfollow is not None:
             await unfollow()
@@ -242,8 +299,14 @@ class MediaHub:
         elif kind == "removal" and isinstance(member_id, int):
             self._spawn(session.drop_member(member_id, StopReason.REMOVED))
             self._unseat([c for c, seat in self.seats.items() if seat == (session.webinar_id, member_id)])
+        elif kind == "webinar" and frame.get("state") == WebinarState.LIVE.value:
+            self._go_live(session)
         elif kind == "webinar" and frame.get("state") == WebinarState.ENDED.value:
             self._spawn(self.close_session(session.webinar_id, StopReason.ENDED))
+        elif kind == "breakout":
+            self._spawn(self._sync_groups(session))
+        elif kind == "host" and frame.get("host") is False and isinstance(member_id, int):
+            self._spawn(self._recheck_publisher(session, member_id))
 
     async def _sweep(self) -> None:
         while True:

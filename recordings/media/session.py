@@ -5,6 +5,13 @@ of its tracks feeds a Fanout. A viewer has one RTCPeerConnection per publisher i
 (so a publisher joining or leaving never renegotiates anyone else's connection), whose
 senders read packets from that publisher's fanouts: nothing is decoded or encoded.
 Everything here dies with the session. Authorization is the MediaHub's job.
+
+Where people are decides what they see. Before the start the session is a green room: only the
+stage (the "backstage" watchers) sees its publishers, attendees' lists are empty, and nothing reaches
+the taps (no stream, no recording) — going live opens the same publications to everyone. During
+breakout groups each member's publications are forwarded only within their group: a viewer sees and
+may view only the publishers of their own group (the main session is group None), and a group's
+packets never reach the taps.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from aiortc.rtcrtptransceiver import RTCRtpTransceiver
 from recordings.media.fanout import Fanout, PacketTrack
 from recordings.media.forwarding import AiortcChanged, forward_packets, on_keyframe_request, request_keyframe
 from recordings.media.taps import PacketTap
-from rooms.errors import BadRequest, NotFound
+from rooms.errors import BadRequest, Forbidden, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,7 @@ class StopReason(str, enum.Enum):
     ENDED = "ended"             # the webinar ended
     DISCONNECTED = "disconnected"   # the peer connection failed or its socket closed
     MOVED = "moved"             # this process stops serving the webinar's media (shutdown, lease lost): another will
+    BREAKOUT_ENDED = "breakout_ended"   # an attendee published in a breakout group, and the groups ended
 
 
 @dataclass(eq=False)
@@ -86,12 +94,15 @@ class Viewing:
 
 
 class MediaSession:
-    def __init__(self, webinar_id: int, configuration: Callable[[], RTCConfiguration]) -> None:
+    def __init__(self, webinar_id: int, configuration: Callable[[], RTCConfiguration], live: bool = True) -> None:
         self.webinar_id = webinar_id
         self.configuration = configuration
+        self.live = live                                  # False: the green room, before the start
+        self.groups: dict[int, int] = {}                  # member → breakout group, while groups are open
         self.publications: dict[int, Publication] = {}
         self.viewings: set[Viewing] = set()
         self.watchers: dict[str, tuple[int, Push]] = {}   # socket → (member, push)
+        self.backstage: set[str] = set()                  # watching sockets of the stage: they see the green room
         self.taps: list[PacketTap] = []
         self.closed = False
         self._streams = itertools.count(1)
@@ -156,6 +167,8 @@ class MediaSession:
             if kind == "audio" and publication.muted:
                 return   # a muted member's audio goes nowhere: not to viewers, not to the taps
             fanout.push(packet)
+            if member_id in self.groups:
+                return   # a breakout group's conversation is neither streamed nor recorded
             for tap in self.taps:
                 try:
                     tap.on_packet(member_id, label, codec, packet)
@@ -237,6 +250,7 @@ class MediaSession:
     async def view(self, member_id: int, conn_id: str, publisher_id: int, sdp: str, audio_only: bool) -> str:
         """Answers a viewer's offer for one publisher's tracks (video left out when audio_only)."""
         publication = self._publication(publisher_id)
+        self._same_group(member_id, publisher_id)
         if sum(1 for v in self.viewings if v.conn_id == conn_id and v.publication is not publication) \
                 >= MAX_VIEWS_PER_CONNECTION:
             raise BadRequest(f"at most {MAX_VIEWS_PER_CONNECTION} publishers viewed per connection",
@@ -263,6 +277,11 @@ class MediaSession:
         if self.closed or self.publications.get(publisher_id) is not publication:
             await self._close_viewing_peer(viewing)   # the publisher left while we negotiated
             raise NotFound("that member is not publishing", field="publisher")
+        try:
+            self._same_group(member_id, publisher_id)   # breakout groups opened or closed meanwhile
+        except Forbidden:
+            await self._close_viewing_peer(viewing)
+            raise
         # A re-offer for the same publisher on the same socket replaces the old viewing.
         replaced = [v for v in self.viewings if v.conn_id == conn_id and v.publication is publication]
         self.viewings.difference_update(replaced)
@@ -272,6 +291,10 @@ class MediaSession:
         for old in replaced:
             await self._close_viewing_peer(old)
         return pc.localDescription.sdp
+
+    def _same_group(self, member_id: int, publisher_id: int) -> None:
+        if self.groups.get(member_id) != self.groups.get(publisher_id):
+            raise Forbidden("that member is in another breakout group", field="publisher")
 
     def _publication(self, publisher_id: int) -> Publication:
         publication = self.publications.get(publisher_id)
@@ -310,21 +333,71 @@ class MediaSession:
 
     # Who is told about publishers.
 
-    def watch(self, member_id: int, conn_id: str, push: Push) -> dict:
+    def watch(self, member_id: int, conn_id: str, push: Push, backstage: bool = True) -> dict:
+        """`backstage`: the socket is the stage's (host, panelist, speaker), which sees the green room."""
         self.watchers[conn_id] = (member_id, push)
-        return self.publishers_frame()
+        if backstage:
+            self.backstage.add(conn_id)
+        else:
+            self.backstage.discard(conn_id)
+        return self.publishers_frame(member_id, backstage)
 
     def unwatch(self, conn_id: str) -> None:
         self.watchers.pop(conn_id, None)
+        self.backstage.discard(conn_id)
 
-    def publishers_frame(self) -> dict:
-        return {"type": "media.publishers", "webinar": self.webinar_id,
-                "publishers": [p.public() for p in sorted(self.publications.values(), key=lambda p: p.stream)]}
+    def publishers_frame(self, member_id: int | None = None, backstage: bool = True) -> dict:
+        """Who this member may view now, and where they are: `green_room` or `lobby` before the start,
+        `stage` once live, `breakout` (with its `group`) while they are in a breakout group."""
+        group = self.groups.get(member_id) if member_id is not None else None
+        if not self.live:
+            phase = "green_room" if backstage else "lobby"
+        else:
+            phase = "stage" if group is None else "breakout"
+        shown = [] if phase == "lobby" else [p.public() for p in sorted(self.publications.values(),
+                                                                      key=lambda p: p.stream)
+                                             if self.groups.get(p.member_id) == group]
+        frame = {"type": "media.publishers", "webinar": self.webinar_id, "publishers": shown, "phase": phase}
+        if group is not None:
+            frame["group"] = group
+        return frame
 
     def _announce(self) -> None:
-        frame = self.publishers_frame()
-        for _, push in list(self.watchers.values()):
-            push(frame)
+        for conn_id, (member_id, push) in list(self.watchers.items()):
+            push(self.publishers_frame(member_id, conn_id in self.backstage))
+
+    # The green room and breakout groups.
+
+    def go_live(self) -> None:
+        """The webinar started: the green room's publishers are the stage, for everyone (the taps were added
+        just before, so they get a keyframe from every publisher)."""
+        if self.live:
+            return
+        self.live = True
+        for publication in list(self.publications.values()):
+            self.request_keyframe(publication)
+        self._announce()
+
+    async def set_groups(self, groups: dict[int, int]) -> None:
+        """Breakout groups opened (member → group) or closed (empty): viewings across groups end, the taps stop
+        hearing members who went into a group (and hear again those who came back), everyone's list is sent again."""
+        if groups == self.groups:
+            return
+        before, self.groups = self.groups, dict(groups)
+        for publication in list(self.publications.values()):
+            if before.get(publication.member_id) == groups.get(publication.member_id):
+                continue
+            if publication.member_id in groups:
+                for tap in self.taps:
+                    try:
+                        tap.on_publisher_left(publication.member_id)
+                    except Exception:
+                        log.exception("webinar %s: a media tap failed on a publisher leaving", self.webinar_id)
+            self.request_keyframe(publication)   # for their new viewers, and the taps when they come back
+        crossing = [v for v in self.viewings if groups.get(v.member_id) != groups.get(v.publication.member_id)]
+        self.viewings.difference_update(crossing)
+        await asyncio.gather(*(self._close_viewing_peer(v) for v in crossing))
+        self._announce()
 
     # Members and connections going away.
 
@@ -332,7 +405,7 @@ class MediaSession:
         """A removed member: their publication, their viewing and their watching end."""
         await self.stop_publishing(member_id, reason)
         for conn_id in [c for c, (m, _) in self.watchers.items() if m == member_id]:
-            del self.watchers[conn_id]
+            self.unwatch(conn_id)
         ending = [v for v in self.viewings if v.member_id == member_id]
         self.viewings.difference_update(ending)
         await asyncio.gather(*(self._close_viewing_peer(v) for v in ending))
@@ -370,6 +443,7 @@ class MediaSession:
         else:
             self._announce()
         self.watchers.clear()
+        self.backstage.clear()
         for tap in self.taps:
             try:
                 tap.close()

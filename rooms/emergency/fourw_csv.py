@@ -32,7 +32,7 @@ def export(entries: list[FourWEntry]) -> str:
     writer.writerow(fourw_fields.FIELDS)
     for entry in entries:
         fields = entry.what.fields()
-        writer.writerow([_defuse(fields[name] or "") for name in fourw_fields.FIELDS])
+        writer.writerow([defuse(fields[name] or "") for name in fourw_fields.FIELDS])
     return out.getvalue()
 
 
@@ -73,7 +73,8 @@ def parse(text: str, max_rows: int) -> tuple[list[FourW], list[RowProblem]]:
     return ([] if problems else rows), problems
 
 
-def _defuse(value: str) -> str:
+def defuse(value: str) -> str:
+    """A cell a spreadsheet would run as a formula, written so it reads as text (other CSV exports use it too)."""
     return "'" + value if value.startswith(_FORMULA) else value
 
 

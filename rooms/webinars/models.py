@@ -126,3 +126,54 @@ class Attendance:
     def public(self) -> dict:
         return {"member": self.member.brief(), "visits": self.visits, "seconds": round(self.seconds, 3),
                 "first_joined_at": self.first_joined_at.isoformat(), "present": self.present}
+
+
+class BreakoutState(str, enum.Enum):
+    """open → closed, once."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class BreakoutEnd(str, enum.Enum):
+    """Why breakout groups ended."""
+
+    CALLED_BACK = "called_back"   # a host called everyone back to the main session
+    TIMER = "timer"               # their time ran out
+    ENDED = "ended"               # the webinar ended
+
+
+@dataclass(frozen=True)
+class BreakoutGroup:
+    id: int
+    number: int                  # 1, 2, … as the host sees them
+    room_id: int                 # the group's chat: a room of kind breakout
+    members: tuple[int, ...]
+
+    def public(self) -> dict:
+        return {"id": self.id, "number": self.number, "room": self.room_id, "members": list(self.members)}
+
+
+@dataclass(frozen=True)
+class Breakout:
+    """One round of breakout groups in a webinar."""
+
+    id: int
+    webinar_id: int
+    state: BreakoutState
+    created_at: datetime
+    ends_at: datetime
+    warn_at: datetime
+    groups: tuple[BreakoutGroup, ...]
+    closed_at: datetime | None = None
+    close_reason: BreakoutEnd | None = None
+
+    def group_of(self, member_id: int) -> BreakoutGroup | None:
+        return next((g for g in self.groups if member_id in g.members), None)
+
+    def public(self) -> dict:
+        return {"id": self.id, "webinar": self.webinar_id, "state": self.state.value,
+                "created_at": self.created_at.isoformat(), "ends_at": self.ends_at.isoformat(),
+                "warn_at": self.warn_at.isoformat(), "groups": [g.public() for g in self.groups],
+                "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+                "reason": self.close_reason.value if self.close_reason else None}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Awaitable, Callable
 
 from rooms.errors import BadRequest, Conflict, Forbidden, NotFound
 from rooms.models import Member
@@ -37,6 +38,7 @@ class Seat:
     registered: bool
     muted: bool = False
     removed: bool = False      # a moderator removed them: they may read a public webinar, nothing more
+    member_id: int | None = None
 
     @property
     def moderates(self) -> bool:
@@ -48,8 +50,18 @@ class Seat:
 
     @property
     def may_publish(self) -> bool:
-        """Hosts, panelists and promoted speakers of a live webinar (media, see docs/webinars.md)."""
-        return self.role is not None and self.registered and self.webinar.state is WebinarState.LIVE
+        """Hosts, panelists and promoted speakers: in the green room before the start (seen only by each
+        other), on stage once live (docs/webinars.md, "The green room")."""
+        return self.role is not None and self.registered and self.webinar.state is not WebinarState.ENDED
+
+    @property
+    def in_green_room(self) -> bool:
+        return self.may_publish and self.webinar.state is WebinarState.SCHEDULED
+
+    @property
+    def created(self) -> bool:
+        """Whether this member created the webinar (the one who manages its hosts)."""
+        return self.member_id is not None and self.webinar.created_by == self.member_id
 
     @property
     def may_publish_audio(self) -> bool:
@@ -57,7 +69,8 @@ class Seat:
 
     def public(self) -> dict:
         return {**self.webinar.public(), "role": self.role.value if self.role else None,
-                "registered": self.registered, "muted": self.muted, "removed": self.removed}
+                "registered": self.registered, "muted": self.muted, "removed": self.removed,
+                "creator": self.created}
 
 
 class WebinarSessions:
@@ -66,6 +79,8 @@ class WebinarSessions:
         self.store = webinar_stores.sessions
         self.attendance = webinar_stores.attendance
         self.chat = chat
+        # Called after a webinar ended (breakout groups close with it).
+        self.after_end: list[Callable[[Webinar], Awaitable[None]]] = []
 
     # Access.
 
@@ -78,7 +93,7 @@ class WebinarSessions:
     async def seat(self, member: Member, webinar_id: int) -> Seat:
         webinar = await self.visible(member, webinar_id)
         standing = await self.store.standing(webinar_id, member.id)
-        return Seat(webinar, standing.role, standing.registered, standing.muted, standing.removed)
+        return Seat(webinar, standing.role, standing.registered, standing.muted, standing.removed, member.id)
 
     async def participant(self, member: Member, webinar_id: int, *, live: bool = False) -> Seat:
         """A registered member of a webinar that has not ended (and, with live, has started)."""
@@ -87,7 +102,7 @@ class WebinarSessions:
             raise Forbidden("you were removed from this webinar")
         if not seat.registered:
             raise Forbidden("register for this webinar first")
-        _open(seat.webinar, live)
+        open_for_changes(seat.webinar, live)
         await self._refuse_if_banned(seat.webinar, member)
         return seat
 
@@ -101,7 +116,7 @@ class WebinarSessions:
         seat = await self.seat(member, webinar_id)
         if not seat.moderates:
             raise Forbidden("only hosts and panelists do this")
-        _open(seat.webinar, live)
+        open_for_changes(seat.webinar, live)
         return seat
 
     async def host(self, member: Member, webinar_id: int) -> Seat:
@@ -134,7 +149,7 @@ class WebinarSessions:
 
     async def register(self, member: Member, webinar_id: int) -> Seat:
         seat = await self.seat(member, webinar_id)
-        _open(seat.webinar, live=False)
+        open_for_changes(seat.webinar)
         if seat.removed:
             raise Forbidden("you were removed from this webinar")
         await self._refuse_if_banned(seat.webinar, member)
@@ -158,11 +173,14 @@ class WebinarSessions:
         if to is WebinarState.ENDED:
             await self.attendance.close_all(webinar.id, webinar.ended_at or event.created_at)
         await self.chat.publish(event)
+        if to is WebinarState.ENDED:
+            for hook in self.after_end:
+                await hook(webinar)
         return webinar
 
     async def add_panelist(self, host: Member, webinar_id: int, member_id: int) -> None:
         seat = await self.host(host, webinar_id)
-        _open(seat.webinar, live=False)
+        open_for_changes(seat.webinar)
         if member_id == host.id:
             raise BadRequest("a host is already on the panel", field="member_id")
         added = await self.stores.accounts.get(member_id)
@@ -203,7 +221,8 @@ class WebinarSessions:
         return await self.attendance.report(webinar_id)
 
 
-def _open(webinar: Webinar, live: bool) -> None:
+def open_for_changes(webinar: Webinar, live: bool = False) -> None:
+    """Refuses changes to a webinar that has ended (and, with live, one that has not started)."""
     if webinar.state is WebinarState.ENDED:
         raise Forbidden("this webinar has ended")
     if live and webinar.state is not WebinarState.LIVE:

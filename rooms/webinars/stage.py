@@ -1,7 +1,8 @@
 """Who is on stage: attendees raise and lower hands; moderators promote an attendee to speaker and demote them.
 
-Only while the webinar is live. A speaker may publish media (see Seat.may_publish);
-promoting lowers the member's hand.
+Hands only while the webinar is live. Promotion and demotion also before the start, so speakers can
+meet the hosts in the green room and check their camera and microphone. A speaker may publish media
+(see Seat.may_publish); promoting lowers the member's hand.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class StageService:
         return await self.hands.raised(webinar_id)
 
     async def promote(self, moderator: Member, webinar_id: int, member_id: int) -> None:
-        seat = await self.sessions.moderator(moderator, webinar_id, live=True)
+        seat = await self.sessions.moderator(moderator, webinar_id)
         target = await self._member(member_id)
         standing = await self.roles.standing(webinar_id, member_id)
         if not standing.registered:
@@ -52,7 +53,7 @@ class StageService:
         await self.chat.publish(event)
 
     async def demote(self, moderator: Member, webinar_id: int, member_id: int) -> None:
-        seat = await self.sessions.moderator(moderator, webinar_id, live=True)
+        seat = await self.sessions.moderator(moderator, webinar_id)
         target = await self._member(member_id)
         role = (await self.roles.standing(webinar_id, member_id)).role
         if role is None:

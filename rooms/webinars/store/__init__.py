@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from rooms.store import Stores
 from rooms.store.sequence import Sequence
 from rooms.webinars.store.attendance import AttendanceStore
+from rooms.webinars.store.breakouts import BreakoutStore
 from rooms.webinars.store.hands import HandStore
+from rooms.webinars.store.hosts import HostStore
 from rooms.webinars.store.moderation import ModerationStore
 from rooms.webinars.store.polls import PollStore
 from rooms.webinars.store.questions import QuestionStore
 from rooms.webinars.store.sessions import SessionStore
+from rooms.webinars.store.summary import SummaryStore
 
 
 @dataclass(frozen=True)
@@ -22,10 +25,16 @@ class WebinarStores:
     hands: HandStore
     polls: PollStore
     moderation: ModerationStore
+    hosts: HostStore
+    breakouts: BreakoutStore
+    summary: SummaryStore
 
     @classmethod
     def over(cls, stores: Stores) -> "WebinarStores":
         db, sequence = stores.db, Sequence(stores.messages)
-        return cls(sessions=SessionStore(db, sequence), attendance=AttendanceStore(db),
+        sessions = SessionStore(db, sequence)
+        return cls(sessions=sessions, attendance=AttendanceStore(db),
                    questions=QuestionStore(db, sequence), hands=HandStore(db, sequence),
-                   polls=PollStore(db, sequence), moderation=ModerationStore(db, sequence))
+                   polls=PollStore(db, sequence), moderation=ModerationStore(db, sequence),
+                   hosts=HostStore(db, sequence, sessions), breakouts=BreakoutStore(db, sequence),
+                   summary=SummaryStore(db))

@@ -1,4 +1,4 @@
-"""The webinar tables, on the chat core's metadata. Migrations 0003 and 0004 are the authority on their shape."""
+"""The webinar tables, on the chat core's metadata. Migrations 0003, 0004 and 0012 are the authority on their shape."""
 
 from __future__ import annotations
 
@@ -133,4 +133,51 @@ webinar_poll_votes = Table(
     _member_fk(),
     Column("option", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Issue 17 (migration 0012). How many people had the webinar open, per process, at instants aligned to
+# the sampling interval, so the processes' samples of one instant add up (the summary's concurrency).
+webinar_viewer_samples = Table(
+    "webinar_viewer_samples", metadata,
+    _webinar_fk(),
+    Column("at", UTCDateTime, primary_key=True, nullable=False),
+    Column("process", String(80), primary_key=True, nullable=False),
+    Column("viewers", Integer, nullable=False),
+)
+
+# A round of breakout groups: open until a host calls everyone back, its timer runs out, or the webinar ends.
+webinar_breakouts = Table(
+    "webinar_breakouts", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    _webinar_fk(False),
+    Column("state", String(16), nullable=False),
+    Column("created_by", BigInteger, ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("warn_at", UTCDateTime, nullable=False),
+    Column("warned_at", UTCDateTime, nullable=True),     # set once, by whichever process sent the warning
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("closed_by", BigInteger, ForeignKey("members.id", ondelete="SET NULL"), nullable=True),
+    Column("close_reason", String(16), nullable=True),
+    Index("ix_webinar_breakouts_webinar", "webinar_id"),
+    Index("ix_webinar_breakouts_state", "state"),
+)
+
+# One group of a round, with its own chat room (kind breakout).
+webinar_breakout_groups = Table(
+    "webinar_breakout_groups", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("breakout_id", BigInteger, ForeignKey("webinar_breakouts.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("room_id", BigInteger, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Index("ix_webinar_breakout_groups_breakout", "breakout_id"),
+)
+
+# Who is in which group of a round: one group per member per round.
+webinar_breakout_members = Table(
+    "webinar_breakout_members", metadata,
+    Column("breakout_id", BigInteger, ForeignKey("webinar_breakouts.id", ondelete="CASCADE"), primary_key=True,
+           nullable=False),
+    _member_fk(),
+    Column("group_id", BigInteger, ForeignKey("webinar_breakout_groups.id", ondelete="CASCADE"), nullable=False),
 )

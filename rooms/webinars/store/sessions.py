@@ -121,19 +121,24 @@ class SessionStore:
                        kind: EventKind | None, fields: dict) -> Event | None:
         """Grants (or with None, takes away) a role; appends an event of `kind` when one is given."""
         async with self.db.write() as conn:
-            await self._register(conn, webinar.id, webinar.room_id, member_id)
-            await conn.execute(delete(webinar_roles).where(webinar_roles.c.webinar_id == webinar.id,
-                                                           webinar_roles.c.member_id == member_id))
-            if role is not None:
-                await self._grant(conn, webinar.id, webinar.room_id, member_id, role)
-            else:
-                await conn.execute(update(memberships).where(
-                    memberships.c.room_id == webinar.room_id, memberships.c.member_id == member_id)
-                    .values(role=Role.MEMBER.value))
-            if kind is None:
-                return None
-            seq = await self.sequence.append(conn, webinar.room_id, kind, actor_id, fields)
-            return await self.sequence.event(conn, webinar.room_id, seq)
+            return await self.change_role(conn, webinar, member_id, role, actor_id, kind, fields)
+
+    async def change_role(self, conn: AsyncConnection, webinar: Webinar, member_id: int, role: WebinarRole | None,
+                          actor_id: int, kind: EventKind | None, fields: dict) -> Event | None:
+        """set_role inside the caller's transaction (the host store checks the hosts left in the same one)."""
+        await self._register(conn, webinar.id, webinar.room_id, member_id)
+        await conn.execute(delete(webinar_roles).where(webinar_roles.c.webinar_id == webinar.id,
+                                                       webinar_roles.c.member_id == member_id))
+        if role is not None:
+            await self._grant(conn, webinar.id, webinar.room_id, member_id, role)
+        else:
+            await conn.execute(update(memberships).where(
+                memberships.c.room_id == webinar.room_id, memberships.c.member_id == member_id)
+                .values(role=Role.MEMBER.value))
+        if kind is None:
+            return None
+        seq = await self.sequence.append(conn, webinar.room_id, kind, actor_id, fields)
+        return await self.sequence.event(conn, webinar.room_id, seq)
 
     async def change_state(self, webinar: Webinar, to: WebinarState, actor_id: int) -> tuple[Webinar, Event] | None:
         """Moves the state on if it is still what the caller saw (None when another request won)."""
