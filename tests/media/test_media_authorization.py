@@ -34,8 +34,8 @@ async def test_an_attendee_who_was_not_promoted_cannot_publish(server):
     assert "promoted" in refused["message"]
     # Watching is theirs to do; a member who did not register may neither watch nor view.
     listed = await client.request({"type": "media.watch", "webinar": wid})
-    assert listed == {"type": "media.publishers", "webinar": wid, "publishers": [], "ice_servers": [],
-                      "ref": listed["ref"]}
+    assert listed == {"type": "media.publishers", "webinar": wid, "publishers": [], "phase": "stage",
+                      "ice_servers": [], "ref": listed["ref"]}
     outsider = await stranger.connect(server.ws_url)
     for frame in ({"type": "media.watch", "webinar": wid},
                   {"type": "media.view", "webinar": wid, "publisher": host.id, "sdp": OFFER},
@@ -49,16 +49,28 @@ async def test_an_attendee_who_was_not_promoted_cannot_publish(server):
     assert (await host.http.post(f"/api/webinars/{wid}/end")).status_code == 200
 
 
-async def test_even_the_host_publishes_only_while_the_webinar_is_live(server):
-    host, wid, _ = await webinar_with(server, 1, start=False)
+async def test_before_the_start_only_the_stage_publishes_in_the_green_room_and_nobody_after_the_end(server):
+    host, wid, (attendee, _) = await webinar_with(server, 2, start=False)
     client = await host.connect(server.ws_url)
+    # The host's offer is read (and refused as SDP): the green room lets the stage publish before the start.
     early = await client.request({"type": "media.publish", "webinar": wid, "sdp": OFFER})
-    assert early["code"] == "forbidden" and "not live" in early["message"]
+    assert early["code"] == "bad_request" and early["field"] == "sdp", early
+    listed = await client.request({"type": "media.watch", "webinar": wid})
+    assert listed["phase"] == "green_room"
+    # An attendee waits in the lobby: they watch an empty stage and may neither view nor publish.
+    lobby = await attendee.connect(server.ws_url)
+    watched = await lobby.request({"type": "media.watch", "webinar": wid})
+    assert watched["phase"] == "lobby" and watched["publishers"] == []
+    viewed = await lobby.request({"type": "media.view", "webinar": wid, "publisher": host.id, "sdp": OFFER})
+    assert viewed["code"] == "forbidden" and "not live" in viewed["message"]
+    assert (await lobby.request({"type": "media.publish", "webinar": wid, "sdp": OFFER}))["code"] == "forbidden"
     assert (await host.http.post(f"/api/webinars/{wid}/start")).status_code == 200
     assert (await host.http.post(f"/api/webinars/{wid}/end")).status_code == 200
     late = await client.request({"type": "media.publish", "webinar": wid, "sdp": OFFER})
-    assert late["code"] == "forbidden"
+    assert late["code"] == "forbidden" and "ended" in late["message"]
+    assert (await lobby.request({"type": "media.watch", "webinar": wid}))["code"] == "forbidden"
     await client.close()
+    await lobby.close()
 
 
 async def test_hostile_offers_are_refused_with_typed_errors(server):
