@@ -85,7 +85,7 @@ class Summary:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         for section, item, detail, value in rows:
-            writer.writerow([section, defuse(str(item)), defuse(str(detail)), value])
+            writer.writerow([section, defuse(str(item)), defuse(str(detail)), defuse(str(value))])
         return out.getvalue()
 
 
