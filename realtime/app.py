@@ -33,6 +33,7 @@ from realtime.pages import rooms as room_pages
 from realtime.pages import search as search_pages
 from realtime.pages import shell
 from realtime.pages import webinars as webinar_pages
+from realtime.pages import webinar_hosts as webinar_host_pages
 from realtime.pages.rendering import static_files
 from realtime.frames import all_frames
 from realtime.gateway import websocket_endpoint
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *notifications.routes, *push.routes, *notification_pages.routes,
         *moderation.routes, *moderation_pages.routes, *admin_pages.routes,
         *members_data.routes, *members_data_pages.routes,
-        *webinar_hosts.routes, *breakouts.routes,
+        *webinar_hosts.routes, *breakouts.routes, *webinar_host_pages.routes,
         WebSocketRoute(WEBSOCKET_PATH, websocket_endpoint),
         Mount("/static", static_files(), name="static"),
     ]

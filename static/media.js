@@ -4,7 +4,10 @@
    player, static/hls-player.js, when the server has no WebRTC seat left for this attendee).
    Offers carry all their ICE candidates (the server does not trickle).
    When the server that holds the webinar's media stops, the page is told media.moved (or its socket
-   drops): it watches and publishes again, with back-off, and reaches whichever server took over. */
+   drops): it watches and publishes again, with back-off, and reaches whichever server took over.
+   Where the member is comes with every list of publishers (`phase`): the green room before the start
+   (the stage only), the lobby (attendees before the start), the stage, or a breakout group, where
+   attendees publish too. A level meter shows the microphone while publishing. */
 (function () {
   'use strict';
   var root = document.getElementById('w-media');
@@ -31,6 +34,9 @@
   var stream = null;              // {el, player} while watching the HTTP stream instead (no WebRTC seat)
   var local = null;               // {media: MediaStream, pc, source: 'camera'|'screen', screen: track|null} while publishing
   var audioOnly = localStorage.getItem('convene.media.audioOnly') === 'true';
+  var onStage = root.dataset.canPublish === 'true';   // host, panelist or speaker (updated by speaker events)
+  var phase = null;               // green_room | lobby | stage | breakout
+  var level = null;               // {ctx, timer} while the level meter runs
   if (audioOnlyEl) audioOnlyEl.checked = audioOnly;
 
   function say(text) { if (statusEl) statusEl.textContent = text || ''; }
@@ -49,7 +55,7 @@
         if (frame.type === 'error') waiter.reject(frame); else waiter.resolve(frame);
         return;
       }
-      if (frame.type === 'media.publishers' && frame.webinar === webinar) sync(frame.publishers);
+      if (frame.type === 'media.publishers' && frame.webinar === webinar) sync(frame.publishers, frame.phase);
       else if (frame.type === 'media.stopped' && frame.publisher === me) stopped(frame.reason);
       else if (frame.type === 'media.moved' && frame.webinar === webinar) moved();
     };
@@ -90,7 +96,7 @@
       leaveStream();
       watching = true;
       iceServers = frame.ice_servers || [];
-      sync(frame.publishers);
+      sync(frame.publishers, frame.phase);
     }, function (error) {
       if (error.code === 'disconnected') return;
       if (error.retryable) { say(S.moving); retryLater(watch); return; }
@@ -193,15 +199,26 @@
 
   // Watching.
 
-  function sync(publishers) {
+  function sync(publishers, where) {
+    if (where) place(where);
     var wanted = new Map();
     publishers.forEach(function (p) { if (p.member.id !== me) wanted.set(p.member.id, p); });
     views.forEach(function (view, id) {
       if (!wanted.has(id) || wanted.get(id).stream !== view.stream) closeView(id);
     });
     wanted.forEach(function (p, id) { if (!views.has(id)) openView(p); });
-    if (!publishers.length && !local) say(S.nobody || 'Nobody is presenting yet.');
-    else if (!local) say('');
+    if (local) return;
+    if (phase === 'lobby') say(S.not_live);
+    else if (phase === 'green_room' || phase === 'breakout') say(S[phase]);
+    else say(publishers.length ? '' : (S.nobody || 'Nobody is presenting yet.'));
+  }
+
+  // The green room, the lobby, the stage or a breakout group: who may publish, and what the page says.
+  function place(where) {
+    phase = where;
+    var note = document.getElementById('w-green-room');
+    if (note) note.hidden = where !== 'green_room';
+    if (publishControls) publishControls.hidden = !(onStage || where === 'breakout');
   }
 
   async function openView(p) {
@@ -351,6 +368,28 @@
     if (!el) return;
     el.srcObject = local ? local.media : null;
     el.hidden = !local;
+    meter(local && local.media);
+  }
+
+  // The microphone's level while publishing, so a speaker sees their sound arrive before anyone hears it.
+  function meter(media) {
+    var el = document.getElementById('m-level');
+    if (level) { clearInterval(level.timer); level.ctx.close(); level = null; }
+    if (el) { el.hidden = true; el.value = 0; }
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!el || !media || !Ctx || !media.getAudioTracks().length) return;
+    var ctx = new Ctx();
+    var analyser = ctx.createAnalyser();
+    analyser.fftSize = 512;
+    ctx.createMediaStreamSource(media).connect(analyser);
+    var samples = new Uint8Array(analyser.fftSize);
+    el.hidden = false;
+    level = { ctx: ctx, timer: setInterval(function () {
+      analyser.getByteTimeDomainData(samples);
+      var peak = 0;
+      for (var i = 0; i < samples.length; i++) peak = Math.max(peak, Math.abs(samples[i] - 128));
+      el.value = peak / 128;
+    }, 100) };
   }
 
   function stopLocal() {
@@ -401,7 +440,8 @@
   document.addEventListener('convene:frame', function (event) {
     var f = event.detail;
     if (!publishControls || !f || f.type !== 'speaker' || !f.member || f.member.id !== me) return;
-    publishControls.hidden = !f.speaker;
+    onStage = f.speaker;
+    publishControls.hidden = !(onStage || phase === 'breakout');
     // The stage always has a WebRTC seat: a member watching the HTTP stream comes back to live video.
     if (f.speaker && stream && ws && ws.readyState === WebSocket.OPEN) watch();
   });

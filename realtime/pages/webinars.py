@@ -90,7 +90,9 @@ async def webinar_page(request: Request) -> Response:
     webinar = await sessions.visible(member, _id(request))
     seat = await sessions.seat(member, webinar.id) if member else None
     people = await sessions.people(member, webinar.id) if member else []
+    manages_hosts = await services_of(request).webinars.hosts.may_manage(member, webinar.id) if member else False
     return render(request, "webinar.html", {"webinar": webinar, "seat": seat, "people": people,
+                                             "manages_hosts": manages_hosts,
                                              "notice": request.query_params.get("notice", "")}, member=member)
 
 
@@ -141,6 +143,7 @@ async def live_page(request: Request, member: Member) -> Response:
         "polls": await webinars.polls.listing(member, seat.webinar.id),
         "messages": list(reversed(history.events)), "has_more": history.has_more,
         "max_body_chars": services.settings.max_body_chars,
+        "breakout": await webinars.breakouts.store.current(seat.webinar.id),
     }, member=member)
 
 

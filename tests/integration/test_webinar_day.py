@@ -343,3 +343,40 @@ async def test_who_may_manage_hosts_see_the_summary_and_run_breakout_groups(serv
     assert summary.headers["content-type"].startswith("text/csv")
     assert list(csv.reader(io.StringIO(summary.text)))[0] == ["section", "item", "detail", "value"]
     assert (await host.http.post(base + "/end")).status_code == 200
+
+
+def test_the_pages_show_hosts_the_green_room_breakouts_and_the_summary(server):
+    from tests.integration.test_pages import register
+
+    creator, cohost, attendee = register(server, "Amina"), register(server, "Tomás"), register(server, "Kofi")
+    made = creator.post("/api/webinars", json={"title": "Field supervision", "visibility": "public", **_times()})
+    assert made.status_code == 201, made.text
+    wid = made.json()["id"]
+    me = {c: c.get("/api/me").json()["member"] for c in (creator, cohost, attendee)}
+    assert attendee.post(f"/api/webinars/{wid}/register").status_code == 200
+    page = creator.get(f"/webinars/{wid}").text
+    assert "Go to the green room" in page and 'id="w-hosts"' in page and 'action="/webinars/%d/hosts"' % wid in page
+    added = creator.post(f"/webinars/{wid}/hosts", data={"username": me[cohost]["username"]})
+    assert added.status_code == 303
+    page = creator.get(f"/webinars/{wid}").text
+    assert f'/webinars/{wid}/hosts/{me[cohost]["id"]}/remove' in page
+    # The co-host has the host's controls, but not the creator's forms.
+    cohost_page = cohost.get(f"/webinars/{wid}").text
+    assert "Start the webinar" in cohost_page and 'action="/webinars/%d/hosts"' % wid not in cohost_page
+    # Before the start: the stage is in the green room (with the level meter), an attendee in the lobby.
+    green = cohost.get(f"/webinars/{wid}/live").text
+    assert 'id="w-green-room"' in green and 'id="m-level"' in green and 'id="w-breakouts"' in green
+    lobby = attendee.get(f"/webinars/{wid}/live").text
+    assert 'id="w-green-room"' not in lobby and 'data-can-publish="false"' in lobby
+    assert cohost.post(f"/api/webinars/{wid}/start").status_code == 200
+    live = cohost.get(f"/webinars/{wid}/live").text
+    assert 'id="w-green-room"' not in live and 'id="b-open"' in live
+    assert 'id="b-open"' not in attendee.get(f"/webinars/{wid}/live").text
+    # The summary page and its CSV link, for hosts only; the creator takes the co-host's role back by form.
+    summary = cohost.get(f"/webinars/{wid}/summary")
+    assert summary.status_code == 200 and 'id="s-registered">3<' in summary.text and "summary.csv" in summary.text
+    assert attendee.get(f"/webinars/{wid}/summary").status_code == 403
+    assert creator.post(f"/webinars/{wid}/hosts/{me[cohost]['id']}/remove").status_code == 303
+    assert cohost.get(f"/webinars/{wid}/summary").status_code == 403
+    assert creator.post(f"/webinars/{wid}/hosts/{me[creator]['id']}/remove").status_code == 409
+    assert creator.post(f"/api/webinars/{wid}/end").status_code == 200

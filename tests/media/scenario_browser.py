@@ -68,6 +68,14 @@ async def until(page: Page, script: str, predicate, what: str, timeout: float = 
         await asyncio.sleep(0.25)
 
 
+GREEN_ROOM = """() => {
+  const meter = document.getElementById('m-level');
+  const note = document.getElementById('w-green-room');
+  return {level: meter.hidden ? 0 : meter.value, meter_shown: !meter.hidden,
+          note_shown: !!note && !note.hidden, status: document.getElementById('m-status').textContent};
+}"""
+
+
 async def main() -> dict:
     server = start_server()
     errors: list[str] = []
@@ -87,13 +95,15 @@ async def main() -> dict:
                 "title": "Browser stage", "description": "", "language": "en", "starts_at": starts.isoformat(),
                 "ends_at": (starts + timedelta(hours=1)).isoformat(), "visibility": "public"})
             wid = webinar["id"]
-            await api(contexts[0], server.url, "POST", f"/api/webinars/{wid}/start")
             await api(contexts[1], server.url, "POST", f"/api/webinars/{wid}/register")
 
+            # Before the start the host is in the green room: they publish, and the level meter moves.
             await host_page.goto(f"/webinars/{wid}/live")
             await host_page.click("#m-camera")
             published = await until(host_page, PUBLISHER_STATS, lambda s: s["state"] == "connected" and
                                     s["packetsSent"] > 0, "the host to publish")
+            green_room = await until(host_page, GREEN_ROOM, lambda s: s["level"] > 0.02, "the level meter to move")
+            await api(contexts[0], server.url, "POST", f"/api/webinars/{wid}/start")
             await viewer_page.goto(f"/webinars/{wid}/live")
             first = await until(viewer_page, VIEWER_STATS, lambda s: s["video"] and s["video"]["framesDecoded"] > 0,
                                 "the viewer to decode video")
@@ -107,7 +117,8 @@ async def main() -> dict:
             audio_only = {"video_elements": await viewer_page.locator("#m-videos figure video").count(),
                           "audio_elements": await viewer_page.locator("#m-videos figure audio").count()}
             result = {"published": published, "first": first, "later": later, "video_elements": figures,
-                      "audio_only": audio_only, "errors": errors}
+                      "audio_only": audio_only, "green_room": green_room,
+                      "after_start": await host_page.evaluate(GREEN_ROOM), "errors": errors}
             await browser.close()
             return result
     finally:

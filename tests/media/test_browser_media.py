@@ -8,6 +8,10 @@ from tests.support.netns import run_scenario
 def test_chromium_publishes_and_another_chromium_decodes_it():
     result = run_scenario("tests.media.scenario_browser")
     assert result["errors"] == []
+    # The host published from the green room before the start: the level meter showed their microphone.
+    green_room, after = result["green_room"], result["after_start"]
+    assert green_room["meter_shown"] and green_room["level"] > 0.02 and green_room["note_shown"], green_room
+    assert after["meter_shown"] and not after["note_shown"], after   # the start moved them onto the stage
     assert result["published"]["state"] == "connected" and result["published"]["packetsSent"] > 0
     first, later = result["first"], result["later"]
     assert later["state"] == "connected"
