@@ -119,3 +119,52 @@ def test_the_live_page_first_load_fits_the_weight_budget(
         "budget_bytes": BUDGET_BYTES, "first_load_bytes": transfers.total(),
         "first_load": [{k: r[k] for k in ("url", "type", "bytes", "encoding")} for r in transfers.responses.values()]},
         indent=1))
+
+
+def test_a_host_runs_breakout_groups_from_the_live_page_and_reads_the_summary(
+        browser: Browser, site: ServerProcess, people: list[Person]) -> None:
+    host = new_person(browser, site, "Priya Host")
+    guests = [new_person(browser, site, name) for name in ("Tomás Guest", "Kofi Guest")]
+    people += [host, *guests]
+    webinar = host.api("POST", "/api/webinars", {"title": "Practice in pairs", "starts_at": "2030-01-15T10:00:00Z",
+                                                 "ends_at": "2030-01-15T11:00:00Z", "visibility": "public"})
+    wid = webinar["id"]
+    host.api("POST", f"/api/webinars/{wid}/start")
+    h = host.page
+    h.goto(f"/webinars/{wid}/live")
+    for guest in guests:
+        guest.api("POST", f"/api/webinars/{wid}/register")
+        guest.page.goto(f"/webinars/{wid}/live")
+        expect(guest.page.locator("#room")).to_have_attribute("data-conn", "online")
+        expect(guest.page.locator("#w-breakouts")).to_be_hidden()
+    expect(h.locator("#room")).to_have_attribute("data-conn", "online")
+
+    # At random, groups of two: both guests (present on the live page) land in one group.
+    h.select_option("#b-size", "2")
+    h.click("#b-open button[type=submit]")
+    expect(h.locator("#b-status")).to_have_text("Breakout groups open: 1.")
+    expect(h.locator("#b-running")).to_be_visible()
+    g = guests[0].page
+    expect(g.locator("#w-breakouts")).to_be_visible()
+    expect(g.locator("#b-status")).to_have_text("You are in breakout group 1. Only your group sees and hears you.")
+    expect(g.locator("#b-timer")).to_contain_text("The groups end in 15 minutes")
+    expect(g.locator("#b-chat")).to_have_attribute("href", re.compile(r"^/rooms/\d+$"))
+    expect(g.locator("#m-publish")).to_be_visible()   # in a group, an attendee may turn their camera on
+    accessibility = {"host": run_axe(h), "guest": run_axe(g)}
+
+    h.fill("#b-text", "Swap roles now")
+    h.click("#b-broadcast button[type=submit]")
+    expect(h.locator("#b-status")).to_have_text("Sent to every group (1).")
+    expect(g.locator("#b-messages li")).to_have_text("From the host: Swap roles now")
+    h.click("#b-close")
+    expect(g.locator("#b-status")).to_have_text("Everyone is back in the main session.")
+    expect(g.locator("#b-chat")).to_be_hidden()
+    expect(g.locator("#m-publish")).to_be_hidden()
+    expect(h.locator("#b-open")).to_be_visible()
+
+    h.goto(f"/webinars/{wid}/summary")
+    expect(h.locator("#s-registered")).to_have_text("3")
+    expect(h.locator("#w-summary-csv")).to_have_attribute("href", f"/api/webinars/{wid}/summary.csv")
+    accessibility["summary"] = run_axe(h)
+    assert accessibility == {name: [] for name in accessibility}
+    assert host.errors == [] and all(guest.errors == [] for guest in guests)
