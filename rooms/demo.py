@@ -1,6 +1,6 @@
 """`python -m rooms.demo`: seeds a few members, rooms and messages once, so a fresh install has something to show:
-attachments, a moderator with a report waiting in the queue, a site admin, and an emergency room with an
-alert, a situation report and 4W rows."""
+attachments, a moderator with a report waiting in the queue, a site admin, an emergency room with an
+alert, a situation report and 4W rows, and webinars (one coming up, one past with its recording)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 from realtime.services import Services
 from realtime.settings import Settings
 from rooms.attachments import samples
+from rooms.demo_webinars import seed_webinars
 from rooms.emergency.models import Area
 from rooms.models import Member, Role, Room, Visibility
 from rooms.notifications.models import Channel, EmailTiming, QuietHours
@@ -157,6 +158,7 @@ async def seed(services: Services) -> bool:
     await seed_attachments(services, rooms["Psychological first aid"], members)
     await _moderation(services, members, rooms)
     await _emergency(services, members)
+    await seed_webinars(services, members)   # an upcoming webinar, and a past one with its recording
     await seed_notifications(services, members, list(rooms.values()))
     return True
 
