@@ -143,7 +143,7 @@ async def live_page(request: Request, member: Member) -> Response:
         "polls": await webinars.polls.listing(member, seat.webinar.id),
         "messages": list(reversed(history.events)), "has_more": history.has_more,
         "max_body_chars": services.settings.max_body_chars,
-        "breakout": await webinars.breakouts.store.current(seat.webinar.id),
+        "breakout": await webinars.breakouts.current(member, seat.webinar.id),
     }, member=member)
 
 

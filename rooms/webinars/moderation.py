@@ -1,7 +1,8 @@
 """Moderation: hosts and panelists mute anyone on stage and remove members from a webinar.
 
 Muting is a flag on the registration (the media layer forwards no audio from a muted member) and
-only moderators lift it. Removal takes away registration, role, hand and the chat room, and is
+only moderators lift it. Removal takes away registration, role, hand and the chat rooms (the webinar's,
+and those of the breakout groups the member was in), and is
 remembered so the member cannot register again; their sockets stop receiving the room at once
 (the chat core's departure frame, as when a member is removed from a private room).
 Hosts outrank panelists: a panelist neither mutes nor removes a host, nor removes another panelist.
@@ -22,6 +23,7 @@ class ModerationService:
     def __init__(self, sessions: WebinarSessions, stores: WebinarStores, chat: ChatService) -> None:
         self.sessions = sessions
         self.store = stores.moderation
+        self.breakouts = stores.breakouts
         self.standings = stores.sessions
         self.chat = chat
 
@@ -53,12 +55,16 @@ class ModerationService:
             raise Forbidden("hosts cannot be removed", field="member_id")
         if standing.role is WebinarRole.PANELIST and not seat.hosts:
             raise Forbidden("only hosts remove a panelist", field="member_id")
-        event = await self.store.remove(seat.webinar, member_id, moderator.id, {"member": target.brief()})
+        group_rooms = tuple(await self.breakouts.rooms_of(webinar_id, member_id))
+        event = await self.store.remove(seat.webinar, member_id, moderator.id, {"member": target.brief()},
+                                        group_rooms)
         if event is None:
             return False
         await self.chat.publish(event)
-        # The departure frame after the event: every process drops the member's subscriptions.
-        await self.chat.announce_membership(await self.chat.rooms.get(seat.webinar.room_id), target, False)
+        # The departure frames after the event: every process drops the member's subscriptions (the
+        # webinar's chat, and their breakout groups' chats).
+        for room_id in (seat.webinar.room_id, *group_rooms):
+            await self.chat.announce_membership(await self.chat.rooms.get(room_id), target, False)
         return True
 
     async def _target(self, seat: Seat, member_id: int, removed_ok: bool = False) -> tuple[Member, Standing]:

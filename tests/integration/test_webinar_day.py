@@ -174,6 +174,14 @@ async def test_breakout_groups_by_hand_have_their_own_chat_rooms_and_broadcasts_
     for client, group in ((a2_ws, group_a), (b1_ws, group_b)):
         got = await client.wait_for(lambda f, g=group: f["type"] == "breakout.broadcast" and f["room"] == g["room"])
         assert got["body"] == "Five minutes left" and got["sender"]["id"] == host.id
+    # A member removed from the webinar leaves their group's chat too, at once.
+    b2_ws = await b2.connect(server.ws_url)
+    await b2_ws.subscribe(group_b["room"])
+    assert (await host.http.post(base + "/remove", json={"member_id": b2.id})).json()["changed"] is True
+    gone = await b2_ws.wait_for(lambda f: f["type"] == "unsubscribed" and f["room"] == group_b["room"])
+    assert gone["reason"] == "removed"
+    assert (await b2_ws.say(group_b["room"], "still here?"))["code"] == "not_found"
+    await b2_ws.close()
     # A member who reconnects resumes the group's chat from their last sequence number.
     last_seen = max(f["seq"] for f in b1_ws.frames if f.get("room") == group_b["room"] and "seq" in f)
     await b1_ws.close()

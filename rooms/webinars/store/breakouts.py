@@ -87,6 +87,15 @@ class BreakoutStore:
         async with self.db.read() as conn:
             return {row.member_id: row.group_id for row in (await conn.execute(stmt)).all()}
 
+    async def rooms_of(self, webinar_id: int, member_id: int) -> list[int]:
+        """The chats of the webinar's breakout groups (any round) the member is in."""
+        stmt = (select(webinar_breakout_groups.c.room_id)
+                .join(webinar_breakouts, webinar_breakouts.c.id == webinar_breakout_groups.c.breakout_id)
+                .join(memberships, memberships.c.room_id == webinar_breakout_groups.c.room_id)
+                .where(webinar_breakouts.c.webinar_id == webinar_id, memberships.c.member_id == member_id))
+        async with self.db.read() as conn:
+            return [row.room_id for row in (await conn.execute(stmt)).all()]
+
     async def group_room_open(self, room_id: int) -> bool | None:
         """For a breakout group's room: whether its round is still open (None: not a group's room)."""
         stmt = (select(webinar_breakouts.c.state)

@@ -36,9 +36,11 @@ class ModerationStore:
             seq = await self.sequence.append(conn, webinar.room_id, EventKind.MUTE, actor_id, fields)
             return await self.sequence.event(conn, webinar.room_id, seq)
 
-    async def remove(self, webinar: Webinar, member_id: int, actor_id: int, fields: dict) -> Event | None:
-        """Takes away registration, role, hand and room seat, closes the open visit, remembers the removal
-        and appends a REMOVAL event, in one transaction; None when the member was already removed."""
+    async def remove(self, webinar: Webinar, member_id: int, actor_id: int, fields: dict,
+                     group_rooms: tuple[int, ...] = ()) -> Event | None:
+        """Takes away registration, role, hand and room seat (the webinar's room, and `group_rooms`: the chats
+        of its breakout groups), closes the open visit, remembers the removal and appends a REMOVAL event, in
+        one transaction; None when the member was already removed."""
         try:
             async with self.db.write() as conn:
                 now = utcnow()
@@ -47,8 +49,8 @@ class ModerationStore:
                 for table in (webinar_registrations, webinar_roles, webinar_hands):
                     await conn.execute(delete(table).where(table.c.webinar_id == webinar.id,
                                                            table.c.member_id == member_id))
-                await conn.execute(delete(memberships).where(memberships.c.room_id == webinar.room_id,
-                                                             memberships.c.member_id == member_id))
+                await conn.execute(delete(memberships).where(
+                    memberships.c.room_id.in_((webinar.room_id, *group_rooms)), memberships.c.member_id == member_id))
                 await conn.execute(update(webinar_attendance).where(
                     webinar_attendance.c.webinar_id == webinar.id, webinar_attendance.c.member_id == member_id,
                     webinar_attendance.c.left_at.is_(None)).values(left_at=now))
