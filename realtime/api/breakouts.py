@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import json, member_endpoint, read_body, services_of
+from realtime.api.webinars import webinar_id
 from rooms.models import Member
 from rooms.webinars.breakouts import MAX_GROUP, MAX_GROUPS
 
@@ -33,32 +34,28 @@ class Broadcast(BaseModel):
     body: Annotated[StrictStr, Field(max_length=4000)]
 
 
-def _id(request: Request) -> int:
-    return request.path_params["webinar_id"]
-
-
 @member_endpoint
 async def breakouts(request: Request, member: Member) -> Response:
     service = services_of(request).webinars.breakouts
     if request.method == "POST":
         body = await read_body(request, NewBreakout)
-        opened = await service.open(member, _id(request), groups=body.groups, size=body.size,
+        opened = await service.open(member, webinar_id(request), groups=body.groups, size=body.size,
                                     duration_s=body.duration_s, warning_s=body.warning_s)
         return json(opened.public(), status=201)
-    current = await service.current(member, _id(request))
+    current = await service.current(member, webinar_id(request))
     return json({"breakout": current.public() if current else None})
 
 
 @member_endpoint
 async def broadcast(request: Request, member: Member) -> Response:
     body = await read_body(request, Broadcast)
-    groups = await services_of(request).webinars.breakouts.broadcast(member, _id(request), body.body)
+    groups = await services_of(request).webinars.breakouts.broadcast(member, webinar_id(request), body.body)
     return json({"groups": groups})
 
 
 @member_endpoint
 async def call_back(request: Request, member: Member) -> Response:
-    return json((await services_of(request).webinars.breakouts.close(member, _id(request))).public())
+    return json((await services_of(request).webinars.breakouts.close(member, webinar_id(request))).public())
 
 
 _base = "/api/webinars/{webinar_id:int}/breakouts"

@@ -7,12 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import json, member_endpoint, read_body, services_of
-from realtime.api.webinars import Target
+from realtime.api.webinars import Target, webinar_id
 from rooms.models import Member
-
-
-def _id(request: Request) -> int:
-    return request.path_params["webinar_id"]
 
 
 @member_endpoint
@@ -20,29 +16,29 @@ async def hosts(request: Request, member: Member) -> Response:
     service = services_of(request).webinars.hosts
     if request.method == "POST":
         body = await read_body(request, Target)
-        changed = await service.add(member, _id(request), body.member_id)
+        changed = await service.add(member, webinar_id(request), body.member_id)
         return json({"member_id": body.member_id, "host": True, "changed": changed})
-    return json({"hosts": [m.brief() for m in await service.hosts(member, _id(request))],
-                 "can_manage": await service.may_manage(member, _id(request))})
+    return json({"hosts": [m.brief() for m in await service.hosts(member, webinar_id(request))],
+                 "can_manage": await service.may_manage(member, webinar_id(request))})
 
 
 @member_endpoint
 async def remove_host(request: Request, member: Member) -> Response:
     member_id = request.path_params["member_id"]
-    changed = await services_of(request).webinars.hosts.remove(member, _id(request), member_id)
+    changed = await services_of(request).webinars.hosts.remove(member, webinar_id(request), member_id)
     return json({"member_id": member_id, "host": False, "changed": changed})
 
 
 @member_endpoint
 async def summary(request: Request, member: Member) -> Response:
-    return json((await services_of(request).webinars.summaries.summary(member, _id(request))).public())
+    return json((await services_of(request).webinars.summaries.summary(member, webinar_id(request))).public())
 
 
 @member_endpoint
 async def summary_csv(request: Request, member: Member) -> Response:
-    text = await services_of(request).webinars.summaries.export(member, _id(request))
+    text = await services_of(request).webinars.summaries.export(member, webinar_id(request))
     return Response(text, media_type="text/csv; charset=utf-8", headers={
-        "content-disposition": f'attachment; filename="webinar-{_id(request)}-summary.csv"'})
+        "content-disposition": f'attachment; filename="webinar-{webinar_id(request)}-summary.csv"'})
 
 
 _base = "/api/webinars/{webinar_id:int}"

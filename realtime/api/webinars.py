@@ -77,7 +77,8 @@ class Ballot(BaseModel):
     option: Annotated[StrictInt, Field(ge=0)]
 
 
-def _id(request: Request) -> int:
+def webinar_id(request: Request) -> int:
+    """The webinar a route names (`{webinar_id:int}`)."""
     return request.path_params["webinar_id"]
 
 
@@ -101,15 +102,15 @@ async def webinar_detail(request: Request) -> Response:
     sessions = services_of(request).webinars.sessions
     member = await optional_member(request)
     if member is None:
-        return json({**(await sessions.visible(None, _id(request))).public(), "role": None, "registered": False})
-    seat = await sessions.seat(member, _id(request))
-    people = await sessions.people(member, _id(request))
+        return json({**(await sessions.visible(None, webinar_id(request))).public(), "role": None, "registered": False})
+    seat = await sessions.seat(member, webinar_id(request))
+    people = await sessions.people(member, webinar_id(request))
     return json({**seat.public(), "people": [{**m.brief(), "role": role.value, "muted": muted}
                                              for m, role, muted in people]})
 
 
 async def webinar_ics(request: Request) -> Response:
-    webinar = await services_of(request).webinars.sessions.visible(await optional_member(request), _id(request))
+    webinar = await services_of(request).webinars.sessions.visible(await optional_member(request), webinar_id(request))
     url = str(request.url_for("webinar_detail", webinar_id=webinar.id))
     text = calendar(webinar, domain=request.url.hostname or "convene", url=url, now=utcnow())
     return Response(text, media_type="text/calendar; charset=utf-8", headers={
@@ -118,7 +119,7 @@ async def webinar_ics(request: Request) -> Response:
 
 @member_endpoint
 async def register(request: Request, member: Member) -> Response:
-    seat = await services_of(request).webinars.sessions.register(member, _id(request))
+    seat = await services_of(request).webinars.sessions.register(member, webinar_id(request))
     return json(seat.public())
 
 
@@ -126,13 +127,13 @@ async def register(request: Request, member: Member) -> Response:
 async def state_change(request: Request, member: Member) -> Response:
     sessions = services_of(request).webinars.sessions
     move = sessions.start if request.url.path.endswith("/start") else sessions.end
-    return json((await move(member, _id(request))).public())
+    return json((await move(member, webinar_id(request))).public())
 
 
 @member_endpoint
 async def panelists(request: Request, member: Member) -> Response:
     body = await read_body(request, Target)
-    await services_of(request).webinars.sessions.add_panelist(member, _id(request), body.member_id)
+    await services_of(request).webinars.sessions.add_panelist(member, webinar_id(request), body.member_id)
     return Response(status_code=204)
 
 
@@ -140,19 +141,19 @@ async def panelists(request: Request, member: Member) -> Response:
 
 @member_endpoint
 async def join(request: Request, member: Member) -> Response:
-    joined_at = await services_of(request).webinars.sessions.join(member, _id(request))
+    joined_at = await services_of(request).webinars.sessions.join(member, webinar_id(request))
     return json({"joined_at": joined_at.isoformat()})
 
 
 @member_endpoint
 async def leave(request: Request, member: Member) -> Response:
-    left = await services_of(request).webinars.sessions.leave(member, _id(request))
+    left = await services_of(request).webinars.sessions.leave(member, webinar_id(request))
     return json({"left": left})
 
 
 @member_endpoint
 async def attendance(request: Request, member: Member) -> Response:
-    report = await services_of(request).webinars.sessions.attendance_report(member, _id(request))
+    report = await services_of(request).webinars.sessions.attendance_report(member, webinar_id(request))
     return json({"attendance": [a.public() for a in report]})
 
 
@@ -163,15 +164,15 @@ async def questions(request: Request, member: Member) -> Response:
     service = services_of(request).webinars.questions
     if request.method == "POST":
         body = await read_body(request, NewQuestion)
-        question = await service.ask(member, _id(request), body.body, body.anonymous)
+        question = await service.ask(member, webinar_id(request), body.body, body.anonymous)
         return json(question.public(), status=201)
-    return json({"questions": [q.public() for q in await service.listing(member, _id(request))]})
+    return json({"questions": [q.public() for q in await service.listing(member, webinar_id(request))]})
 
 
 @member_endpoint
 async def upvote(request: Request, member: Member) -> Response:
     question, counted = await services_of(request).webinars.questions.upvote(
-        member, _id(request), request.path_params["question_id"])
+        member, webinar_id(request), request.path_params["question_id"])
     return json({**question.public(), "counted": counted})
 
 
@@ -179,7 +180,7 @@ async def upvote(request: Request, member: Member) -> Response:
 async def moderate_question(request: Request, member: Member) -> Response:
     body = await read_body(request, QuestionChange)
     question = await services_of(request).webinars.questions.moderate(
-        member, _id(request), request.path_params["question_id"], QuestionState(body.state))
+        member, webinar_id(request), request.path_params["question_id"], QuestionState(body.state))
     return json(question.public())
 
 
@@ -190,14 +191,14 @@ async def hands(request: Request, member: Member) -> Response:
     stage = services_of(request).webinars.stage
     if request.method == "POST":
         body = await read_body(request, HandBody)
-        changed = await stage.hand(member, _id(request), body.raised)
+        changed = await stage.hand(member, webinar_id(request), body.raised)
         return json({"raised": body.raised, "changed": changed})
-    return json({"hands": [m.brief() for m in await stage.raised(member, _id(request))]})
+    return json({"hands": [m.brief() for m in await stage.raised(member, webinar_id(request))]})
 
 
 @member_endpoint
 async def lower_hand(request: Request, member: Member) -> Response:
-    await services_of(request).webinars.stage.lower(member, _id(request), request.path_params["member_id"])
+    await services_of(request).webinars.stage.lower(member, webinar_id(request), request.path_params["member_id"])
     return Response(status_code=204)
 
 
@@ -206,9 +207,9 @@ async def speakers(request: Request, member: Member) -> Response:
     stage = services_of(request).webinars.stage
     if request.method == "POST":
         body = await read_body(request, Target)
-        await stage.promote(member, _id(request), body.member_id)
+        await stage.promote(member, webinar_id(request), body.member_id)
     else:
-        await stage.demote(member, _id(request), request.path_params["member_id"])
+        await stage.demote(member, webinar_id(request), request.path_params["member_id"])
     return Response(status_code=204)
 
 
@@ -217,14 +218,14 @@ async def speakers(request: Request, member: Member) -> Response:
 @member_endpoint
 async def mute(request: Request, member: Member) -> Response:
     body = await read_body(request, MuteBody)
-    changed = await services_of(request).webinars.moderation.mute(member, _id(request), body.member_id, body.muted)
+    changed = await services_of(request).webinars.moderation.mute(member, webinar_id(request), body.member_id, body.muted)
     return json({"member_id": body.member_id, "muted": body.muted, "changed": changed})
 
 
 @member_endpoint
 async def remove(request: Request, member: Member) -> Response:
     body = await read_body(request, Target)
-    changed = await services_of(request).webinars.moderation.remove(member, _id(request), body.member_id)
+    changed = await services_of(request).webinars.moderation.remove(member, webinar_id(request), body.member_id)
     return json({"member_id": body.member_id, "removed": True, "changed": changed})
 
 
@@ -235,22 +236,22 @@ async def polls(request: Request, member: Member) -> Response:
     service = services_of(request).webinars.polls
     if request.method == "POST":
         body = await read_body(request, NewPoll)
-        poll = await service.create(member, _id(request), body.question, body.options)
+        poll = await service.create(member, webinar_id(request), body.question, body.options)
         return json(poll.public(), status=201)
-    return json({"polls": [p.public() for p in await service.listing(member, _id(request))]})
+    return json({"polls": [p.public() for p in await service.listing(member, webinar_id(request))]})
 
 
 @member_endpoint
 async def vote(request: Request, member: Member) -> Response:
     body = await read_body(request, Ballot)
-    poll = await services_of(request).webinars.polls.vote(member, _id(request), request.path_params["poll_id"],
+    poll = await services_of(request).webinars.polls.vote(member, webinar_id(request), request.path_params["poll_id"],
                                                           body.option)
     return json(poll.public())
 
 
 @member_endpoint
 async def close_poll(request: Request, member: Member) -> Response:
-    poll = await services_of(request).webinars.polls.close(member, _id(request), request.path_params["poll_id"])
+    poll = await services_of(request).webinars.polls.close(member, webinar_id(request), request.path_params["poll_id"])
     return json(poll.public())
 
 

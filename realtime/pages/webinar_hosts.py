@@ -9,24 +9,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from realtime.api.common import services_of
-from realtime.pages.rendering import member_page, read_form, render, see_other
-from rooms.errors import NotFound
+from realtime.api.webinars import webinar_id as _id
+from realtime.pages.rendering import member_page, render, see_other
+from realtime.pages.webinars import member_named
 from rooms.models import Member
 
 CHART_WIDTH, CHART_HEIGHT = 600, 80
 
 
-def _id(request: Request) -> int:
-    return request.path_params["webinar_id"]
-
-
 @member_page
 async def add_host(request: Request, member: Member) -> Response:
-    username = (await read_form(request)).get("username", "").strip().lstrip("@")
-    found = await services_of(request).stores.accounts.credentials(username) if username else None
-    if found is None:
-        raise NotFound("no member with that username", field="username")
-    await services_of(request).webinars.hosts.add(member, _id(request), found[0].id)
+    await services_of(request).webinars.hosts.add(member, _id(request), await member_named(request))
     return see_other(f"/webinars/{_id(request)}")
 
 

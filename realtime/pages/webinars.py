@@ -113,13 +113,17 @@ async def change_state(request: Request, member: Member) -> Response:
 
 @member_page
 async def add_panelist(request: Request, member: Member) -> Response:
-    form = await read_form(request)
-    username = form.get("username", "").strip().lstrip("@")
+    await services_of(request).webinars.sessions.add_panelist(member, _id(request), await member_named(request))
+    return see_other(f"/webinars/{_id(request)}")
+
+
+async def member_named(request: Request) -> int:
+    """The member a form names by username ("amina" or "@amina")."""
+    username = (await read_form(request)).get("username", "").strip().lstrip("@")
     found = await services_of(request).stores.accounts.credentials(username) if username else None
     if found is None:
         raise NotFound("no member with that username", field="username")
-    await services_of(request).webinars.sessions.add_panelist(member, _id(request), found[0].id)
-    return see_other(f"/webinars/{_id(request)}")
+    return found[0].id
 
 
 @member_page
