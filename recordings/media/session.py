@@ -375,7 +375,7 @@ class MediaSession:
             return
         self.live = True
         for publication in list(self.publications.values()):
-            self.request_keyframe(publication)
+            self._request_keyframes(publication)
         self._announce()
 
     async def set_groups(self, groups: dict[int, int]) -> None:
@@ -393,7 +393,7 @@ class MediaSession:
                         tap.on_publisher_left(publication.member_id)
                     except Exception:
                         log.exception("webinar %s: a media tap failed on a publisher leaving", self.webinar_id)
-            self.request_keyframe(publication)   # for their new viewers, and the taps when they come back
+            self._request_keyframes(publication)   # for their new viewers, and the taps when they come back
         crossing = [v for v in self.viewings if groups.get(v.member_id) != groups.get(v.publication.member_id)]
         self.viewings.difference_update(crossing)
         await asyncio.gather(*(self._close_viewing_peer(v) for v in crossing))
