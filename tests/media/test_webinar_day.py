@@ -9,6 +9,18 @@ import pytest
 
 from tests.support.netns import run_scenario
 
+# Rows for the authorization matrix (tests/integration/test_authorization_matrix.py, once it exists): the media
+# frames whose answer the green room and breakout groups change, by who sends them, as this scenario observes
+# them (the same refusals without media, on both backends: tests/media/test_media_authorization.py).
+AUTHZ_ROWS: list[tuple[str, str, str]] = [
+    ("media.publish before the start", "speaker", "media.answer"),
+    ("media.view before the start", "host", "media.answer"),
+    ("media.watch before the start", "registrant", "lobby"),
+    ("media.view before the start", "registrant", "forbidden"),
+    ("media.publish in a breakout group", "member of the group", "media.answer"),
+    ("media.view a member of another breakout group", "member of a group", "forbidden"),
+]
+
 
 @pytest.fixture(scope="module")
 def day() -> dict:
@@ -57,3 +69,17 @@ def test_calling_everyone_back_restores_the_main_session(day):
         frames = back["stage_frames"][member]
         assert frames["video"] >= 10 and frames["audio"] >= 25, (member, frames)
         assert back["group_frames_after"][member] == {"video": 0, "audio": 0}
+
+
+def test_the_authorization_rows_hold(day):
+    green, breakout = day["green_room"], day["breakout"]
+    observed = {
+        ("media.publish before the start", "speaker"): "media.answer" if green["host_sees"] else "refused",
+        ("media.view before the start", "host"): "media.answer" if green["host_frames"]["video"] else "refused",
+        ("media.watch before the start", "registrant"): green["attendee_phase"],
+        ("media.view before the start", "registrant"): green["attendee_view"],
+        ("media.publish in a breakout group", "member of the group"):
+            "media.answer" if all(f["video"] for f in breakout["frames"].values()) else "refused",
+        ("media.view a member of another breakout group", "member of a group"): breakout["cross_view"],
+    }
+    assert {(what, who): expected for what, who, expected in AUTHZ_ROWS} == observed
