@@ -8,6 +8,7 @@ not found to someone who is not logged in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import logging
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
@@ -23,6 +24,8 @@ from rooms.webinars.models import (
     WebinarVisibility,
 )
 from rooms.webinars.store import WebinarStores
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
@@ -175,7 +178,10 @@ class WebinarSessions:
         await self.chat.publish(event)
         if to is WebinarState.ENDED:
             for hook in self.after_end:
-                await hook(webinar)
+                try:
+                    await hook(webinar)
+                except Exception:   # the webinar has ended all the same; the breakout timer closes what is left
+                    log.exception("webinar %s: a hook after its end failed", webinar.id)
         return webinar
 
     async def add_panelist(self, host: Member, webinar_id: int, member_id: int) -> None:
