@@ -53,7 +53,8 @@ class BreakoutService:
     async def open(self, host: Member, webinar_id: int, *, groups: list[list[int]] | None = None,
                    size: int | None = None, duration_s: int, warning_s: int | None = None) -> Breakout:
         """Splits by hand (`groups`: lists of member ids) or at random (`size`: people per group, taken from
-        the audience present now — hosts and panelists stay in the main session). The warning comes
+        the audience present now — hosts and panelists stay in the main session, members banned from the
+        webinar's room take no part). The warning comes
         `warning_s` before the end (by default a minute, or half the time for shorter groups)."""
         seat = await self._host(host, webinar_id)
         if not MIN_DURATION_S <= duration_s <= MAX_DURATION_S:
@@ -172,6 +173,10 @@ class BreakoutService:
             raise Forbidden("breakout groups run while the webinar is live")
         return seat
 
+    async def _banned(self, webinar: Webinar, member_id: int) -> bool:
+        """Banned from the webinar's room (rooms/moderation): they take no part, so they join no group's chat."""
+        return (await self.sessions.stores.rooms.access(webinar.room_id, member_id)).banned_until is not None
+
     async def _by_hand(self, webinar: Webinar, groups: list[list[int]]) -> list[list[int]]:
         if not 1 <= len(groups) <= MAX_GROUPS:
             raise BadRequest(f"1 to {MAX_GROUPS} groups", field="groups")
@@ -185,6 +190,8 @@ class BreakoutService:
                     raise BadRequest("someone is in two groups", field="groups")
                 if member_id not in registered:
                     raise NotFound("not registered for this webinar", field="groups")
+                if await self._banned(webinar, member_id):
+                    raise Conflict("someone is banned from the webinar's room", field="groups")
                 seen.add(member_id)
         return [list(group) for group in groups]
 
@@ -195,7 +202,8 @@ class BreakoutService:
         registered = set(await self.registrations.registrants(webinar.id))
         audience = [a.member.id for a in await self.attendance.report(webinar.id)
                     if a.present and a.member.id in registered
-                    and roles.get(a.member.id) not in (WebinarRole.HOST, WebinarRole.PANELIST)]
+                    and roles.get(a.member.id) not in (WebinarRole.HOST, WebinarRole.PANELIST)
+                    and not await self._banned(webinar, a.member.id)]
         if len(audience) < 2:
             raise Conflict("fewer than two people are in the audience now", field="size")
         count = math.ceil(len(audience) / size)

@@ -120,6 +120,16 @@ async def new_poll(w: World, role: str, ctx: dict) -> dict:
     return {"poll_id": await w.poll(ctx)}
 
 
+def creator_id(w: World, role: str, ctx: dict) -> dict:
+    """The webinar's creator and only host: removing them is refused to everyone (a webinar keeps a host)."""
+    return {"member_id": w.people["owner"].id}
+
+
+async def victims_group(w: World, role: str, ctx: dict) -> dict:
+    """Breakout groups by hand: one group of one registrant, for ten minutes."""
+    return {"groups": [[(await w.victim(ctx)).id]], "duration_s": 600}
+
+
 def fresh_credentials(w: World, role: str, ctx: dict) -> dict:
     name = f"r{uuid.uuid4().hex[:10]}"
     return {"username": name, "password": PASSWORD, "display_name": name}
@@ -456,6 +466,28 @@ ROWS: list[Row] = [
         context="live", note="a ban from the webinar's room is a chat ban: the stream stays open"),
     Row("GET /api/webinars/{webinar_id:int}/stream", logged_in(200, anonymous=404, non_member=403, site_admin=403),
         context="live"),
+    # The host's day (docs/webinars.md): the owner created the webinar and is its only host.
+    Row("GET /api/webinars/{webinar_id:int}/hosts", logged_in(200), context="webinar"),
+    Row("POST /api/webinars/{webinar_id:int}/hosts", expect(403, anonymous=401, owner=200), context="webinar",
+        fresh=True, body=registered_victim_body, note="only the creator adds and removes hosts"),
+    Row("DELETE /api/webinars/{webinar_id:int}/hosts/{member_id:int}", expect(403, anonymous=401, owner=409),
+        context="webinar", params=creator_id, note="the creator may remove a host, but not the last one"),
+    Row("GET /api/webinars/{webinar_id:int}/summary", expect(403, anonymous=401, owner=200), context="webinar",
+        note="the hosts' summary is for hosts, not the panel"),
+    Row("GET /api/webinars/{webinar_id:int}/summary.csv", expect(403, anonymous=401, owner=200), context="webinar"),
+    Row("GET /api/webinars/{webinar_id:int}/breakouts", logged_in(200, non_member=403, site_admin=403),
+        context="live", note="a ban from the webinar's room is a chat ban, as for media.watch"),
+    Row("POST /api/webinars/{webinar_id:int}/breakouts", expect(403, anonymous=401, owner=201), context="live",
+        fresh=True, body=victims_group, note="hosts only, while live"),
+    Row("POST /api/webinars/{webinar_id:int}/breakouts/broadcast", expect(403, anonymous=401, owner=409),
+        context="live", body={"body": "Two minutes left"}, note="hosts only; with no groups open the host is told so"),
+    Row("POST /api/webinars/{webinar_id:int}/breakouts/close", expect(403, anonymous=401, owner=409),
+        context="live", note="hosts only; with no groups open the host is told so"),
+    Row("POST /webinars/{webinar_id:int}/hosts", page(403, owner=303), context="webinar", fresh=True,
+        form=lambda w, r, c: w.victim_username_form(c)),
+    Row("POST /webinars/{webinar_id:int}/hosts/{member_id:int}/remove", page(403, owner=409), context="webinar",
+        params=creator_id),
+    Row("GET /webinars/{webinar_id:int}/summary", page(403, owner=200), context="webinar"),
     Row("GET /webinars/{webinar_id:int}/live/{name:path}",
         logged_in(404, anonymous=404, non_member=403, site_admin=403), context="live", params={"name": "master.m3u8"},
         note="nothing is streamed until media flows: not found for those who may watch"),
@@ -538,7 +570,18 @@ ROWS: list[Row] = [
     Row("frame media.stop", logged_in("ok", anonymous="unauthenticated"), context="live",
         note="it only ever stops the caller's own publication or viewing",
         frame=lambda w, r, c: {"type": "media.stop", "webinar": c["webinar_id"]}),
+    Row("frame breakout.open", expect("forbidden", anonymous="unauthenticated", owner="ok"), context="live",
+        fresh=True, frame=lambda w, r, c: _breakout_frame("breakout.open", c, victims_group(w, r, c))),
+    Row("frame breakout.broadcast", expect("forbidden", anonymous="unauthenticated", owner="conflict"),
+        context="live", note="hosts only; with no groups open the host is told so",
+        frame=lambda w, r, c: {"type": "breakout.broadcast", "webinar": c["webinar_id"], "body": "Two minutes"}),
+    Row("frame breakout.close", expect("forbidden", anonymous="unauthenticated", owner="conflict"),
+        context="live", frame=lambda w, r, c: {"type": "breakout.close", "webinar": c["webinar_id"]}),
 ]
+
+
+async def _breakout_frame(kind: str, ctx: dict, body) -> dict:
+    return {"type": kind, "webinar": ctx["webinar_id"], **await body}
 
 
 def all_rows() -> list[Row]:

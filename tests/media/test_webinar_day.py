@@ -9,10 +9,10 @@ import pytest
 
 from tests.support.netns import run_scenario
 
-# Rows for the authorization matrix (tests/integration/test_authorization_matrix.py, once it exists): the media
-# frames whose answer the green room and breakout groups change, by who sends them, as this scenario observes
-# them (the same refusals without media, on both backends: tests/media/test_media_authorization.py).
-AUTHZ_ROWS: list[tuple[str, str, str]] = [
+# The media frames whose answer the green room and breakout groups change, by who sends them, as this scenario
+# observes them with real peers (the matrix, tests/integration/test_authorization_matrix.py, plays the media
+# frames without media; the same refusals on both backends: tests/media/test_media_authorization.py).
+MEDIA_ROWS: list[tuple[str, str, str]] = [
     ("media.publish before the start", "speaker", "media.answer"),
     ("media.view before the start", "host", "media.answer"),
     ("media.watch before the start", "registrant", "lobby"),
@@ -82,4 +82,4 @@ def test_the_authorization_rows_hold(day):
             "media.answer" if all(f["video"] for f in breakout["frames"].values()) else "refused",
         ("media.view a member of another breakout group", "member of a group"): breakout["cross_view"],
     }
-    assert {(what, who): expected for what, who, expected in AUTHZ_ROWS} == observed
+    assert {(what, who): expected for what, who, expected in MEDIA_ROWS} == observed
