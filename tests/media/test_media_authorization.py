@@ -76,8 +76,11 @@ async def test_before_the_start_only_the_stage_publishes_in_the_green_room_and_n
 async def test_hostile_offers_are_refused_with_typed_errors(server):
     host, wid, _ = await webinar_with(server, 1)
     client = await host.connect(server.ws_url)
-    garbage = await client.request({"type": "media.publish", "webinar": wid, "sdp": "m=video x\r\n\x00"})
+    garbage = await client.request({"type": "media.publish", "webinar": wid, "sdp": "m=video x\r\nv=?"})
     assert garbage["code"] == "bad_request" and garbage["field"] == "sdp"
+    # A NUL is refused before anything reads the frame, as everywhere text comes in (rooms/text_rules.py).
+    nul = await client.request({"type": "media.publish", "webinar": wid, "sdp": "m=video x\r\n\x00"})
+    assert nul["code"] == "disallowed_characters", nul
     huge = await client.request({"type": "media.publish", "webinar": wid, "sdp": "a" * 15_001})
     assert huge["code"] in ("frame_too_large", "bad_frame")
     kinds = await client.request({"type": "media.publish", "webinar": wid, "sdp": OFFER, "kinds": ["data"]})
