@@ -219,7 +219,9 @@ class Services:
         except ValueError:
             log.warning("undecodable member frame on the broker")
             return
-        self.hub.push_to_member(member_id, frame_text)
+        sent = self.hub.push_to_member(member_id, frame_text)
+        if sent:
+            metrics.count_sent(metrics.frame_type_of(frame_text), sent)
 
     async def readiness(self) -> dict:
         store_ok = await self.stores.db.ping()

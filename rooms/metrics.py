@@ -265,3 +265,9 @@ breakout_members = Gauge("convene_breakout_members",
                          "Members in open breakout groups (the whole deployment's, read from the database)")
 webinar_summaries_exported = Counter("convene_webinar_summaries_exported_total",
                                      "Webinar summaries downloaded as CSV by hosts")
+
+# --- the web client's live pages (docs/client.md, docs/operations.md "Web client") -------------------
+audience_frames = Counter("convene_webinar_audience_frames_total",
+                          "`audience` frames published to webinar hosts and panelists (one per moderator), by "
+                          "change (arrived, left)", ["change"])
+audience_by_change = labelled(audience_frames, ("arrived", "left"))

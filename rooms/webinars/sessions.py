@@ -16,6 +16,7 @@ from rooms.errors import BadRequest, Conflict, Forbidden, NotFound
 from rooms.models import Member
 from rooms.service import ChatService
 from rooms.store import Stores
+from rooms.webinars.audience import tell_moderators
 from rooms.webinars.models import (
     Attendance,
     Webinar,
@@ -212,13 +213,19 @@ class WebinarSessions:
     # Attendance.
 
     async def join(self, member: Member, webinar_id: int) -> datetime:
-        """The member opened the live page (the lobby before the start)."""
+        """The member opened the live page (the lobby before the start). The hosts hear of a new visit."""
         seat = await self.participant(member, webinar_id)
-        return await self.attendance.join(seat.webinar.id, member.id)
+        joined_at, opened = await self.attendance.join(seat.webinar.id, member.id)
+        if opened:
+            await tell_moderators(self.chat.broker, await self.store.roles(webinar_id), seat.webinar, member, True)
+        return joined_at
 
     async def leave(self, member: Member, webinar_id: int) -> bool:
         seat = await self.seat(member, webinar_id)
-        return await self.attendance.leave(seat.webinar.id, member.id)
+        left = await self.attendance.leave(seat.webinar.id, member.id)
+        if left:
+            await tell_moderators(self.chat.broker, await self.store.roles(webinar_id), seat.webinar, member, False)
+        return left
 
     async def attendance_report(self, member: Member, webinar_id: int) -> list[Attendance]:
         seat = await self.seat(member, webinar_id)

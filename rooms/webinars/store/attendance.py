@@ -17,18 +17,19 @@ class AttendanceStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def join(self, webinar_id: int, member_id: int) -> datetime:
-        """Opens a visit; a member already present (a second tab, a reconnect) keeps their open one."""
+    async def join(self, webinar_id: int, member_id: int) -> tuple[datetime, bool]:
+        """Opens a visit; a member already present (a second tab, a reconnect) keeps their open one.
+        Answers when the visit began and whether it began now."""
         async with self.db.write() as conn:
             open_since = await conn.scalar(select(webinar_attendance.c.joined_at).where(
                 webinar_attendance.c.webinar_id == webinar_id, webinar_attendance.c.member_id == member_id,
                 webinar_attendance.c.left_at.is_(None)))
             if open_since is not None:
-                return open_since
+                return open_since, False
             now = utcnow()
             await conn.execute(insert(webinar_attendance).values(webinar_id=webinar_id, member_id=member_id,
                                                                  joined_at=now))
-            return now
+            return now, True
 
     async def leave(self, webinar_id: int, member_id: int) -> bool:
         async with self.db.write() as conn:
