@@ -26,6 +26,7 @@ from realtime.pages import accounts as account_pages
 from realtime.pages import admin as admin_pages
 from realtime.pages import members_data as members_data_pages
 from realtime.pages import emergency as emergency_pages
+from realtime.pages import help as help_pages
 from realtime.pages import notifications as notification_pages
 from realtime.pages import moderation as moderation_pages
 from realtime.pages import recordings as recording_pages
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes = [
         *health.routes, *metrics.routes, *auth.routes, *members.routes, *rooms.routes, *account_pages.routes, *room_pages.routes,
-        *shell.routes, *search.routes, *search_pages.routes,
+        *shell.routes, *help_pages.routes, *search.routes, *search_pages.routes,
         *emergency.routes, *emergency_pages.routes, *webinars.routes, *webinar_pages.routes,
         *live_stream.routes, *recordings.routes, *media_files.routes, *recording_pages.routes,
         *attachments.routes,

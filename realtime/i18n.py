@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_datetime
 from babel.support import NullTranslations, Translations
@@ -86,6 +87,11 @@ SCRIPT_STRINGS = {
     "no_suggestions": N_("No member by that name in this room."),
     "unread": N_("unread"),
     "mentions": N_("mentions of you"),
+    "new_messages": N_("New messages"),
+    "retry": N_("Try again"),
+    "discard": N_("Discard"),
+    "close": N_("Close"),
+    "no_unread": N_("No room has unread messages."),
 }
 
 
@@ -115,14 +121,24 @@ class Language:
     def script_strings(self) -> dict[str, str]:
         return {key: self.translations.gettext(message) for key, message in SCRIPT_STRINGS.items()}
 
-    def when(self, moment: datetime) -> str:
-        """A timestamp in UTC, in this language; chat.js rewrites it in the reader's own time zone."""
-        return format_datetime(moment.astimezone(UTC), "d MMM HH:mm", tzinfo=UTC,
-                               locale=self.code) + " UTC"
+    def when(self, moment: datetime, zone: str = "") -> str:
+        """A timestamp in this language, in the member's time zone when their profile names one, else in
+        UTC (said so); chat.js rewrites it in that zone or the browser's own."""
+        tz = _zone(zone)
+        text = format_datetime(moment.astimezone(tz), "d MMM HH:mm", tzinfo=tz, locale=self.code)
+        return text if zone and tz is not UTC else text + " UTC"
 
     def template_context(self) -> dict[str, object]:
         return {"lang": self.code, "dir": self.direction, "gettext": self.gettext, "ngettext": self.ngettext,
                 "when": self.when, "languages": LANGUAGES}
+
+
+@functools.cache
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 @functools.cache

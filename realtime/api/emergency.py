@@ -90,6 +90,14 @@ async def list_emergencies(request: Request, member: Member) -> Response:
 
 
 @member_endpoint
+async def awaiting_alerts(request: Request, member: Member) -> Response:
+    """The top navigation's badge: alerts waiting for this member's acknowledgement, in all their rooms."""
+    response = json({"awaiting": await services_of(request).emergency.alerts.awaiting(member)})
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@member_endpoint
 async def create_emergency(request: Request, member: Member) -> Response:
     body = await read_body(request, NewEmergency)
     emergency = await services_of(request).emergency.rooms.create(
@@ -278,6 +286,7 @@ _base = "/api/emergencies/{room_id:int}"
 routes = [
     Route("/api/emergencies", list_emergencies, methods=["GET"]),
     Route("/api/emergencies", create_emergency, methods=["POST"]),
+    Route("/api/emergencies/awaiting", awaiting_alerts, methods=["GET"]),
     Route(_base, emergency_detail, methods=["GET", "PATCH"]),
     Route(_base + "/members", emergency_members, methods=["GET", "POST"]),
     Route(_base + "/alerts", alerts, methods=["GET", "POST"]),

@@ -43,6 +43,7 @@ class PreferenceChanges(BaseModel):
     push_previews: StrictBool | None = None
     language: Annotated[StrictStr, Field(max_length=8)] | None = None
     time_zone: Annotated[StrictStr, Field(max_length=64)] | None = None
+    theme: Literal["", "light", "dark"] | None = None
 
 
 class LevelChange(BaseModel):
@@ -80,6 +81,8 @@ def apply_changes(prefs: Preferences, body: PreferenceChanges) -> Preferences:
         if body.time_zone and body.time_zone not in _zones():
             raise BadRequest("a time zone such as Africa/Nairobi", field="time_zone")
         changes["time_zone"] = body.time_zone
+    if body.theme is not None:
+        changes["theme"] = body.theme
     return replace(prefs, **changes)
 
 

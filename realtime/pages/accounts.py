@@ -12,7 +12,8 @@ from realtime.api.common import require_same_origin, services_of
 from realtime.i18n import LANGUAGES
 from realtime.limits.policy import client_ip, login_with_backoff, register_limited
 from realtime.pages.rendering import (
-    LANGUAGE_COOKIE, LOW_BANDWIDTH_COOKIE, NOTIFICATIONS_COOKIE, PREFERENCE_MAX_AGE_S, Act, current_member,
+    LANGUAGE_COOKIE, LOW_BANDWIDTH_COOKIE, NOTIFICATIONS_COOKIE, PREFERENCE_MAX_AGE_S, THEME_COOKIE, THEMES, Act,
+    current_member,
     local_path, member_page, page, read_form, render, see_other,
 )
 from rooms.accounts import TokenKind, check_display_name
@@ -111,8 +112,11 @@ async def settings_page(request: Request, member: Member) -> Response:
     # The profile keeps the language too, so it follows the member to every device and their e-mails.
     notifications = services_of(request).notifications
     prefs = await notifications.preferences(member)
-    await notifications.save_preferences(member, replace(prefs, language=language if language in LANGUAGES else ""))
-    choices = {LANGUAGE_COOKIE: language if language in LANGUAGES else "",
+    theme = form.get("theme", "") if form.get("theme") in THEMES else ""
+    await notifications.save_preferences(member, replace(prefs, language=language if language in LANGUAGES else "",
+                                                         theme=theme))
+    # The cookies keep the choices for this device's pages before log-in (the login page in the dark too).
+    choices = {LANGUAGE_COOKIE: language if language in LANGUAGES else "", THEME_COOKIE: theme,
                LOW_BANDWIDTH_COOKIE: "1" if form.get("low_bandwidth") == "1" else "",
                NOTIFICATIONS_COOKIE: "1" if form.get("notifications") == "1" else ""}
     for name, value in choices.items():

@@ -24,7 +24,7 @@ from realtime.auth import authenticate
 from realtime.i18n import LANGUAGES, Language, choose
 from realtime.services import Services
 from rooms.errors import BadRequest, ConveneError
-from rooms.models import Member, RoomKind
+from rooms.models import Member
 from rooms.text_rules import refuse_nul
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
@@ -37,6 +37,8 @@ SHELL = ("style.css", "chat.js", "attachments.js", "icon.svg", "manifest.webmani
 # Versioned URLs never change content, so browsers may keep them for a year without asking again.
 IMMUTABLE = "public, max-age=31536000, immutable"
 LANGUAGE_COOKIE, LOW_BANDWIDTH_COOKIE, NOTIFICATIONS_COOKIE = "convene_lang", "convene_lite", "convene_notify"
+THEME_COOKIE = "convene_theme"
+THEMES = ("light", "dark")   # "" (no choice) follows the device's prefers-color-scheme
 PREFERENCE_MAX_AGE_S = 365 * 24 * 3600
 
 # Autoescape is forced on for every template, whatever its file name: message bodies,
@@ -55,6 +57,15 @@ def _sentence(text: str) -> str:
 
 
 templates.env.filters["sentence"] = _sentence
+
+
+def _initials(name: str) -> str:
+    """A member's avatar: the first letters of the first two words of their name (static/chat.js does
+    the same for messages that arrive live). No pictures: nothing to download."""
+    return "".join(word[0] for word in name.split()[:2]).upper()
+
+
+templates.env.filters["initials"] = _initials
 
 
 @jinja2.pass_context
@@ -109,20 +120,26 @@ def static_files() -> VersionedStatic:
 
 @dataclass(frozen=True)
 class Preferences:
-    """What a member chose on the settings page. The language follows the member (their profile, read
-    by member pages); the cookies keep the choices on this device, and the language before log-in."""
+    """What a member chose on the settings page. The language, theme and time zone follow the member
+    (their profile, read by member pages); the cookies keep the choices on this device, and the
+    language and theme before log-in."""
 
     language: Language
     chosen_language: str    # "" when the browser's Accept-Language decides
     low_bandwidth: bool     # no avatars, no history fetched ahead of the reader, no rooms cached ahead
     notifications: bool     # a system notification when mentioned while the tab is hidden
+    theme: str = ""         # "light", "dark", or "" for the device's own (prefers-color-scheme)
+    time_zone: str = ""     # the profile's (IANA name); "" lets the browser's own decide
 
     @classmethod
     def of(cls, request: Request) -> Preferences:
-        chosen = getattr(request.state, "profile_language", "") or request.cookies.get(LANGUAGE_COOKIE, "")
+        profile = getattr(request.state, "profile", None)
+        chosen = (profile.language if profile else "") or request.cookies.get(LANGUAGE_COOKIE, "")
         chosen = chosen if chosen in LANGUAGES else ""
+        theme = profile.theme if profile else request.cookies.get(THEME_COOKIE, "")
         return cls(choose(chosen, request.headers.get("accept-language", "")), chosen,
-                   request.cookies.get(LOW_BANDWIDTH_COOKIE) == "1", request.cookies.get(NOTIFICATIONS_COOKIE) == "1")
+                   request.cookies.get(LOW_BANDWIDTH_COOKIE) == "1", request.cookies.get(NOTIFICATIONS_COOKIE) == "1",
+                   theme if theme in THEMES else "", profile.time_zone if profile else "")
 
 Handler = Callable[[Request], Awaitable[Response]]
 MemberHandler = Callable[[Request, Member], Awaitable[Response]]
@@ -148,8 +165,11 @@ def render(request: Request, name: str, context: dict, status: int = 200,
     strings = json.dumps(prefs.language.script_strings(), ensure_ascii=False, separators=(",", ":"))
     response = templates.TemplateResponse(request, name, {
         "member": member, "prefs": prefs, "script_strings": strings, "path": request.url.path,
-        "in_emergency": getattr(request.state, "in_emergency", False),
-        **prefs.language.template_context(), **context}, status_code=status)
+        # Members of an emergency room get Emergencies in the top navigation, with this count.
+        "alerts_awaiting": getattr(request.state, "alerts_awaiting", None),
+        "in_emergency": getattr(request.state, "alerts_awaiting", None) is not None,
+        **prefs.language.template_context(), "when": functools.partial(prefs.language.when, zone=prefs.time_zone),
+        **context}, status_code=status)
     # Pages show private conversations; shared phones and clinic computers must not keep them in the
     # HTTP cache. The service worker keeps a copy for offline use, and chat.js drops it on log-out.
     response.headers["cache-control"] = "no-store"
@@ -169,12 +189,17 @@ def error_page(request: Request, error: ConveneError, member: Member | None) -> 
 
 
 async def current_member(request: Request) -> Member | None:
-    """The member behind a page request. The top navigation shows Emergencies to members of an
-    emergency room only, so that is looked up here too, for render()."""
+    """The member behind a page request, with what every page of theirs shows: their profile's language,
+    theme and time zone, and, for members of an emergency room, the alerts awaiting their acknowledgement
+    (the top navigation's Emergencies link)."""
     services = services_of(request)
     member, _ = await authenticate(request, services.cookies, services.accounts)
     if member is not None:
-        request.state.in_emergency = await services.stores.memberships.belongs_to_kind(member.id, RoomKind.EMERGENCY)
+        # One query answers both whether the member belongs to an emergency room and how many alerts wait.
+        request.state.alerts_awaiting = await services.emergency.alerts.awaiting(member)
+        # The language, theme and time zone in the member's profile win over this device's cookies
+        # (docs/notifications.md, docs/client.md).
+        request.state.profile = await services.notifications.nstores.preferences.get(member.id)
     return member
 
 
@@ -219,9 +244,6 @@ def member_page(handler: MemberHandler) -> Handler:
                 return see_other("/login?next=" + quote(back, safe="/"))
             if request.method == "POST":
                 require_same_origin(request)
-            # The language in the member's profile wins over this device's cookie (docs/notifications.md).
-            request.state.profile_language = (
-                await services_of(request).notifications.nstores.preferences.get(member.id)).language
             return await handler(request, member)
         except ConveneError as error:
             return error_page(request, error, member)

@@ -88,11 +88,15 @@ async def room_page(request: Request, member: Member) -> Response:
     if any(m.reactions for m in shown):
         members = members or await services.rooms.members(member, room.id)
     sidebar = [s for s in await services.rooms.room_list(member) if s.room.kind in (RoomKind.ROOM, RoomKind.DM)]
+    mode = "thread" if thread is not None else "mentions" if mentioning_me else "before" if before else ""
     return render(request, "room.html", {
+        "section": "/dms" if room.kind is RoomKind.DM else "/rooms",
+        **_unread(room.id, membership.read_seq if membership and mode in ("", "before") else None,
+                  messages, member, page.has_more),
         "room": room, "title": title, "joined": membership is not None, "sidebar": sidebar,
         "role": membership.role.value if membership else "",
         "is_dm": room.kind is RoomKind.DM, "parent": parent, "thread": thread,
-        "mode": "thread" if thread is not None else "mentions" if mentioning_me else "before" if before else "",
+        "mode": mode,
         "before": before, "messages": messages, "has_more": page.has_more, "pins": pins,
         "removed_through": page.marker().get("removed_through", 0),
         # Which shown messages have replies among those shown, for their "replies" link.
@@ -101,6 +105,19 @@ async def room_page(request: Request, member: Member) -> Response:
         "moderates": member.site_admin or (membership is not None and membership.role.can_moderate),
         "max_body_chars": services.settings.max_body_chars,
     }, member=member)
+
+
+def _unread(room_id: int, read_seq: int | None, messages: list, member: Member, older: bool) -> dict:
+    """Where the "new messages" line goes: before the first message by someone else after the reader's
+    read marker. When that message is older than the page shows, the way to it is the stretch of the
+    room around it (`?before=`), where the line is drawn too."""
+    if read_seq is None:
+        return {"unread_at": None, "unread_link": None}
+    first = next((m.seq for m in messages if m.seq > read_seq and m.sender_id != member.id), None)
+    if first is not None and older and messages[0].seq > read_seq + 1:
+        # Messages between the marker and this page are not shown: the line belongs further up.
+        return {"unread_at": None, "unread_link": f"/rooms/{room_id}?before={read_seq + 1 + HISTORY_PAGE // 2}#unread"}
+    return {"unread_at": first, "unread_link": "#unread" if first is not None else None}
 
 
 @member_page

@@ -63,6 +63,11 @@ class AlertService:
         await self.rooms.seat(member, room_id)
         return await self.store.pending_for(room_id, member.id)
 
+    async def awaiting(self, member: Member) -> int | None:
+        """Alerts waiting for this member's acknowledgement in all their emergency rooms; None when
+        they belong to none (the top navigation then has no Emergencies link)."""
+        return await self.store.awaiting(member.id)
+
     async def recent(self, member: Member, room_id: int, limit: int = 50) -> list[tuple[Alert, int]]:
         await self.rooms.seat(member, room_id)
         return await self.store.recent(room_id, limit)

@@ -69,6 +69,9 @@ class QuietHours:
         return {"start": self.start.strftime("%H:%M"), "end": self.end.strftime("%H:%M")}
 
 
+THEMES = ("light", "dark")   # and "": whatever the device prefers
+
+
 @dataclass(frozen=True)
 class Preferences:
     """A member's choices, kept on the server so they follow the member to every device."""
@@ -82,6 +85,7 @@ class Preferences:
     push_previews: bool = False
     language: str = ""
     time_zone: str = ""
+    theme: str = ""   # "light" or "dark"; "" follows the device (prefers-color-scheme)
 
     def wants(self, kind: Kind, channel: Channel) -> bool:
         return channel in self.channels.get(preference_key(kind), frozenset())
@@ -116,6 +120,7 @@ class Preferences:
             "push_previews": self.push_previews,
             "language": self.language,
             "time_zone": self.time_zone,
+            "theme": self.theme,
         }
 
     def stored(self) -> dict:
@@ -137,7 +142,8 @@ class Preferences:
                        email_timing=EmailTiming(data.get("email_timing") or prefs.email_timing.value),
                        quiet_hours=QuietHours(time.fromisoformat(quiet["start"]), time.fromisoformat(quiet["end"]))
                        if quiet else None,
-                       push_previews=bool(data.get("push_previews", False)))
+                       push_previews=bool(data.get("push_previews", False)),
+                       theme=data.get("theme") if data.get("theme") in THEMES else "")
 
 
 @dataclass(frozen=True)

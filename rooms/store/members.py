@@ -73,13 +73,6 @@ class MembershipStore:
                                        .where(memberships.c.room_id == room_id))).all()
         return [row.member_id for row in rows]
 
-    async def belongs_to_kind(self, member_id: int, kind: RoomKind) -> bool:
-        """Whether the member belongs to any room of this kind (an emergency: the navigation shows it)."""
-        stmt = (select(memberships.c.room_id).join(rooms, rooms.c.id == memberships.c.room_id)
-                .where(memberships.c.member_id == member_id, rooms.c.kind == kind.value).limit(1))
-        async with self.db.read() as conn:
-            return (await conn.execute(stmt)).first() is not None
-
     async def room_ids_of(self, member_id: int) -> list[int]:
         async with self.db.read() as conn:
             rows = (await conn.execute(select(memberships.c.room_id)

@@ -93,6 +93,23 @@ class AlertStore:
         async with self.db.read() as conn:
             return [_alert(row) for row in (await conn.execute(stmt)).all()]
 
+    async def awaiting(self, member_id: int) -> int | None:
+        """How many alerts, over every emergency room the member belongs to, wait for their
+        acknowledgement (their own excepted); None when they belong to no emergency room. One query:
+        member pages show it in the top navigation."""
+        acked = (select(alert_acks.c.alert_seq).where(alert_acks.c.room_id == alerts.c.room_id,
+                                                      alert_acks.c.alert_seq == alerts.c.seq,
+                                                      alert_acks.c.member_id == member_id).exists())
+        waiting = (select(func.count()).select_from(alerts)
+                   .where(alerts.c.room_id == memberships.c.room_id, alerts.c.author_id.is_distinct_from(member_id),
+                          ~acked).correlate(memberships).scalar_subquery())
+        stmt = (select(func.count(), func.coalesce(func.sum(waiting), 0))
+                .select_from(memberships.join(emergencies, emergencies.c.room_id == memberships.c.room_id))
+                .where(memberships.c.member_id == member_id))
+        async with self.db.read() as conn:
+            rooms, count = (await conn.execute(stmt)).one()
+        return int(count) if rooms else None
+
     async def ack(self, room_id: int, alert_seq: int, member_id: int) -> tuple[Event, bool]:
         """Records the member's acknowledgement once. Answers (the acknowledgement's event, created)."""
         client_id = ack_client_id(alert_seq)
