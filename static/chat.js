@@ -1,11 +1,14 @@
-/* Convene's script. On every page: the service worker, local times, log-out and settings, and for a
-   member one resumable websocket per tab that keeps unread counts, mention badges, the tab's title and
+/* Convene's script. On every page: the service worker, times in the member's time zone and language,
+   keyboard shortcuts and their help, log-out and settings, and for a member one resumable websocket per
+   tab that keeps unread counts, mention badges, the alerts awaiting acknowledgement, the tab's title and
    icon live and shows a desktop notification while the tab is hidden (docs/notifications.md).
-   On a room page, over that socket: an offline outbox (messages, edits and deletions),
-   typing, presence, read markers, replies, reactions, mentions with suggestions, pins, edit and
-   delete, attachments shown, and a saved copy of what was last seen. Message text arrives as HTML
-   the server formatted and sanitised; this script never turns Markdown into HTML itself.
-   Attaching and recording live in static/attachments.js, fetched the first time they are used. */
+   On a room page, over that socket: an offline outbox (messages, edits and deletions) with each
+   message's state (waiting, sending, failed with retry), typing, presence, read markers with the
+   "new messages" line, day separators and a sender's messages grouped, replies, reactions, mentions
+   with suggestions, pins, edit and delete, attachments shown, and a saved copy of what was last seen.
+   Message text arrives as HTML the server formatted and sanitised; this script never turns Markdown
+   into HTML itself. Attaching and recording live in static/attachments.js, fetched the first time
+   they are used. */
 (function () {
   'use strict';
 
@@ -23,16 +26,108 @@
     for (const name in values || {}) text = text.split('{' + name + '}').join(values[name]);
     return text;
   }
-  // Times arrive in UTC; show them in the reader's own time zone and language.
-  const timeFormat = new Intl.DateTimeFormat(LANG, { hour: '2-digit', minute: '2-digit' });
-  const dayFormat = new Intl.DateTimeFormat(LANG, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+  // Times arrive in UTC; show them in the member's time zone (their profile's, else the browser's) and
+  // language: the time alone today, with the date otherwise (and the year when it is not this one).
+  const TZ = document.body.dataset.tz || undefined;
+  function zoned(options, lang) {
+    try { return new Intl.DateTimeFormat(lang || LANG, Object.assign({ timeZone: TZ }, options)); } catch (e) {
+      return new Intl.DateTimeFormat(lang || LANG, options);   // an unknown zone: the browser's own
+    }
+  }
+  const HM = { hour: '2-digit', minute: '2-digit' };
+  const timeFormat = zoned(HM);
+  const dayFormat = zoned(Object.assign({ day: 'numeric', month: 'short' }, HM));
+  const yearFormat = zoned(Object.assign({ day: 'numeric', month: 'short', year: 'numeric' }, HM));
+  const fullFormat = zoned({ dateStyle: 'full', timeStyle: 'short' });
+  const keyFormat = zoned({ year: 'numeric', month: '2-digit', day: '2-digit' }, 'en-CA');   // "2026-12-07"
+  const dayOf = (date) => keyFormat.format(date);
   function localise(node) {
     const date = new Date(node.getAttribute('datetime'));
     if (isNaN(date)) return;
-    node.textContent = (date.toDateString() === new Date().toDateString() ? timeFormat : dayFormat).format(date);
-    node.title = date.toLocaleString(LANG);
+    const day = dayOf(date), today = dayOf(new Date());
+    node.textContent = (day === today ? timeFormat : day.slice(0, 4) === today.slice(0, 4) ? dayFormat : yearFormat).format(date);
+    node.title = fullFormat.format(date);
   }
   document.querySelectorAll('time[datetime]').forEach(localise);
+  // A day separator's words: "Today", "Yesterday" (in the page's language), else the date in full.
+  const longDay = zoned({ weekday: 'long', day: 'numeric', month: 'long' });
+  const longDayYear = zoned({ weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+  function dayLabel(date) {
+    const day = dayOf(date), today = dayOf(new Date());
+    const ago = Math.round((Date.parse(today) - Date.parse(day)) / 86400000);
+    if ((ago === 0 || ago === 1) && Intl.RelativeTimeFormat) {
+      const words = new Intl.RelativeTimeFormat(LANG, { numeric: 'auto' }).format(-ago, 'day');
+      return words.charAt(0).toLocaleUpperCase(LANG) + words.slice(1);
+    }
+    return (day.slice(0, 4) === today.slice(0, 4) ? longDay : longDayYear).format(date);
+  }
+
+  // Keyboard shortcuts (the /keyboard page lists them; "?" shows that list here). Single keys never act
+  // while the member types in a field or holds a modifier, and the list's switch turns them off on this
+  // device (for speech input, which types letters). The room's keys are filled in further down.
+  const KEYS_KEY = 'convene.keys';
+  const keysOff = () => { try { return localStorage.getItem(KEYS_KEY) === 'off'; } catch (e) { return false; } };
+  const shortcuts = {
+    '?': showShortcuts,
+    '/': () => {
+      const field = document.getElementById('q');   // the search page's own
+      if (field) { field.focus(); field.select(); return; }
+      const room = document.getElementById('room');
+      location.href = '/search' + (room && !document.getElementById('webinar') ? '?room=' + room.dataset.roomId : '');
+    },
+  };
+  const closers = [];   // what Escape closes, most recent first: each answers whether it closed something
+  const inField = (node) => !!(node && node.closest && node.closest('input, textarea, select, [contenteditable]:not([contenteditable="false"])'));
+  document.addEventListener('keydown', (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (event.key === 'Escape') {
+      if (closers.some((close) => close())) event.preventDefault();
+      return;
+    }
+    const act = shortcuts[event.key];
+    if (!act || inField(event.target) || keysOff()) return;
+    event.preventDefault();
+    act();
+  });
+  let keysDialog = null;
+  function showShortcuts() {
+    if (keysDialog) { if (!keysDialog.open) keysDialog.showModal(); return; }
+    const here = document.getElementById('shortcuts');
+    if (here) { here.querySelector('h1').focus(); return; }
+    const back = document.activeElement;
+    fetch('/keyboard', { credentials: 'same-origin' }).then((r) => r.text()).then((html) => {
+      const found = new DOMParser().parseFromString(html, 'text/html').getElementById('shortcuts');
+      if (!found || keysDialog) return;
+      keysDialog = document.createElement('dialog');
+      keysDialog.className = 'keys-dialog';
+      keysDialog.setAttribute('aria-labelledby', 'keys-title');
+      const close = Object.assign(document.createElement('button'), { type: 'button', className: 'quiet close', textContent: t('close') });
+      close.addEventListener('click', () => keysDialog.close());
+      keysDialog.append(close, document.adoptNode(found));
+      keysDialog.addEventListener('close', () => { if (back && back.isConnected) back.focus(); });
+      document.body.append(keysDialog);
+      keysSwitch(keysDialog);
+      keysDialog.showModal();
+    }).catch(() => { location.href = '/keyboard'; });
+  }
+  function keysSwitch(scope) {
+    const box = scope.querySelector('#keys-on');
+    if (!box) return;
+    box.closest('#keys-switch').hidden = false;
+    box.checked = !keysOff();
+    box.addEventListener('change', () => { try { localStorage.setItem(KEYS_KEY, box.checked ? 'on' : 'off'); } catch (e) { /* on */ } });
+  }
+  keysSwitch(document);
+  // A status line for what a shortcut has to say ("no unread rooms").
+  function tell(text) {
+    let line = document.getElementById('key-status');
+    if (!line) {
+      line = Object.assign(document.createElement('p'), { id: 'key-status', className: 'vh' });
+      line.setAttribute('role', 'status');
+      document.body.append(line);
+    }
+    line.textContent = text;
+  }
 
   const PAGE_CACHE = 'convene-pages';   // the service worker's (static/sw.js)
   if (navigator.serviceWorker) {
@@ -50,7 +145,9 @@
     if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage('forget');
     try {
       for (const key of Object.keys(localStorage)) {
-        if (key.startsWith('convene.') && (outboxToo || !key.startsWith('convene.outbox.'))) localStorage.removeItem(key);
+        if (key.startsWith('convene.') && (outboxToo || !key.startsWith('convene.outbox.')) && key !== KEYS_KEY) {
+          localStorage.removeItem(key);   // the shortcuts' switch is the device's, not the member's
+        }
       }
     } catch (e) { /* nothing stored */ }
   }
@@ -73,8 +170,9 @@
   }
 
   const ME = Number(document.body.dataset.memberId || 0);
-  // The emergency dashboard keeps its own socket (static/emergency.js) for now.
-  if (!ME || !('WebSocket' in window) || document.getElementById('emergency')) return;
+  if (!ME || !('WebSocket' in window)) return;
+  // The emergency dashboard follows its room itself (static/emergency.js) over this socket.
+  const EMERGENCY_ROOM = Number((document.getElementById('emergency') || { dataset: {} }).dataset.roomId || 0);
   // One socket per tab on every member page. Without a room, the room's parts below work on detached
   // stand-ins (nothing shows, nothing is sent for a room) and the socket serves the app's badges.
   const IN_ROOM = !!document.getElementById('room');
@@ -90,6 +188,9 @@
   const MENTIONS_ONLY = root.dataset.mentions === 'me';
   const BEFORE = Number(root.dataset.before || 0);
   const VIEW = THREAD || MENTIONS_ONLY || BEFORE;
+  // The webinar's chat scrolls inside its tab; a room page scrolls the window.
+  const OWN_SCROLL = root.dataset.scroller === 'list';
+  const GROUP_WITHIN_MS = 5 * 60 * 1000;   // a sender's messages closer than this share one header
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 30000;
   const TYPING_EVERY_MS = 2000;     // the server ignores typing frames sent more often
@@ -168,8 +269,9 @@
     for (const b of list.querySelectorAll('[data-action=react], [data-action=pin], .reaction')) b.disabled = next !== 'online' || !JOINED;
   }
   const page = document.documentElement;
-  const nearBottom = () => window.innerHeight + window.scrollY >= page.scrollHeight - 120;
-  const toBottom = () => window.scrollTo(0, page.scrollHeight);
+  const nearBottom = () => (OWN_SCROLL ? list.scrollTop + list.clientHeight >= list.scrollHeight - 120
+    : window.innerHeight + window.scrollY >= page.scrollHeight - 120);
+  const toBottom = () => { if (OWN_SCROLL) list.scrollTop = list.scrollHeight; else window.scrollTo(0, page.scrollHeight); };
   const removeEmptyNote = () => { const note = document.getElementById('empty'); if (note) note.remove(); };
 
   // Messages -----------------------------------------------------------------
@@ -234,7 +336,7 @@
   function render(li) {
     const m = li.m;
     li.className = 'msg' + (m.sender && m.sender.id === ME ? ' mine' : '') + (mentionsMe(m) ? ' mentions-me' : '') +
-      (li.classList.contains('pending') ? ' pending' : '');
+      (li.classList.contains('pending') ? ' pending' : '') + (li.classList.contains('cont') ? ' cont' : '');
     const meta = el('p', 'meta');
     const time = el('time');
     time.setAttribute('datetime', m.ts);
@@ -258,7 +360,7 @@
     for (const mention of body.querySelectorAll('.mention')) {
       if (mention.dataset.mention === String(ME)) mention.classList.add('me');
     }
-    const parts = [meta];
+    const parts = [avatar(m.sender), meta];
     if (m.reply_to) parts.push(quoteElement(m));
     parts.push(body);
     if (m.attachments && m.attachments.length && !m.deleted) parts.push(attachmentList(m.attachments));
@@ -285,6 +387,45 @@
     if (refocus) refocus.focus();
   }
   const hasReplies = (seq) => !!list.querySelector('li[data-reply-to="' + seq + '"]');
+  // Initials on a colour of the sender's own (templates/chat_message.html draws the same).
+  function avatar(sender) {
+    const who = sender || { id: 0, display_name: '' };
+    const span = el('span', 'avatar av' + (who.id % 6));
+    span.setAttribute('aria-hidden', 'true');
+    span.textContent = who.display_name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => Array.from(w)[0]).join('').toUpperCase();
+    return span;
+  }
+
+  // Day separators and a sender's consecutive messages grouped, kept right as messages come and go.
+  let arranging = false;   // a page of history arranges once, after its last message
+  const dayOfMessage = (li) => (li.m && li.m.ts ? new Date(li.m.ts) : new Date());
+  function arrange() {
+    if (!IN_ROOM) return;
+    const old = new Map(Array.from(list.querySelectorAll('li.day'), (node) => [node.dataset.day, node]));
+    const kept = new Set();
+    let lastDay = '', last = null;
+    for (const li of Array.from(list.children)) {
+      if (!li.classList.contains('msg')) continue;
+      const date = dayOfMessage(li);
+      const day = dayOf(date);
+      if (day !== lastDay) {
+        const sep = old.get(day) || el('li', 'day');
+        sep.dataset.day = day;
+        const label = dayLabel(date);
+        if (sep.textContent !== label) sep.textContent = label;
+        const before = li.previousElementSibling && li.previousElementSibling.classList.contains('unread-line') ? li.previousElementSibling : li;
+        if (before.previousElementSibling !== sep) list.insertBefore(sep, before);
+        kept.add(sep);
+        last = null;
+      }
+      const grouped = last && last === li.previousElementSibling && last.m && li.m && last.m.sender && li.m.sender &&
+        last.m.sender.id === li.m.sender.id && !li.m.reply_to && date - dayOfMessage(last) < GROUP_WITHIN_MS;
+      li.classList.toggle('cont', !!grouped);
+      lastDay = day;
+      last = li;
+    }
+    for (const sep of old.values()) if (!kept.has(sep)) sep.remove();
+  }
 
   // A message's files, as templates/attachments.html shows them; links redirect to fresh signed URLs.
   const number = (n, digits) => new Intl.NumberFormat(LANG, { maximumFractionDigits: digits }).format(n);
@@ -359,6 +500,7 @@
     bySeq.set(m.seq, li);
     place(li, m.seq);
     removeEmptyNote();
+    if (!arranging) arrange();
     const parent = m.reply_to && bySeq.get(m.reply_to);
     if (parent && !parent.querySelector('.replies')) render(parent);   // its "View replies" link
     return li;
@@ -403,6 +545,7 @@
     for (const [seq, li] of bySeq) {
       if (seq <= through) { li.remove(); bySeq.delete(seq); }
     }
+    arrange();
     olderButton.hidden = true;
     if (!removedNote.isConnected) list.before(removedNote);
   }
@@ -580,8 +723,17 @@
   function onRoomEvent(f) {
     const follow = nearBottom();
     const fresh = f.type === 'message' && !bySeq.has(f.seq) && shows(f);
-    if (f.type === 'message') addMessage(f); else applyChange(f);
+    const li = f.type === 'message' ? addMessage(f) : applyChange(f);
     if (fresh) announce(f);
+    // Read elsewhere while this tab was hidden: the line shows where the reader will pick up.
+    if (fresh && li && document.visibilityState !== 'visible' && !VIEW && f.sender && f.sender.id !== ME &&
+        !document.getElementById('unread')) {
+      const line = el('li', 'unread-line', t('new_messages'));
+      line.id = 'unread';
+      line.tabIndex = -1;
+      list.insertBefore(line, li);
+      arrange();
+    }
     if (f.seq > lastSeq) {   // a subscription delivers in order and without gaps
       lastSeq = f.seq;
       storage.set(SEQ_KEY, lastSeq);
@@ -627,7 +779,7 @@
     li.dataset.clientId = entry.client_id;
     const meta = el('p', 'meta');
     meta.append(el('span', 'who', MY_NAME), ' ', el('span', 'status', t('waiting')));
-    li.append(meta);
+    li.append(avatar({ id: ME, display_name: MY_NAME }), meta);
     if (entry.reply_to) li.append(quoteElement({ reply_to: entry.reply_to, parent: entry.parent }));
     li.append(el('div', 'body plain', entry.body));
     if (entry.files) {
@@ -642,6 +794,17 @@
     }
     list.append(li);
     removeEmptyNote();
+    if (entry.failed) failedSend(entry, li);
+    arrange();
+  }
+  // Refused for good, kept on this device with its reason: the member may send it again or let it go.
+  function failedSend(entry, li) {
+    li.classList.add('failed');
+    li.querySelector('.status').textContent = t('not_sent') + ' ' + entry.failed;
+    if (li.querySelector('.retry')) return;
+    const choice = el('p', 'retry');
+    choice.append(button(t('retry'), 'retry'), button(t('discard'), 'discard'));
+    li.append(choice);
   }
   const pendingFor = (clientId) =>
     Array.from(list.querySelectorAll('li.pending')).find((li) => li.dataset.clientId === clientId);
@@ -678,7 +841,7 @@
   // Entries for other rooms go out too: a send needs no subscription.
   function flush() {
     clearTimeout(flushTimer);
-    const entry = outbox()[0];
+    const entry = outbox().find((e) => !e.failed);
     if (sending || state !== 'online' || !entry) return;
     sending = entry.client_id;
     setPendingStatus(entry, t('sending'));
@@ -711,7 +874,15 @@
       flushTimer = setTimeout(flush, Math.max(1, f.retry_after || 2) * 1000);
       return;
     }
-    // Refused for good (too long, no longer a member, deleted meanwhile): keep it on screen, stop retrying.
+    // Refused for good (too long, no longer a member, deleted meanwhile): stop retrying. A message stays in
+    // the outbox, marked, for the member to send again (once changed, or later) or discard; the rest goes.
+    if (kindOf(entry) === 'send' && !entry.files && entry.body !== undefined) {
+      entry.failed = f.message || f.code || '';
+      chat.update(entry);
+      const li = pendingFor(clientId);
+      if (li) failedSend(entry, li);
+      return flush();
+    }
     saveOutbox(outbox().filter((e) => e.client_id !== clientId));
     if (entry.files) attachments().then((A) => A.forget(entry));
     setPendingStatus(entry, t('not_sent') + ' ' + f.message, true);
@@ -832,6 +1003,24 @@
     if (focusBack && target && target.querySelector('[data-action=reply]')) target.querySelector('[data-action=reply]').focus();
   }
   list.addEventListener('click', (event) => {
+    const again = event.target.closest('.retry button');
+    const waiting = again && again.closest('li.pending');
+    if (waiting) {
+      const id = waiting.dataset.clientId;
+      if (again.dataset.action === 'discard') {
+        saveOutbox(outbox().filter((e) => e.client_id !== id));
+        waiting.remove();
+        arrange();
+        if (input) input.focus();
+        return;
+      }
+      saveOutbox(outbox().map((e) => { if (e.client_id === id) delete e.failed; return e; }));
+      waiting.classList.remove('failed');
+      waiting.querySelector('.retry').remove();
+      waiting.querySelector('.status').textContent = t('waiting');
+      flush();
+      return;
+    }
     const chip = event.target.closest('.reaction');
     const li = event.target.closest('li[data-seq]');
     if (chip && li && state === 'online') {
@@ -1055,6 +1244,7 @@
         if (f.room === ROOM) onRoomEvent(f); else app.roomEvent(f);
         break;
       case 'notification': app.notification(f); break;
+      case 'alert': case 'alert.ack': app.alertEvent(f); break;
       case 'read': app.read(f); break;
       case 'retention': if (f.room === ROOM) onRemoved(f.removed_through); break;
       case 'ack': if (f.client_id) settle(f.client_id, f); break;
@@ -1098,9 +1288,13 @@
   });
   function onHistory(f) {
     // Keep the reader's place: the page grows above what they are looking at.
-    const height = page.scrollHeight;
+    const box = OWN_SCROLL ? list : page;
+    const height = box.scrollHeight;
+    arranging = true;
     f.messages.forEach(addMessage);
-    window.scrollBy(0, page.scrollHeight - height);
+    arranging = false;
+    arrange();
+    if (OWN_SCROLL) list.scrollTop += list.scrollHeight - height; else window.scrollBy(0, page.scrollHeight - height);
     olderButton.hidden = !f.has_more;
     olderButton.disabled = false;
     if (f.removed_through) onRemoved(f.removed_through);
@@ -1133,9 +1327,74 @@
   restoreRecent();
   // Edits and deletions still queued show on their messages (the saved copy may have brought them back).
   for (const entry of outbox()) if (entry.room === ROOM && kindOf(entry) !== 'send') showQueued(entry);
-  // Opened from a notification (/rooms/1#m-42): show that message, not the newest.
-  const target = IN_ROOM && location.hash.startsWith('#m-') && document.getElementById(location.hash.slice(1));
+  arrange();
+  // Opened from a notification (/rooms/1#m-42) or at the first unread (#unread): show that, not the newest.
+  const target = IN_ROOM && /^#(m-\d+|unread)$/.test(location.hash) && document.getElementById(location.hash.slice(1));
   if (target) { target.classList.add('target'); target.scrollIntoView({ block: 'center' }); } else if (IN_ROOM) toBottom();
+
+  // The way to the first unread message (the line at the read marker, or the older stretch that has it) and
+  // back to the newest: each shows only while it leads somewhere not on screen.
+  const [unreadBar, newestBar] = [document.getElementById('jump-unread-bar'), document.getElementById('jump-newest-bar')];
+  function toUnread(event) {
+    const line = document.getElementById('unread');
+    if (!line) return;   // the link leads to the stretch of the room where the line is
+    if (event) event.preventDefault();
+    line.scrollIntoView({ block: 'start' });
+    line.focus({ preventScroll: true });
+    if (unreadBar) unreadBar.hidden = true;
+  }
+  if (unreadBar) {
+    unreadBar.querySelector('a').addEventListener('click', toUnread);
+    const line = document.getElementById('unread');
+    if (line && window.IntersectionObserver) {
+      new IntersectionObserver((entries) => { if (entries[0].isIntersecting) unreadBar.hidden = true; }).observe(line);
+    }
+  }
+  let scrollPending = false;
+  function followScroll() {
+    if (scrollPending || !newestBar) return;
+    scrollPending = true;
+    requestAnimationFrame(() => { scrollPending = false; newestBar.hidden = nearBottom(); });
+  }
+  (OWN_SCROLL ? list : window).addEventListener('scroll', followScroll, { passive: true });
+  if (newestBar) {
+    newestBar.querySelector('button').addEventListener('click', () => {
+      toBottom();
+      newestBar.hidden = true;
+      const newest = list.querySelector('li.msg:last-child') || list.lastElementChild;
+      if (newest) { newest.tabIndex = -1; newest.focus({ preventScroll: true }); }
+    });
+  }
+  // The webinar's chat tab shown again: its newest messages, as if it had been open all along.
+  document.addEventListener('convene:shown', toBottom);
+
+  // The room's keyboard shortcuts: reply to the last message, and what Escape closes.
+  function reveal() {
+    const panel = root.closest('[role=tabpanel]');
+    const tab = panel && document.getElementById(panel.getAttribute('aria-labelledby'));
+    if (tab && tab.getAttribute('aria-selected') !== 'true') tab.click();
+  }
+  if (composer) {
+    shortcuts.r = () => {
+      const last = Array.from(list.querySelectorAll('li[data-seq]')).reverse().find((li) => !li.m.deleted);
+      reveal();
+      if (last && !VIEW && last.querySelector('[data-action=reply]')) startReplying(last); else input.focus();
+    };
+  }
+  closers.push(() => { if (!picker) return false; closePicker(true); return true; },
+    () => { if (!pinBox || !pinBox.open) return false; pinBox.open = false; pinBox.querySelector('summary').focus(); return true; },
+    () => { if (!replyingTo) return false; stopReplying(true); return true; },
+    () => { if (!editing) return false; stopEditing(); return true; });
+  // The next room with unread messages, in the order of the room list (rooms, then conversations).
+  shortcuts.u = () => {
+    fetch('/api/rooms', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      .then((r) => (r.ok ? r.json() : Promise.reject(r.status))).then((data) => {
+        const rooms = data.rooms.filter((r) => r.kind === 'room').concat(data.rooms.filter((r) => r.kind === 'dm'));
+        const at = rooms.findIndex((r) => r.id === ROOM);
+        const next = rooms.slice(at + 1).concat(rooms.slice(0, at + 1)).find((r) => r.unread > 0 && r.id !== ROOM);
+        if (next) location.href = '/rooms/' + next.id; else tell(t('no_unread'));
+      }).catch(() => tell(t('unavailable')));
+  };
 
   // The app around the room: badges, title, icon and desktop notifications -------
 
@@ -1145,6 +1404,9 @@
     const ICON_URL = ICON ? ICON.href : '';
     const FOLLOWED_MAX = 50;   // rooms of the lists whose new messages this tab counts live
     const navBadge = document.getElementById('nav-unread');
+    const alertBadge = document.getElementById('nav-alerts');
+    const emergencyRooms = new Set();
+    let alertsTimer = 0;
     const unread = new Map(), mentions = new Map(), heads = new Map();
     let notices = 0;
     const links = (room) => document.querySelectorAll('a[data-room-link="' + room + '"]');
@@ -1188,10 +1450,33 @@
       return fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } })
         .then((r) => (r.ok ? r.json() : Promise.reject(r.status)));
     }
+    // The Emergencies link's count of alerts awaiting this member's acknowledgement: asked again whenever an
+    // alert or an acknowledgement happens in one of their emergency rooms (rare; exact, and nothing to drift).
+    function refreshAlerts() {
+      clearTimeout(alertsTimer);
+      alertsTimer = setTimeout(() => json('/api/emergencies/awaiting').then((data) => {
+        const n = data.awaiting || 0;
+        alertBadge.hidden = !n;
+        alertBadge.textContent = n ? String(n) : '';
+        alertBadge.nextElementSibling.hidden = !n;
+      }).catch(() => { /* asked again on the next alert or connect */ }), 250);
+    }
+    function alertEvent(f) {
+      if (alertBadge && (emergencyRooms.has(f.room) || f.room === EMERGENCY_ROOM)) refreshAlerts();
+    }
     // On every (re)connect, the server's counts replace ours: what was missed while offline is in them.
     function online() {
       Promise.all([json('/api/rooms'), json('/api/notifications/counts')]).then(([rooms, counts]) => {
         setCounts(counts);
+        if (alertBadge) {
+          refreshAlerts();
+          // Emergency rooms are followed whatever the page (and the saving of data): their alerts matter most.
+          for (const r of rooms.rooms) {
+            if (r.kind !== 'emergency') continue;
+            emergencyRooms.add(r.id);
+            if (r.id !== ROOM && r.id !== EMERGENCY_ROOM) send({ type: 'subscribe', room: r.id, since: r.last_seq });
+          }
+        }
         const shown = new Set(listed());
         for (const r of rooms.rooms) {
           if (!shown.has(r.id)) continue;
@@ -1201,7 +1486,7 @@
         shown.forEach(render);
         // Saving data: counts come with notifications and reloads only, no room is followed.
         if (LITE || (navigator.connection && navigator.connection.saveData)) return;
-        Array.from(shown).filter((room) => room !== ROOM && heads.has(room)).slice(0, FOLLOWED_MAX)
+        Array.from(shown).filter((room) => room !== ROOM && room !== EMERGENCY_ROOM && heads.has(room)).slice(0, FOLLOWED_MAX)
           .forEach((room) => send({ type: 'subscribe', room: room, since: heads.get(room) }));
       }).catch(() => { /* the badges stay as they are until the next connect */ });
     }
@@ -1235,8 +1520,14 @@
       }
       render(f.room);
     }
-    return { online, subscribed, roomEvent, notification, read };
+    return { online, subscribed, roomEvent, notification, read, alertEvent };
   }());
 
-  connect();
+  // After the page's other deferred scripts (webinar.js, emergency.js) have started listening for frames:
+  // they run after this one, and a quick hello would otherwise reach the page before them.
+  let started = false;
+  const start = () => { if (!started) { started = true; connect(); } };
+  document.addEventListener('DOMContentLoaded', start);
+  window.addEventListener('load', start);   // in case this script ran after DOMContentLoaded
+  if (document.readyState === 'complete') start();
 }());

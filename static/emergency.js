@@ -1,6 +1,8 @@
 /* The emergency dashboard live: pending alerts first, acknowledgement over the socket, the
    coordinator's acknowledgement view, and the sitrep and 4W table refreshed when they change.
-   Without JavaScript the page works through its forms. */
+   The socket is the page's one socket, chat.js's (frames arrive as 'convene:frame' events and go out
+   as 'convene:send' ones), so the top navigation's badges stay live here too; chat.js shows the
+   connection's state. Without JavaScript the page works through its forms. */
 (function () {
   'use strict';
 
@@ -12,10 +14,10 @@
   const COORDINATOR = root.dataset.coordinator === 'true';
   const API = '/api/emergencies/' + ROOM;
   const [pendingList, noPending, connText, alertForm, ackStatus] =
-    ['pending', 'no-pending', 'e-conn', 'alert-form', 'ack-status'].map((id) => document.getElementById(id));
+    ['pending', 'no-pending', 'conn-state', 'alert-form', 'ack-status'].map((id) => document.getElementById(id));
 
   let lastSeq = Number(root.dataset.lastSeq) || 0;
-  let ws = null, attempt = 0, refs = 0;
+  let refs = 0;
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -24,8 +26,9 @@
     return node;
   }
   function send(frame) {
-    if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; }
-    return false;
+    const request = { frame: frame, sent: false };
+    document.dispatchEvent(new CustomEvent('convene:send', { detail: request }));
+    return request.sent;
   }
   async function getJson(path) {
     const response = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
@@ -154,13 +157,11 @@
   function onFrame(f) {
     switch (f.type) {
       case 'hello':
-        attempt = 0;
-        connText.textContent = 'Live';
         // Pending alerts first, then the room's events from where this page left off.
-        send({ type: 'alerts', room: ROOM, ref: 'pending' });
-        send({ type: 'subscribe', room: ROOM, since: lastSeq, ref: 'sub' });
+        send({ type: 'alerts', room: ROOM, ref: 'e-pending' });
+        send({ type: 'subscribe', room: ROOM, since: lastSeq, ref: 'e-sub' });
         break;
-      case 'alerts': f.alerts.forEach(showPending); break;
+      case 'alerts': if (f.room === ROOM) f.alerts.forEach(showPending); break;
       case 'alert.reminder': if ((f.to || []).includes(ME)) showPending({ ...f, seq: f.alert }); break;
       case 'ack':
         if (f.ref === 'alert' && alertForm) {
@@ -171,6 +172,7 @@
         if (f.alert) dropPending(f.alert);
         break;
       case 'error':
+        if (!/^(e-|ack|alert)/.test(f.ref || '')) break;   // another script's
         connText.textContent = f.message || f.code;
         if (alertForm) alertForm.querySelector('button').disabled = false;
         break;
@@ -178,16 +180,5 @@
     }
   }
 
-  function connect() {
-    connText.textContent = 'Connecting…';
-    ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws?v=1');
-    ws.onmessage = (message) => { try { onFrame(JSON.parse(message.data)); } catch (e) { /* ignore */ } };
-    ws.onclose = () => {
-      ws = null;
-      const delay = Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random());
-      connText.textContent = 'Offline; reconnecting…';
-      setTimeout(connect, delay);
-    };
-  }
-  connect();
+  document.addEventListener('convene:frame', (event) => onFrame(event.detail));
 })();

@@ -11,6 +11,13 @@ const SLOW_LINK_MS = 6000;            // after this, show the saved copy and let
 const MAX_PAGES = 40;
 
 self.addEventListener('install', (event) => {
+  // The JSON API, which this worker never handles, goes straight to the network without waking it (the
+  // static routing API, where the browser has it): a request sent as a page goes away (the webinar page's
+  // `leave` beacon) was otherwise often lost on its way through the worker.
+  if (event.addRoutes) {
+    event.addRoutes([{ condition: { urlPattern: '/api/*' }, source: 'network' }])
+      .catch(() => { /* not this form of the API: the fetch handler below lets these through anyway */ });
+  }
   event.waitUntil(caches.open(STATIC_CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
 });
 

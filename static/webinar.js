@@ -1,5 +1,6 @@
-/* Webinar pages. The lobby countdown and the scheduling form's time zone; on the live page: Q&A,
-   hands, the stage, moderation and polls, kept live from the webinar room's events. The events come
+/* Webinar pages. The lobby countdown and the scheduling form's time zone; on the live page: the tabs
+   beside (or below) the stage, with live counts; Q&A, hands, the stage, the audience, moderation and
+   polls, kept live from the webinar room's events and the hosts' `audience` frames. The frames come
    over chat.js's socket (the 'convene:frame' event), so the page opens one socket; actions go through
    the JSON API, which checks every one of them. */
 (function () {
@@ -94,11 +95,19 @@
       li = el('li');
       li.dataset.member = member.id;
       li.dataset.name = member.display_name;
-      li.append(el('span', 'who', member.display_name));
+      li.append(avatar(member), el('span', 'who', member.display_name));
       list.append(li);
+      counts();
     }
     li.querySelector('.who').id = list.id + '-n' + li.dataset.member;
     return li;
+  }
+  // A person's initials, as chat.js draws them (no pictures: nothing to download).
+  function avatar(member) {
+    const span = el('span', 'avatar av' + (member.id % 6));
+    span.setAttribute('aria-hidden', 'true');
+    span.textContent = member.display_name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => Array.from(w)[0]).join('').toUpperCase();
+    return span;
   }
   function actions(li, buttons) {
     const old = li.querySelector('.acts');
@@ -146,9 +155,11 @@
   function offStage(memberId) {
     const li = stage.querySelector('li[data-member="' + memberId + '"]');
     if (li) li.remove();
+    counts();
   }
 
-  // Raised hands (moderators see the queue) and the audience present now.
+  // Raised hands (moderators see the queue) and the audience present now: the attendance report once,
+  // then each arrival and departure as the server tells the hosts (`audience` frames), hands as events.
   function handButtons() { return moderates() && state === 'live' ? [[t('promote'), 'promote'], [t('lower'), 'lower'], [t('remove'), 'remove']] : []; }
   function setHand(member, raised) {
     if (member.id === ME) { handUp = raised; renderYou(); }
@@ -156,21 +167,85 @@
     if (raised) actions(personItem(hands, member), handButtons());
     else { const li = hands.querySelector('li[data-member="' + member.id + '"]'); if (li) li.remove(); }
     $('w-no-hands').hidden = hands.children.length > 0;
+    const here = present.querySelector('li[data-member="' + member.id + '"]');
+    if (here) markHand(here);
+  }
+  // In the audience list, a raised hand shows beside the name.
+  function markHand(li) {
+    const raised = !!hands.querySelector('li[data-member="' + li.dataset.member + '"]');
+    let tag = li.querySelector('.hand');
+    if (raised && !tag) li.querySelector('.who').after(' ', tag = el('span', 'tag hand', t('hand_raised')));
+    if (!raised && tag) tag.remove();
+  }
+  function arrive(member) {
+    if (!present || stage.querySelector('li[data-member="' + member.id + '"]')) return;
+    const note = present.querySelector('li.note');
+    if (note) note.remove();
+    const li = personItem(present, member);
+    actions(li, state === 'ended' ? [] : [[t('remove'), 'remove']]);
+    markHand(li);
   }
   async function refreshPresent() {
     if (!present) return;
     const report = await call('GET', '/attendance');
-    const onStageIds = new Set(Array.from(stage.children, (li) => Number(li.dataset.member)));
-    const here = report.attendance.filter((a) => a.present && !onStageIds.has(a.member.id));
     present.replaceChildren();
-    here.forEach((a) => actions(personItem(present, a.member), state === 'ended' ? [] : [[t('remove'), 'remove']]));
-    if (!here.length) present.append(el('li', 'note', t('nobody')));
+    report.attendance.filter((a) => a.present).forEach((a) => arrive(a.member));
+    dropPresent(0);
   }
   function dropPresent(memberId) {
     const li = present && present.querySelector('li[data-member="' + memberId + '"]');
     if (li) li.remove();
+    if (present && !present.children.length) present.append(el('li', 'note', t('nobody')));
+    counts();
   }
-  if (present) $('w-present-refresh').addEventListener('click', () => act(refreshPresent()));
+
+  // The tabs: Chat, Questions, Polls and People, each with a count kept live. Without JavaScript every
+  // panel shows, one under another. Arrow keys move between tabs (the focus stays on the selected one).
+  const tabs = Array.from(document.querySelectorAll('#w-tabs [role=tab]'));
+  const TAB_KEY = 'convene.tab.' + ID;
+  let unseen = 0;   // chat messages by others since the chat tab was last shown
+  const showing = (name) => { const tab = $('tab-' + name); return !tab || tab.getAttribute('aria-selected') === 'true'; };
+  function counts() {
+    const shown = {
+      chat: unseen, questions: questions.querySelectorAll('li[data-state=open]').length,
+      polls: polls.querySelectorAll('li[data-state=open]').length,
+      people: stage.querySelectorAll('li[data-member]').length + (present ? present.querySelectorAll('li[data-member]').length : 0),
+    };
+    for (const name in shown) {
+      const badge = $('count-' + name);
+      if (badge) badge.textContent = shown[name] ? String(shown[name]) : '';
+    }
+  }
+  function select(tab, focus) {
+    for (const other of tabs) {
+      const on = other === tab;
+      other.setAttribute('aria-selected', String(on));
+      other.tabIndex = on ? 0 : -1;
+      $(other.getAttribute('aria-controls')).classList.toggle('open', on);
+    }
+    if (focus) tab.focus();
+    if (tab.id === 'tab-chat') { unseen = 0; document.dispatchEvent(new CustomEvent('convene:shown')); }
+    counts();
+    try { sessionStorage.setItem(TAB_KEY, tab.id); } catch (e) { /* the chat opens next time */ }
+  }
+  if (tabs.length) {
+    const list = tabs[0].parentNode;
+    list.hidden = false;
+    $('w-tabs').dataset.tabs = 'on';
+    list.addEventListener('click', (event) => { const tab = event.target.closest('[role=tab]'); if (tab) select(tab, false); });
+    list.addEventListener('keydown', (event) => {
+      const at = tabs.indexOf(document.activeElement);
+      const rtl = document.dir === 'rtl';
+      const step = { ArrowRight: rtl ? -1 : 1, ArrowLeft: rtl ? 1 : -1 }[event.key];
+      const to = step ? (at + step + tabs.length) % tabs.length : event.key === 'Home' ? 0 : event.key === 'End' ? tabs.length - 1 : -1;
+      if (at < 0 || to < 0) return;
+      event.preventDefault();
+      select(tabs[to], true);
+    });
+    let saved = null;
+    try { saved = $(sessionStorage.getItem(TAB_KEY) || ''); } catch (e) { /* the chat */ }
+    if (saved && tabs.includes(saved)) select(saved, false);
+  }
 
   // Moderators' buttons, wherever the person is listed.
   root.addEventListener('click', (event) => {
@@ -228,6 +303,7 @@
     if (f.upvotes !== undefined) li.dataset.upvotes = Math.max(Number(li.dataset.upvotes), f.upvotes);
     renderQuestion(li);
     sortQuestions();
+    counts();
   }
   function sortQuestions() {
     const rank = (li) => [li.dataset.state === 'open' ? 0 : 1, -Number(li.dataset.upvotes), Number(li.dataset.question)];
@@ -291,6 +367,7 @@
     li.dataset.options = JSON.stringify(f.options);
     li.dataset.counts = JSON.stringify(f.counts);
     renderPoll(li);
+    counts();
   }
   polls.addEventListener('click', (event) => {
     const b = event.target.closest('button[data-act=vote]');
@@ -356,6 +433,7 @@
       case 'hand': setHand(member, f.raised); break;
       case 'speaker':
         if (f.speaker) { onStage(member, 'speaker'); setHand(member, false); dropPresent(member.id); } else offStage(member.id);
+        if (!f.speaker && present) refreshPresent().catch(() => { /* shown at the next connect */ });
         if (member.id === ME) { role = f.speaker ? 'speaker' : null; redecorate(); }
         break;
       case 'mute': {
@@ -371,12 +449,19 @@
         if (member.id === ME) setRemoved();
         break;
       case 'poll': case 'poll.results': setPoll(f); break;
+      case 'message':
+        if (!showing('chat') && f.sender && f.sender.id !== ME) { unseen += 1; counts(); }
+        break;
     }
   }
+  let hellos = 0;
   document.addEventListener('convene:frame', (event) => {
     const f = event.detail;
+    // After a reconnect the audience is read again: arrivals and departures meanwhile were missed.
+    if (f.type === 'hello' && hellos++ && present) refreshPresent().catch(() => { /* the next connect tries again */ });
     if (f.room !== ROOM) return;
     if (f.type === 'unsubscribed' && f.reason === 'removed') setRemoved();
+    else if (f.type === 'audience' && f.webinar === ID) { if (f.present) arrive(f.member); else dropPresent(f.member.id); }
     else if (typeof f.seq === 'number') onEvent(f);
   });
 
@@ -390,6 +475,7 @@
     onStage({ id: Number(li.dataset.member), display_name: li.dataset.name }, li.dataset.role);
   });
   if (hands) hands.querySelectorAll('li[data-member]').forEach((li) => setHand({ id: Number(li.dataset.member), display_name: li.dataset.name }, true));
-  if (present) refreshPresent().catch(() => { /* the refresh button retries */ });
+  if (present) refreshPresent().catch(() => { /* the next connect tries again */ });
   setState(state);
+  counts();
 }());

@@ -167,7 +167,6 @@ def render(request: Request, name: str, context: dict, status: int = 200,
         "member": member, "prefs": prefs, "script_strings": strings, "path": request.url.path,
         # Members of an emergency room get Emergencies in the top navigation, with this count.
         "alerts_awaiting": getattr(request.state, "alerts_awaiting", None),
-        "in_emergency": getattr(request.state, "alerts_awaiting", None) is not None,
         **prefs.language.template_context(), "when": functools.partial(prefs.language.when, zone=prefs.time_zone),
         **context}, status_code=status)
     # Pages show private conversations; shared phones and clinic computers must not keep them in the
