@@ -5,6 +5,7 @@ one column at 360 px, the inbox and settings pages accessible, and the service w
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from playwright.sync_api import Browser, expect
@@ -167,7 +168,7 @@ def test_the_service_worker_shows_a_push_and_opens_the_room_at_the_message(
     page.evaluate("tag => navigator.serviceWorker.controller.postMessage({type: 'open-notification', tag})",
                   f"convene-{room}")
     page.wait_for_url(f"**/rooms/{room}#m-{target}")
-    expect(page.locator(f"#m-{target}")).to_have_class("msg target")
+    expect(page.locator(f"#m-{target}")).to_have_class(re.compile(r"\btarget\b"))
     expect(page.locator(f"#m-{target}")).to_be_in_viewport()
     assert page.evaluate("navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.length)") == 0
     assert tomas.errors == []

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from rooms.conversations.store import ConversationStores
+from rooms.notifications.store import NotificationStores
 from rooms.store import Stores
 from tests.conftest import embedded_env
 from tests.support.services import REPO_ROOT
@@ -42,5 +43,12 @@ async def test_the_demo_shows_a_thread_reactions_formatting_mentions_and_a_pin(t
         # A room that keeps its messages for a limited time (docs/privacy.md, "Room retention").
         cases = next(s.room for s in await stores.memberships.summaries(amina.id) if s.room.name == "Case discussion")
         assert cases.retention_days == 30 and len((await stores.messages.page(cases.id, None, 10)).events) == 2
+        # The web client: Amina's room opens with the "new messages" line after her own answer; Tomás reads
+        # in the dark theme.
+        summary = next(s for s in await stores.memberships.summaries(amina.id) if s.room.id == pfa.id)
+        answer = next(m for m in messages if "We spend more time on" in m.body)
+        assert summary.read_seq == answer.seq and summary.unread >= 2
+        tomas, _ = await stores.accounts.credentials("tomas")
+        assert (await NotificationStores.over(stores.db).preferences.get(tomas.id)).theme == "dark"
     finally:
         await stores.db.dispose()
