@@ -160,6 +160,7 @@ async def seed(services: Services) -> bool:
     await _emergency(services, members)
     await seed_webinars(services, members)   # an upcoming webinar, and a past one with its recording
     await seed_notifications(services, members, list(rooms.values()))
+    await seed_web_client(services, members, rooms, seqs)
     return True
 
 
@@ -238,6 +239,16 @@ async def _emergency(services: Services, members: dict[str, Member]) -> None:
     await emergency.sitreps.publish(members[author], room_id, title, text, 0)
     for author, entry in FOURW:
         await emergency.fourw.add(members[author], room_id, entry)
+
+
+async def seed_web_client(services: Services, members: dict[str, Member], rooms: dict[str, Room],
+                          seqs: dict[int, int]) -> None:
+    """Amina has read "Psychological first aid" up to her own answer, so the room opens with the "new
+    messages" line above Tomás's reply and the files; Tomás reads in the dark theme."""
+    await services.stores.memberships.mark_read(rooms["Psychological first aid"].id, members["amina"].id, seqs[6])
+    tomas = members["tomas"]
+    await services.notifications.save_preferences(tomas, replace(await services.notifications.preferences(tomas),
+                                                                 theme="dark"))
 
 
 async def main() -> None:
