@@ -275,7 +275,8 @@ ROWS: list[Row] = [
     Row("POST /register", expect(303), form=fresh_credentials),
     Row("POST /logout", expect(303)),
     Row("GET /settings", page(200)),
-    Row("POST /settings", page(303), form={"display_name": "Matrix"}),
+    Row("POST /settings", page(303), form={"display_name": "Matrix", "theme": "dark"}),
+    Row("GET /keyboard", expect(200), note="the keyboard shortcuts: the same list for everyone"),
     Row("GET /settings/delete", page(200)),
     Row("POST /settings/delete", page(403), form={"password": "not the password"},
         note="the page says the password is not right; the right one deletes the account"),
@@ -360,6 +361,8 @@ ROWS: list[Row] = [
 
     # Emergency rooms.
     Row("GET /api/emergencies", logged_in(200)),
+    Row("GET /api/emergencies/awaiting", logged_in(200),
+        note="each member's own count (null for those in no emergency room), asked with no room"),
     Row("POST /api/emergencies", logged_in(201),
         body={"name": "Floods", "region": "Sindh", "started_on": "2026-11-01"}),
     Row("GET /api/emergencies/{room_id:int}", in_room(200), context="emergency"),

@@ -18,16 +18,9 @@ from tests.support.services import ServerProcess
 
 QUIET_S = 0.5   # how long a socket is watched to show that a frame did not come
 
-# Who may use what this feature adds (for the authorization matrix): route or frame, who, expected answer.
-WEB_CLIENT_AUTHZ_ROWS = [
-    ("GET /api/emergencies/awaiting", "anonymous", 401),
-    ("GET /api/emergencies/awaiting", "member of no emergency room", 200),   # {"awaiting": null}
-    ("GET /api/emergencies/awaiting", "member of an emergency room", 200),
-    ("GET /keyboard", "anonymous", 200),
-    ("PUT /api/me/preferences theme", "anonymous", 401),
-    ("audience frame", "host or panelist of the webinar", "received"),
-    ("audience frame", "attendee, speaker, or the member who joined", "not received"),
-]
+# Who may use the routes this adds is in the authorization matrix (tests/integration/test_authorization_matrix.py:
+# GET /keyboard, GET /api/emergencies/awaiting, the theme in POST /settings); the `audience` frame is a
+# server frame, and who receives it is checked here.
 
 
 async def live_webinar(host: Api, *attendees: Api, panelist: Api | None = None) -> dict:
