@@ -19,6 +19,7 @@ from playwright.sync_api import (
     BrowserContext,
     Page,
     Playwright,
+    expect,
     sync_playwright,
 )
 
@@ -129,6 +130,13 @@ def people(browser: Browser) -> Iterator[list[Person]]:
     yield made
     for person in made:
         person.context.close()
+
+
+def say(person: Person, body: str) -> None:
+    """Writes a message in the open room's box and waits for it to be stored (shown with its seq)."""
+    person.page.fill("#body", body)
+    person.page.keyboard.press("Enter")
+    expect(person.page.locator("#messages li[data-seq] .body").last).to_have_text(body)
 
 
 def run_axe(page: Page) -> list[dict]:

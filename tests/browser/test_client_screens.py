@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import SCREENSHOTS, Person, new_person, run_axe
+from tests.browser.conftest import SCREENSHOTS, Person, new_person, run_axe, say
 from tests.browser.test_recordings_browser import Archive, archive  # noqa: F401 (the package's one recording)
-from tests.browser.test_web_client import StartWebinar, live_webinar, online, say  # noqa: F401 (a fixture)
+from tests.browser.test_web_client import StartWebinar, live_webinar, online  # noqa: F401 (a fixture)
 from tests.support.services import REPO_ROOT, ServerProcess
 
 SHOTS = SCREENSHOTS / "client"

@@ -10,14 +10,8 @@ import time
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import Person, new_person, run_axe, screenshot
+from tests.browser.conftest import Person, new_person, run_axe, say, screenshot
 from tests.support.services import ServerProcess
-
-
-def say(person: Person, body: str) -> None:
-    person.page.fill("#body", body)
-    person.page.keyboard.press("Enter")
-    expect(person.page.locator("#messages li[data-seq] .body").last).to_have_text(body)
 
 
 def test_badges_update_live_beside_the_open_room_in_two_panes(browser: Browser, site: ServerProcess,

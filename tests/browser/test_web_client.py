@@ -13,20 +13,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import Person, new_person, run_axe
+from tests.browser.conftest import Person, new_person, run_axe, say
 from tests.support.services import ServerProcess
 
 LIVE_BUDGET_S = 2.0   # an attendee shows in the hosts' People tab this soon after their page opened
 
 
-def say(person: Person, body: str) -> None:
-    person.page.fill("#body", body)
-    person.page.keyboard.press("Enter")
-    expect(person.page.locator("#messages li[data-seq] .body").last).to_have_text(body)
-
-
 def online(page: Page) -> None:
     expect(page.locator("#room")).to_have_attribute("data-conn", "online")
+
+
+def enter(person: Person, room: int) -> Page:
+    """The person's page opens the room and waits until it is live."""
+    person.page.goto(f"/rooms/{room}")
+    online(person.page)
+    return person.page
 
 
 StartWebinar = Callable[..., int]
@@ -125,8 +126,11 @@ def walk_tab_order(page: Page, presses: int = 120) -> set[str]:
     expected = set(page.evaluate("""() => {
         const controls = Array.from(document.querySelectorAll(
           'a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex="-1"])'));
+        // A radio group is one stop (its checked button); the arrow keys move within it.
+        const otherRadio = (c) => c.type === 'radio' && !c.checked &&
+          !!document.querySelector(`input[type=radio][name="${c.name}"]:checked`);
         return controls.filter((c) => !c.disabled && c.tabIndex >= 0 && c.getClientRects().length &&
-                                     getComputedStyle(c).visibility !== 'hidden' && !c.closest('[inert]'))
+                                     getComputedStyle(c).visibility !== 'hidden' && !c.closest('[inert]') && !otherRadio(c))
           .map((c, i) => { c.dataset.walk = 'c' + i; return 'c' + i; });
     }"""))
     page.evaluate("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
@@ -174,12 +178,10 @@ def test_the_new_messages_line_sits_at_the_read_marker_and_jump_takes_the_reader
     people += [writer, reader]
     room = writer.create_room("Supervision notes")
     reader.join(room)
-    writer.page.goto(f"/rooms/{room}")
-    online(writer.page)
+    enter(writer, room)
     for n in range(3):
         say(writer, f"Read before: note {n}")
-    reader.page.goto(f"/rooms/{room}")
-    online(reader.page)
+    enter(reader, room)
     read = writer.page.locator("#messages li[data-seq]").last.get_attribute("data-seq")
     deadline = time.monotonic() + 10   # the page moves the read marker once it has been seen
     while next(r for r in reader.api("GET", "/api/rooms")["rooms"] if r["id"] == room)["read_seq"] < int(read or 0):
@@ -189,9 +191,7 @@ def test_the_new_messages_line_sits_at_the_read_marker_and_jump_takes_the_reader
     for n in range(14):
         say(writer, f"Unread: case discussion point {n}, with enough words to take a line or two on a phone")
 
-    page = reader.page
-    page.goto(f"/rooms/{room}")
-    online(page)
+    page = enter(reader, room)
     line = page.locator("#messages li.unread-line")
     expect(line).to_have_count(1)
     expect(line).to_have_text("New messages")
@@ -223,16 +223,14 @@ def test_times_and_day_separators_follow_the_members_time_zone_and_language(
     writer = new_person(browser, site, "Tomás R.")
     people.append(writer)
     room = writer.create_room("Across time zones")
-    writer.page.goto(f"/rooms/{room}")
-    online(writer.page)
+    enter(writer, room)
     say(writer, "Written today")
     ts = writer.api("GET", f"/api/rooms/{room}/messages")["messages"][-1]["ts"]
     # The member's profile says Bogotá (the browser says Nairobi), and the reader looks two days later.
     writer.api("PUT", "/api/me/preferences", {"time_zone": "America/Bogota", "language": "fr"})
     written = datetime.fromisoformat(ts).astimezone(ZoneInfo("America/Bogota"))
     writer.page.clock.set_system_time(datetime.now().astimezone() + timedelta(days=2))
-    writer.page.goto(f"/rooms/{room}")
-    online(writer.page)
+    enter(writer, room)
     shown = writer.page.locator("#messages li[data-seq] time").last
     expect(shown).to_contain_text(written.strftime("%H:%M"))     # French: 24-hour clock, Bogotá's hour
     expect(shown).to_contain_text(str(written.day))               # not today: with the date
@@ -248,9 +246,7 @@ def test_a_message_refused_for_good_stays_with_its_reason_and_can_be_sent_again_
     me = new_person(browser, site, "Lucía")
     people.append(me)
     room = me.create_room("Outbox states")
-    page = me.page
-    page.goto(f"/rooms/{room}")
-    online(page)
+    page = enter(me, room)
     # Offline, a message waits, shown as waiting; back online it goes.
     me.context.set_offline(True)
     expect(page.locator("#room")).not_to_have_attribute("data-conn", "online")
@@ -293,14 +289,10 @@ def test_keyboard_shortcuts(browser: Browser, site: ServerProcess, people: list[
     other.join(here)
     busy = other.create_room("Shortcuts: busy room")
     me.join(busy)
-    other.page.goto(f"/rooms/{here}")
-    online(other.page)
+    enter(other, here)
     say(other, "The last message in this room")
-    page = me.page
-    page.goto(f"/rooms/{here}")
-    online(page)
-    other.page.goto(f"/rooms/{busy}")
-    online(other.page)
+    page = enter(me, here)
+    enter(other, busy)
     say(other, "Something new over here")
 
     # "?" shows the shortcuts in a dialog; Escape closes it and gives the focus back.
