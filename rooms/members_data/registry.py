@@ -76,6 +76,11 @@ HOLDINGS: tuple[Holding, ...] = (
     H("webinar_question_votes", "member_id", "question_votes", Erasure.KEEP, "a vote counts on someone's question"),
     H("webinar_polls", "created_by", "polls_created", Erasure.KEEP, "a poll's results are its voters' too"),
     H("webinar_poll_votes", "member_id", "poll_votes", Erasure.KEEP, "a vote counts in a poll's results"),
+    H("webinar_breakouts", "created_by", None, Erasure.FORGET, "a breakout round is its groups'; who opened it "
+      "is a host's act, not the member's data"),
+    H("webinar_breakouts", "closed_by", None, Erasure.FORGET, "likewise who called everyone back"),
+    H("webinar_breakout_members", "member_id", "breakout_groups", Erasure.DELETE, "which breakout group they "
+      "were in is forgotten (the group's chat room keeps what they wrote, blanked like any room)"),
     H("recordings", "owner_id", "recordings_owned", Erasure.KEEP, "a recording stays in the archive",
       hidden=("source", "search_text")),
     H("recording_presenters", "member_id", "recordings_presented", Erasure.DELETE, "their name leaves the "
