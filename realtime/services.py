@@ -39,7 +39,7 @@ from rooms.emergency.service import EmergencyServices
 from rooms.emergency.settings import EmergencySettings
 from rooms.fanout import dumps
 from rooms.management import RoomService
-from rooms.models import Member, PresenceStatus, Room
+from rooms.models import Member, PresenceStatus, Room, RoomKind
 from rooms.moderation.service import ModerationServices
 from rooms.moderation.store import ModerationStores
 from rooms.notifications import live as member_frames
@@ -88,7 +88,8 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> "Services":
         stores = Stores.open(settings.sqlalchemy_url, settings.sqlite_synchronous,
-                             settings.sqlalchemy_replica_url, settings.database_replica_retry_s)
+                             settings.sqlalchemy_replica_url, settings.database_replica_retry_s,
+                             settings.send_batch_max, settings.send_batches_in_flight)
         broker = open_broker(settings.redis_url)
         hub = Hub(stores, broker, replay_page=settings.replay_page,
                   repair_interval_s=settings.repair_interval_s,
@@ -108,7 +109,7 @@ class Services:
             await emergency.rooms.on_membership(room, member, joined)
 
         rooms.on_membership = on_membership
-        rooms.write_guards.append(emergency.rooms.refuse_if_closed)
+        rooms.guard_writes(RoomKind.EMERGENCY, emergency.rooms.refuse_if_closed)
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
         presence = PresenceService(presence_backend, stores, chat)
 
@@ -125,7 +126,7 @@ class Services:
         chat.on_event.append(lambda event: notifications.notifier.poke(event.room_id))
         limiter = open_limiter(settings.redis_url)
         webinars = WebinarServices.build(stores, chat)
-        rooms.write_guards.append(webinars.breakouts.refuse_if_closed)   # an ended breakout group's chat
+        rooms.guard_writes(RoomKind.BREAKOUT, webinars.breakouts.refuse_if_closed)   # an ended breakout group's chat
         async def open_here(conn_ids: set[str]) -> set[str]:
             return {c for c in conn_ids if c in hub.connections}
 

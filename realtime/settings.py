@@ -96,6 +96,10 @@ class Settings:
     # anything is acknowledged; "normal" skips that sync (faster; a power cut or an OS crash may lose
     # the last acknowledged messages). docs/reliability.md.
     sqlite_synchronous: str = "full"
+    # Group commit (rooms/store/group_commit.py): the most chat sends stored in one transaction
+    # (0: every send in its own), and how many such transactions may be under way at once on Postgres.
+    send_batch_max: int = 64
+    send_batches_in_flight: int = 4
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -149,6 +153,8 @@ class Settings:
             metrics_refresh_s=_float(env, "METRICS_REFRESH_S", cls.metrics_refresh_s),
             log_format=_choice(env, "LOG_FORMAT", ("console", "json"), cls.log_format),
             sqlite_synchronous=_choice(env, "SQLITE_SYNCHRONOUS", ("full", "normal"), cls.sqlite_synchronous),
+            send_batch_max=_int(env, "SEND_BATCH_MAX", cls.send_batch_max),
+            send_batches_in_flight=_int(env, "SEND_BATCHES_IN_FLIGHT", cls.send_batches_in_flight),
         )
 
 

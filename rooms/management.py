@@ -8,6 +8,8 @@ messages). Roles, kicks, mutes and bans are changed by rooms/moderation.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from datetime import datetime
 from typing import Awaitable, Callable
 
@@ -36,7 +38,8 @@ class RoomService:
     def __init__(self, stores: Stores, on_membership: MembershipListener = _ignore) -> None:
         self.stores = stores
         self.on_membership = on_membership
-        self.write_guards: list[WriteGuard] = []
+        # Per kind of room: what may refuse a message there (a closed emergency, an ended breakout group).
+        self.write_guards: dict[RoomKind, list[WriteGuard]] = defaultdict(list)
 
     async def get(self, room_id: int) -> Room:
         room = await self.stores.rooms.get(room_id)
@@ -83,9 +86,18 @@ class RoomService:
         await self.ensure_open(room)
         return room, membership
 
+    def guard_writes(self, kind: RoomKind, guard: WriteGuard) -> None:
+        self.write_guards[kind].append(guard)
+
+    @property
+    def guarded_kinds(self) -> tuple[str, ...]:
+        """The kinds of room whose messages `ensure_open` must see (the others' sends may be
+        committed in groups without it: rooms/store/group_commit.py)."""
+        return tuple(sorted(kind.value for kind, guards in self.write_guards.items() if guards))
+
     async def ensure_open(self, room: Room) -> None:
         """Kinds of room with a life of their own (emergencies) may refuse new messages."""
-        for guard in self.write_guards:
+        for guard in self.write_guards.get(room.kind, ()):
             await guard(room)
 
     @staticmethod

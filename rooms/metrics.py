@@ -68,6 +68,11 @@ store_wait_seconds = Histogram("convene_store_wait_seconds", "Time waiting for a
                                "pool (on SQLite, writes include the wait for the single writer's turn)",
                                ["operation"], buckets=WAIT_BUCKETS)
 STORE_OPERATIONS = ("read", "write")
+send_batch_size = Histogram("convene_send_batch_size", "Chat sends committed together in one transaction "
+                            "(group commit, rooms/store/group_commit.py)",
+                            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+send_batch_failures = Counter("convene_send_batch_failures_total", "Send batches that could not commit as a "
+                              "whole (their sends were then stored one by one); an outage is not counted here")
 store_connections_in_use = Gauge("convene_store_connections_in_use", "Database connections checked out of the pool")
 
 # --- read replica --------------------------------------------------------------------------------

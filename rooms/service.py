@@ -107,7 +107,8 @@ class ChatService:
         # idempotent insert.
         try:
             sent = await self.stores.messages.send(room_id, member.id, client_id, draft,
-                                                   check=self.rooms.ensure_open, **extra)
+                                                   check=self.rooms.ensure_open,
+                                                   checked_kinds=self.rooms.guarded_kinds, **extra)
         except SlowMode:
             metrics.moderation_refusal["slow_mode"].inc()
             raise
@@ -115,7 +116,8 @@ class ChatService:
             await self.rooms.may_write(member, room_id)   # raises the precise refusal
             # Joined (or the mute ended) in between: the retry is as good as the first try.
             sent = await self.stores.messages.send(room_id, member.id, client_id, draft,
-                                                   check=self.rooms.ensure_open, **extra)
+                                                   check=self.rooms.ensure_open,
+                                                   checked_kinds=self.rooms.guarded_kinds, **extra)
             if sent is None:
                 raise Forbidden("join the room first")
         event, created = sent

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from rooms.errors import NotFound, SlowMode
 from rooms.models import Draft, Event, EventKind, Page, Role, Room, parent_preview
 from rooms.store.database import Database, ReadReplica
+from rooms.store.group_commit import GroupCommit, QueuedSend
 from rooms.store.replica import answered, replica_statement, rows_from_replica
 from rooms.store.rooms import readable_by, restricted, room_from_row
 from rooms.store.schema import members, memberships, mentions, messages, rooms, utcnow
@@ -173,10 +174,12 @@ class _AlreadyStored(Exception):
 
 
 class MessageStore:
-    def __init__(self, db: Database, replica: ReadReplica | None = None) -> None:
+    def __init__(self, db: Database, replica: ReadReplica | None = None,
+                 group_commit: GroupCommit | None = None) -> None:
         self.db = db
         self.on_delete: list[DeleteHook] = []
         self.replica = replica
+        self.group_commit = group_commit
 
     async def append(self, room_id: int, sender_id: int, client_id: str, body: str | Draft) -> tuple[Event, bool]:
         """Stores a message once per client id, without the membership check of `send`. Answers (event, created)."""
@@ -201,12 +204,24 @@ class MessageStore:
 
     async def send(self, room_id: int, sender_id: int, client_id: str, draft: Draft,
                    check: RoomCheck, attachments: list[dict] | None = None,
-                   after_insert: AfterInsert | None = None) -> tuple[Event, bool] | None:
+                   after_insert: AfterInsert | None = None, *,
+                   checked_kinds: tuple[str, ...] | None = None) -> tuple[Event, bool] | None:
         """The chat send path in one transaction: bump the room's sequence if the sender is a
         member and not muted or banned, ask `check`, hold to the room's slow mode, insert once per
         client id (with its mentions, then `after_insert`). Answers (event, created), or None when the
-        room is missing or the sender may not write there (the caller finds out why)."""
+        room is missing or the sender may not write there (the caller finds out why).
+
+        `checked_kinds`: the kinds of room `check` needs to see (None: every kind). A plain message to
+        a room of another kind goes through group commit (rooms/store/group_commit.py) when it is on:
+        committed with the sends that arrived with it, answered after that commit."""
         created_at = utcnow()
+        if self.group_commit is not None and checked_kinds is not None and not attachments and after_insert is None:
+            stored = await self.group_commit.submit(
+                QueuedSend(room_id, sender_id, client_id, draft, created_at, checked_kinds))
+            if stored is not None:
+                return self._new_message(room_id, stored.seq, sender_id, stored.sender_name, client_id, draft,
+                                         created_at, attachments), True
+            # Not a case a batch takes (a resend, slow mode, a guarded room, a refusal): the full path decides.
         params = {"room": room_id, "member": sender_id, "client_id": client_id, "created_at": created_at,
                   "now": created_at, "attachments": attachments or None, **_draft_values(draft)}
         try:
@@ -232,11 +247,17 @@ class MessageStore:
             if existing is None:
                 raise
             return existing, False
-        return Event(room_id=room_id, seq=room_row.last_seq, kind=EventKind.MESSAGE, sender_id=sender_id,
-                     sender_name=room_row.sender_name or "", client_id=client_id, body=draft.body, target_seq=None,
+        return self._new_message(room_id, room_row.last_seq, sender_id, room_row.sender_name or "", client_id,
+                                 draft, created_at, attachments), True
+
+    @staticmethod
+    def _new_message(room_id: int, seq: int, sender_id: int, sender_name: str, client_id: str, draft: Draft,
+                     created_at: datetime, attachments: list[dict] | None) -> Event:
+        return Event(room_id=room_id, seq=seq, kind=EventKind.MESSAGE, sender_id=sender_id,
+                     sender_name=sender_name, client_id=client_id, body=draft.body, target_seq=None,
                      created_at=created_at, html=draft.html, reply_to=draft.reply_to, parent=draft.parent,
                      mentions=draft.mentions, mentions_room=draft.mentions_room,
-                     attachments=tuple(attachments or ())), True
+                     attachments=tuple(attachments or ()))
 
     async def _hold_to_slow_mode(self, conn: AsyncConnection, room: Room, sender_id: int, now: datetime) -> None:
         """Refuses a second message from the same member within the room's slow-mode interval

@@ -13,7 +13,7 @@ from realtime.hub import Hub
 from rooms.errors import Forbidden, NotFound
 from rooms.fanout import encode_event, room_channel
 from rooms.management import RoomService
-from rooms.models import Room, Visibility
+from rooms.models import Room, RoomKind, Visibility
 from rooms.store import Stores
 
 
@@ -39,10 +39,10 @@ async def test_one_transaction_send_is_idempotent_refuses_precisely_and_leaves_n
     async def closed(room: Room) -> None:
         raise Forbidden("closed for the test")
 
-    rooms.write_guards.append(closed)
+    rooms.guard_writes(RoomKind.ROOM, closed)
     with pytest.raises(Forbidden):
         await service.send(ann, public.id, "c2", "refused by a guard")
-    rooms.write_guards.remove(closed)
+    rooms.write_guards[RoomKind.ROOM].remove(closed)
 
     await rooms.join(bob, public.id)
     second, _ = await service.send(bob, public.id, "b1", "now a member")

@@ -1,0 +1,281 @@
+"""Group commit: the chat sends that arrive within one tick of the event loop are stored in one transaction.
+
+A commit is the expensive part of a send: a sync of SQLite's write-ahead log (synchronous=FULL, the
+embedded default: an acknowledgement means the message is on disk), a round trip and a WAL flush on
+Postgres, and on both a transaction's worth of pool, driver and SQLAlchemy work. Sends queue here; a
+lane writes everything queued in one transaction and answers each send after that commit, so an ack
+still follows the commit that holds its message, and the sends that queued meanwhile form the next
+batch (the busier the service, the larger the batches, the cheaper each send).
+
+The batch runs the same statements as a lone send, compiled once and executed on the driver's own
+connection (on SQLite the whole batch is one call into the database's thread), which is where most of
+a send's CPU went. It only takes the common case: a member writing to a room without slow mode, a
+write guard or attachments, with a client id not yet stored. Anything else (and any batch that fails)
+is answered `None`, and the caller takes the full send path for that message, alone.
+
+Order: a room's sends are written in the order they were queued, one batch at a time per lane, and
+a room always maps to the same lane; within a batch, rooms are locked in ascending id, so batches of
+different processes cannot deadlock on Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+
+from rooms import metrics
+from rooms.errors import StoreUnavailable
+from rooms.models import Draft, EventKind
+from rooms.store.database import Database
+from rooms.store.rooms import restricted
+from rooms.store.schema import members, memberships, mentions, messages, rooms
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class QueuedSend:
+    room_id: int
+    sender_id: int
+    client_id: str
+    draft: Draft
+    created_at: datetime
+    # Room kinds whose write guards must see the room: their sends take the full path.
+    guarded_kinds: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    seq: int
+    sender_name: str
+
+
+class CompiledStatement:
+    """An SQLAlchemy statement compiled once for one dialect, with its parameters in driver order."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self._names = tuple(compiled.positiontup or ())
+        self._fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        self._processors = dict(compiled._bind_processors)
+
+    def args(self, values: dict[str, Any]) -> tuple:
+        out = []
+        for name in self._names:
+            value = values[name] if name in values else self._fixed[name]
+            processor = self._processors.get(name)
+            out.append(processor(value) if processor is not None and value is not None else value)
+        return tuple(out)
+
+
+def _bump(guarded_kinds: tuple[str, ...]):
+    """The lone send's bump (rooms/store/messages.py), narrowed to what a batch takes: no slow mode, no
+    guarded kind, a client id not stored yet. It answers the new seq and the sender's current name."""
+    stored = exists().where(messages.c.room_id == rooms.c.id, messages.c.sender_id == bindparam("member"),
+                            messages.c.client_id == bindparam("client_id"))
+    return (update(rooms)
+            .where(rooms.c.id == bindparam("room"),
+                   exists().where(memberships.c.room_id == rooms.c.id,
+                                  memberships.c.member_id == bindparam("member")),
+                   ~restricted(rooms.c.id, bindparam("member"), bindparam("now")),
+                   rooms.c.slow_mode_s == 0, ~stored,
+                   *(rooms.c.kind != kind for kind in guarded_kinds))
+            .values(last_seq=rooms.c.last_seq + 1)
+            .returning(rooms.c.last_seq,
+                       select(members.c.display_name).where(members.c.id == bindparam("member"))
+                       .scalar_subquery().label("sender_name")))
+
+
+_insert = (insert(messages)
+           .values(room_id=bindparam("room"), seq=bindparam("seq"), kind=EventKind.MESSAGE.value,
+                   sender_id=bindparam("member"), client_id=bindparam("client_id"), body=bindparam("body"),
+                   created_at=bindparam("created_at"), html=bindparam("html"), reply_to=bindparam("reply_to"),
+                   parent_preview=bindparam("parent_preview"), mentions=bindparam("mentions"),
+                   mentions_room=bindparam("mentions_room")))
+_mention = insert(mentions).values(room_id=bindparam("room"), seq=bindparam("seq"),
+                                   member_id=bindparam("member_id"))
+
+
+class _Statements:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.insert = CompiledStatement(_insert, dialect)
+        self.mention = CompiledStatement(_mention, dialect)
+        self._bumps: dict[tuple[str, ...], CompiledStatement] = {}
+
+    def bump(self, guarded_kinds: tuple[str, ...]) -> CompiledStatement:
+        statement = self._bumps.get(guarded_kinds)
+        if statement is None:
+            statement = self._bumps[guarded_kinds] = CompiledStatement(_bump(guarded_kinds), self.dialect)
+        return statement
+
+
+def _values(send: QueuedSend) -> dict[str, Any]:
+    draft = send.draft
+    return {"room": send.room_id, "member": send.sender_id, "client_id": send.client_id,
+            "now": send.created_at, "created_at": send.created_at, "body": draft.body, "html": draft.html,
+            "reply_to": draft.reply_to, "parent_preview": draft.parent,
+            "mentions": list(draft.mentions) or None, "mentions_room": draft.mentions_room}
+
+
+class _BatchFailed(Exception):
+    """A batch could not be committed as a whole; its sends go the full path one by one."""
+
+
+class _Writer:
+    async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
+        raise NotImplementedError
+
+
+class SQLiteWriter(_Writer):
+    """The whole batch in one call into the aiosqlite connection's thread: begin, bump and insert each
+    send, commit (and so sync the WAL) once."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.statements = _Statements(db.engine.dialect)
+
+    async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
+        work = [(self.statements.bump(send.guarded_kinds), _values(send), send.draft.mentions) for send in batch]
+        async with self.db.raw_write() as driver_connection:
+            # aiosqlite runs every call on its connection's own thread; _execute queues a function there.
+            return await driver_connection._execute(self._write_in_thread, driver_connection._conn, work)
+
+    def _write_in_thread(self, conn: sqlite3.Connection, work: list) -> list[Stored | None]:
+        statements = self.statements
+        if conn.in_transaction:
+            conn.rollback()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results: list[Stored | None] = []
+            for bump, values, mentioned in work:
+                row = conn.execute(bump.sql, bump.args(values)).fetchone()
+                if row is None:
+                    results.append(None)
+                    continue
+                values["seq"] = row[0]
+                conn.execute(statements.insert.sql, statements.insert.args(values))
+                for member_id in mentioned:
+                    conn.execute(statements.mention.sql, statements.mention.args(
+                        {"room": values["room"], "seq": row[0], "member_id": member_id}))
+                results.append(Stored(row[0], row[1] or ""))
+            conn.commit()
+            return results
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+class PostgresWriter(_Writer):
+    """The batch in one transaction on the asyncpg connection itself (its statements prepared once
+    per connection by asyncpg's cache)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.statements = _Statements(db.engine.dialect)
+
+    async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
+        statements = self.statements
+        async with self.db.raw_write() as conn:
+            async with conn.transaction():
+                results: list[Stored | None] = []
+                for send in batch:
+                    bump = statements.bump(send.guarded_kinds)
+                    values = _values(send)
+                    row = await conn.fetchrow(bump.sql, *bump.args(values))
+                    if row is None:
+                        results.append(None)
+                        continue
+                    values["seq"] = row[0]
+                    await conn.execute(statements.insert.sql, *statements.insert.args(values))
+                    if send.draft.mentions:
+                        await conn.executemany(statements.mention.sql, [
+                            statements.mention.args({"room": send.room_id, "seq": row[0], "member_id": member_id})
+                            for member_id in send.draft.mentions])
+                    results.append(Stored(row[0], row[1] or ""))
+                return results
+
+
+class _Lane:
+    __slots__ = ("queue", "running")
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[QueuedSend, asyncio.Future]] = []
+        self.running = False
+
+
+class GroupCommit:
+    """Queues sends and writes each lane's queue in batches of at most `max_batch`.
+
+    `lanes`: batches in flight at once (rooms are spread over them by id). SQLite has one writer, so
+    one lane; on Postgres a few lanes let one room's slow transaction not hold up every other room."""
+
+    def __init__(self, writer: _Writer, max_batch: int, lanes: int) -> None:
+        self.writer = writer
+        self.max_batch = max(1, max_batch)
+        self._lanes = [_Lane() for _ in range(max(1, lanes))]
+        self._tasks: set[asyncio.Task] = set()
+
+    async def submit(self, send: QueuedSend) -> Stored | None:
+        """The stored message, or None when this send must take the full path (alone)."""
+        lane = self._lanes[send.room_id % len(self._lanes)]
+        future = asyncio.get_running_loop().create_future()
+        lane.queue.append((send, future))
+        if not lane.running:
+            lane.running = True
+            # A task, not a call in this one: it starts on the loop's next turn, after the sends read
+            # from other sockets in this turn have queued too.
+            task = asyncio.create_task(self._drain(lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        # Shielded: a send whose socket closed while waiting is still written (its batch is under
+        # way), and its resend finds it by client id.
+        return await asyncio.shield(future)
+
+    async def _drain(self, lane: _Lane) -> None:
+        try:
+            while lane.queue:
+                taken, lane.queue = lane.queue[:self.max_batch], lane.queue[self.max_batch:]
+                await self._write(taken)
+        finally:
+            lane.running = False
+
+    async def _write(self, taken: list[tuple[QueuedSend, asyncio.Future]]) -> None:
+        # Ascending room id (stable, so a room's sends keep their order): the lock order of every batch.
+        taken.sort(key=lambda item: item[0].room_id)
+        metrics.send_batch_size.observe(len(taken))
+        try:
+            results: list[Stored | None] | BaseException = await self.writer.write([send for send, _ in taken])
+        except Exception as error:
+            results = error
+        for index, (_, future) in enumerate(taken):
+            if future.done():
+                continue
+            if isinstance(results, StoreUnavailable):
+                future.set_exception(results)   # the full path would meet the same outage
+            elif isinstance(results, BaseException):
+                future.set_result(None)
+            else:
+                future.set_result(results[index])
+        if isinstance(results, BaseException) and not isinstance(results, StoreUnavailable):
+            metrics.send_batch_failures.inc()
+            log.warning("a send batch of %d failed (%s); its sends are stored one by one",
+                        len(taken), type(results).__name__)
+
+    async def close(self) -> None:
+        """Waits for the batches under way (their sends are committed and answered)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def writer_for(db: Database) -> _Writer:
+    return SQLiteWriter(db) if db.dialect == "sqlite" else PostgresWriter(db)
