@@ -6,7 +6,7 @@ from __future__ import annotations
 from bench.analysis import ratio
 from bench.scenarios.common import RunOptions, both, convene, geometric, log, search
 from bench.sizes import Sizes
-from bench.targets import Layout
+from bench.targets import ConveneTarget, Layout
 
 
 def run(sizes: Sizes, options: RunOptions) -> dict:
@@ -36,6 +36,26 @@ def run(sizes: Sizes, options: RunOptions) -> dict:
     }
 
 
+def one_and_two(options: RunOptions, prefix: str) -> list[ConveneTarget]:
+    """Convene on Postgres + Redis with one process, then two: `<prefix>_x1`, `<prefix>_x2`."""
+    return [convene(options, backend="postgres", processes=n, name=f"{prefix}_x{n}") for n in (1, 2)]
+
+
+def search_each(targets: list[ConveneTarget], layout: Layout, start_rate: float, sizes: Sizes,
+                options: RunOptions, pinned: bool = False) -> dict[str, dict]:
+    """The scale-out search (its growth, steps, bisections and step length) over `layout` on each
+    target in turn, started and stopped here: results by target name."""
+    rates = geometric(start_rate, sizes.scaleout_growth, sizes.scaleout_steps)
+    results = {}
+    for target in targets:
+        log(f"  {target.name}: {target.process_count} process(es) on {target.backend}, {layout.rooms} room(s) x "
+            f"{layout.members_per_room} members spread over them")
+        with target:
+            results[target.name] = search(target, layout, rates, sizes.scaleout_refine, sizes.scaleout_step_s,
+                                          sizes, options, pinned=pinned)
+    return results
+
+
 def scale_out(sizes: Sizes, options: RunOptions) -> dict:
     """Two searches, each with one process and then two: one room's fan-out (the saturation search's
     load), and many two-member rooms, where the servers' work per message (a commit, a publish) far
@@ -49,14 +69,8 @@ def scale_out(sizes: Sizes, options: RunOptions) -> dict:
         searches.insert(0, ("convene", room, sizes.scaleout_start_rate, f"1 room x {room.members_per_room} members"))
     results: dict = {}
     for prefix, layout, start_rate, label in searches:
-        rates = geometric(start_rate, sizes.scaleout_growth, sizes.scaleout_steps)
-        for processes in (1, 2):
-            name = f"{prefix}_x{processes}"
-            target = convene(options, backend="postgres", processes=processes, name=name)
-            log(f"scale-out: {processes} process(es) on Postgres + Redis, {label} spread over them")
-            with target:
-                results[name] = search(target, layout, rates, sizes.scaleout_refine, sizes.scaleout_step_s,
-                                       sizes, options)
+        log(f"scale-out: {label}")
+        results.update(search_each(one_and_two(options, prefix), layout, start_rate, sizes, options))
     # The search cannot tell apart loads closer than its last bisection step: "more" must beat that.
     resolution = round(sizes.scaleout_growth ** (1 / 2 ** sizes.scaleout_refine), 3)
     gains = {prefix: ratio(results[f"{prefix}_x2"]["max_sustained_deliveries_per_s"],
