@@ -152,6 +152,13 @@ def cpu_per_delivery_us(result: dict) -> float | None:
     return round(result["server"]["cpu_s"] / received * 1e6, 1) if received else None
 
 
+def cpu_per_message_ms(result: dict, of: str = "server") -> float | None:
+    """CPU milliseconds per acknowledged (stored) message in a measured phase, all the target's server
+    processes together (or its `services`): what the send path costs, whatever the room's size."""
+    acked = result["deliveries"]["messages_acked"]
+    return round(result[of]["cpu_s"] / acked * 1000, 3) if acked and of in result else None
+
+
 def median(values: list[float]) -> float | None:
     ordered = sorted(v for v in values if v is not None)
     return ordered[len(ordered) // 2] if ordered else None

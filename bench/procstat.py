@@ -49,6 +49,21 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Keeps every thread of these processes on `cpus`; threads and children they start later inherit it
+    (an affinity set on a PID alone covers only its main thread, not an SQLite or executor thread)."""
+    for pid in pids:
+        try:
+            threads = [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+        except OSError:
+            continue
+        for tid in threads:
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except (ProcessLookupError, PermissionError):
+                continue
+
+
 def machine_cpu() -> tuple[float, float, float]:
     """(busy, stolen, total) CPU seconds of the whole machine so far, summed over its CPUs (/proc/stat)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

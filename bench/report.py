@@ -8,6 +8,7 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Callable, Sequence
 
 from bench.analysis import cpu_per_delivery_us, median
 
@@ -110,40 +111,47 @@ def _lat(d: dict, key: str = "latency_ms") -> str:
     return " / ".join(_n(lat.get(k)) for k in ("p50", "p95", "p99", "max"))
 
 
+# The rows of a steady chat phase's table: label, the figure from one target's result, the key of
+# its Convene / baseline ratio (if any).
+CHAT_MEASURES: list[tuple[str, Callable[[dict], str], str | None]] = [
+    ("connections established",
+     lambda x: f"{_n(x['connect']['established'])} / {_n(x['connect']['attempted'])}", None),
+    ("connect time p50 / p99 (ms)", lambda x: f"{_n(x['connect']['connect_ms'].get('p50'))} / "
+                                              f"{_n(x['connect']['connect_ms'].get('p99'))}", "connect_p99"),
+    ("messages sent / acknowledged", lambda x: f"{_n(x['deliveries']['messages_sent'])} / "
+                                               f"{_n(x['deliveries']['messages_acked'])}", None),
+    ("deliveries expected / received", lambda x: f"{_n(x['deliveries']['deliveries_expected'])} / "
+                                                 f"{_n(x['deliveries']['deliveries_received'])}", None),
+    ("not delivered by the end¹ / duplicates / out of order", lambda x: f"{x['deliveries']['lost']} / "
+                                                                        f"{x['deliveries']['duplicates']} / "
+                                                                        f"{x['deliveries']['out_of_order']}", None),
+    ("deliveries/s (offered)", lambda x: f"{_n(x['deliveries']['deliveries_per_s'])} "
+                                         f"({_n(x['offered_deliveries_per_s'])})", "deliveries_per_s"),
+    ("latency p50 / p95 / p99 / max (ms)", lambda x: _lat(x["deliveries"]), "latency_p99"),
+    ("ack latency p50 / p95 / p99 / max (ms)", lambda x: _lat(x["deliveries"], "ack_ms"), None),
+    ("server CPU (s; share of one core)", lambda x: f"{_n(x['server']['cpu_s'], 2)}; "
+                                                    f"{_pct(x['server']['cpu_util'])}", "server_cpu_s"),
+    ("server CPU per delivery (µs)", lambda x: _n(cpu_per_delivery_us(x)), None),
+    ("server RSS peak (MiB)", lambda x: _n(x["server"]["rss_peak_mib"]), "server_rss_peak"),
+    ("load generator CPU", lambda x: _pct(x["generator"]["cpu_util"]), None),
+    ("others on the machine (share of all CPUs)", lambda x: _pct((x.get("machine") or {}).get("others_share")), None),
+    ("filling the room: wall time; server CPU", lambda x: f"{_n(x['connect'].get('wall_s'))} s; "
+     f"{_n((x['connect'].get('server') or {}).get('cpu_s'))} s", None),
+    ("  frames besides replies while filling", lambda x: ", ".join(
+        f"{k} {_n(v)}" for k, v in x["connect"].get("other_frames", {}).items() if k != "subscribed") or "none", None),
+]
+
+
 def _chat_rows(run: dict) -> list[str]:
     c, b, r = run["convene"], run["baseline"], run["ratio"]
+    return _table(["", "Convene", "baseline", "Convene / baseline"], [
+        [label, f(c), f(b), _n(r.get(key), 2) if key else ""] for label, f, key in CHAT_MEASURES])
 
-    def row(label: str, f, ratio_key: str | None = None) -> list[str]:
-        return [label, f(c), f(b), _n(r.get(ratio_key), 2) if ratio_key else ""]
 
-    lines = _table(["", "Convene", "baseline", "Convene / baseline"], [
-        row("connections established",
-            lambda x: f"{_n(x['connect']['established'])} / {_n(x['connect']['attempted'])}"),
-        row("connect time p50 / p99 (ms)", lambda x: f"{_n(x['connect']['connect_ms'].get('p50'))} / "
-                                                     f"{_n(x['connect']['connect_ms'].get('p99'))}", "connect_p99"),
-        row("messages sent / acknowledged", lambda x: f"{_n(x['deliveries']['messages_sent'])} / "
-                                                      f"{_n(x['deliveries']['messages_acked'])}"),
-        row("deliveries expected / received", lambda x: f"{_n(x['deliveries']['deliveries_expected'])} / "
-                                                        f"{_n(x['deliveries']['deliveries_received'])}"),
-        row("not delivered by the end¹ / duplicates / out of order", lambda x: f"{x['deliveries']['lost']} / "
-                                                          f"{x['deliveries']['duplicates']} / "
-                                                          f"{x['deliveries']['out_of_order']}"),
-        row("deliveries/s (offered)", lambda x: f"{_n(x['deliveries']['deliveries_per_s'])} "
-                                                f"({_n(x['offered_deliveries_per_s'])})", "deliveries_per_s"),
-        row("latency p50 / p95 / p99 / max (ms)", lambda x: _lat(x["deliveries"]), "latency_p99"),
-        row("ack latency p50 / p95 / p99 / max (ms)", lambda x: _lat(x["deliveries"], "ack_ms")),
-        row("server CPU (s; share of one core)", lambda x: f"{_n(x['server']['cpu_s'], 2)}; "
-                                                           f"{_pct(x['server']['cpu_util'])}", "server_cpu_s"),
-        row("server CPU per delivery (µs)", lambda x: _n(cpu_per_delivery_us(x))),
-        row("server RSS peak (MiB)", lambda x: _n(x["server"]["rss_peak_mib"]), "server_rss_peak"),
-        row("load generator CPU", lambda x: _pct(x["generator"]["cpu_util"])),
-        row("others on the machine (share of all CPUs)", lambda x: _pct((x.get("machine") or {}).get("others_share"))),
-        row("filling the room: wall time; server CPU", lambda x: f"{_n(x['connect'].get('wall_s'))} s; "
-            f"{_n((x['connect'].get('server') or {}).get('cpu_s'))} s"),
-        row("  frames besides replies while filling", lambda x: ", ".join(
-            f"{k} {_n(v)}" for k, v in x["connect"].get("other_frames", {}).items() if k != "subscribed") or "none"),
-    ])
-    return lines
+def _chat_columns(columns: dict[str, dict], more: Sequence[tuple[str, Callable[[dict], str]]] = ()) -> list[str]:
+    """One steady phase's figures for several targets side by side (header → result), `more` rows first."""
+    measures = [*more, *((label, f) for label, f, _ in CHAT_MEASURES)]
+    return _table(["", *columns], [[label, *(f(x) for x in columns.values())] for label, f in measures])
 
 
 def _capacity_rows(run: dict) -> list[str]:
@@ -221,6 +229,8 @@ def _history_rows(run: dict) -> list[str]:
 
 TITLES = {"webinar-chat": "Webinar chat", "many-rooms": "Many rooms", "capacity": "Capacity",
           "saturation": "Saturation", "scale-out": "Scale-out", "history": "History", "media": "Media",
+          "send-path": "Send path: CPU per stored message",
+          "postgres-latency": "Postgres + Redis latency and saturation over many rooms",
           "live-stream": "Live stream (HLS) encode cost", "webrtc-ceiling": "WebRTC ceiling of one process",
           "live-viewers": "Live stream (HLS) viewers, from the app and through nginx"}
 
@@ -274,6 +284,9 @@ def _scenario_section(name: str, run: dict) -> list[str]:
                       f"sender each): two over one **{_n(run['ratio'].get('two_over_one_rooms'), 2)}×**.", ""]
             lines += _search_rows(run, ["rooms_x1", "rooms_x2"])
         return lines
+    if name in ("send-path", "postgres-latency"):
+        from bench.scenarios.send_path import markdown as send_markdown
+        return send_markdown(name, run)
     if name == "history":
         return _history_rows(run)
     if name == "media":

@@ -1,4 +1,4 @@
-"""How big each scenario is: the full sizes of issue 9, and the quick ones that make `make bench` < 5 minutes."""
+"""How big each scenario is: the full sizes of issues 9 and 18, and the quick ones of `make bench`."""
 
 from __future__ import annotations
 
@@ -51,6 +51,19 @@ class Sizes:
     scaleout_rooms_start_rate: float = 100.0
     scaleout_one_room: bool = True        # also the one-room search (the quick run leaves it to saturation)
 
+    # The send path (issue 18 item 1, issue 20): the many-rooms layout (everyone talking) at a fixed load
+    # well under saturation, on each backend and the baseline; then the search over the same layout,
+    # embedded with SQLITE_SYNCHRONOUS=full and =normal.
+    sendpath_rate: float = 200.0          # messages per second, all senders together
+    sendpath_duration_s: float = 30.0
+    # Postgres + Redis latency (issue 18 item 2): the many-rooms layout on two processes, then the
+    # search over it with one process and two.
+    pglatency_rate: float = 400.0         # messages per second, all senders together
+    pglatency_duration_s: float = 60.0
+    # Where the searches over the many-rooms layout start (messages per second); they climb with the
+    # scale-out search's growth, steps, bisections and step length.
+    many_search_start_rate: float = 100.0
+
     # History: page fetches in a room holding this many messages in Postgres.
     history_messages: int = 1_000_000
     history_fetches: int = 2_000
@@ -77,6 +90,8 @@ QUICK = Sizes(
     saturation_refine=2, saturation_step_s=3.0, attempts=1,
     scaleout_members=100, scaleout_start_rate=40.0, scaleout_growth=2.0, scaleout_steps=6, scaleout_refine=2,
     scaleout_step_s=3.0, scaleout_rooms=50, scaleout_rooms_start_rate=200.0, scaleout_one_room=False,
+    sendpath_rate=40.0, sendpath_duration_s=5.0, pglatency_rate=40.0, pglatency_duration_s=5.0,
+    many_search_start_rate=200.0,
     history_messages=100_000, history_fetches=200, history_concurrency=4,
     live_viewers=50, live_viewers_s=6.0,
 )

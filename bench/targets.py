@@ -226,7 +226,8 @@ class ConveneTarget(Target):
 
     def describe(self) -> dict:
         return {"name": self.name, "backend": self.backend, "processes": self.process_count,
-                "postgres_durable": self.durable_postgres if self.backend == "postgres" else None}
+                "postgres_durable": self.durable_postgres if self.backend == "postgres" else None,
+                "settings": self.extra_env}
 
 
 # --- The baseline ----------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from bench.scenarios import capacity, chat, history, live_stream, live_viewers, media, saturation, webrtc_ceiling
+from bench.scenarios import (capacity, chat, history, live_stream, live_viewers, media, saturation, send_path,
+                              webrtc_ceiling)
 from bench.scenarios.common import RunOptions
 from bench.sizes import Sizes
 
@@ -16,6 +17,8 @@ SCENARIOS: dict[str, Scenario] = {
     "capacity": capacity.run,
     "saturation": saturation.run,
     "scale-out": saturation.scale_out,
+    "send-path": send_path.run,
+    "postgres-latency": send_path.postgres_latency,
     "history": history.run,
     "media": media.run,
     "live-stream": live_stream.run,

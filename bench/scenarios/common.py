@@ -11,7 +11,7 @@ from typing import Callable
 
 from bench.analysis import connect_summary, cpu_per_delivery_us, delivery_summary, is_clean, median
 from bench.generator import ClientOptions, LoadGenerator, Phase
-from bench.procstat import Sampler, machine_cpu, wait_for_quiet
+from bench.procstat import Sampler, machine_cpu, pin, wait_for_quiet
 from bench.sizes import Sizes
 from bench.targets import BaselineTarget, ConveneTarget, Layout, Target, settle
 
@@ -44,6 +44,18 @@ def both(options: RunOptions) -> list[Target]:
     return [convene(options), BaselineTarget()]
 
 
+def pin_apart(target: Target, gen: LoadGenerator) -> dict | None:
+    """The server processes on the first CPU this run may use, the load generator on the second, so
+    neither takes the other's core (Postgres and Redis stay where the kernel puts them). None, and
+    nothing pinned, on a single CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    pin(target.pids, {cpus[0]})
+    pin(gen.pids, {cpus[1]})
+    return {"server_cpu": cpus[0], "generator_cpu": cpus[1]}
+
+
 def measured(target: Target, gen: LoadGenerator, phase: Phase, options: RunOptions) -> dict:
     """One phase with the server's, its services' and the generator's CPU and memory sampled around it."""
     waited = wait_for_quiet(target.pids + target.service_pids + gen.pids, options.quiet_wait_s)
@@ -69,12 +81,14 @@ def measured(target: Target, gen: LoadGenerator, phase: Phase, options: RunOptio
 
 
 def chat_run(target: Target, layout: Layout, phase: Phase, options: RunOptions,
-             after: Callable[[LoadGenerator], dict] | None = None) -> dict:
-    """Seed, connect everyone, run one steady phase; `after` may run more on the same connections."""
+             after: Callable[[LoadGenerator], dict] | None = None, pinned: bool = False) -> dict:
+    """Seed, connect everyone, run one steady phase; `after` may run more on the same connections.
+    `pinned`: server and generator on a CPU each (pin_apart) from the connects on."""
     started = time.monotonic()
     specs = target.clients(layout)
     seeded_s = time.monotonic() - started
     with LoadGenerator(specs, workers=options.workers, options=options.client_options) as gen:
+        cpus = pin_apart(target, gen) if pinned else None
         t0 = time.monotonic()
         sampler = Sampler(target.pids).start()
         connected = connect_summary(gen.connect(), time.monotonic() - t0)
@@ -83,7 +97,7 @@ def chat_run(target: Target, layout: Layout, phase: Phase, options: RunOptions,
             f"{connected['wall_s']} s (subscribed p99 {connected['subscribe_ms'].get('p99')} ms, server CPU "
             f"{connected['server']['cpu_s']} s); sending for {phase.duration_s:g} s")
         settle(2.0)
-        result = {"target": target.describe(), "seed_s": round(seeded_s, 2), "connect": connected,
+        result = {"target": target.describe(), "seed_s": round(seeded_s, 2), "connect": connected, "pinned": cpus,
                   **measured(target, gen, phase, options)}
         offered = layout.senders * phase.rate * layout.members_per_room
         result["offered_deliveries_per_s"] = round(offered, 1)
@@ -115,15 +129,16 @@ def passes(step: dict, sizes: Sizes) -> bool:
 
 
 def search(target: Target, layout: Layout, rates: list[float], refine: int, step_s: float, sizes: Sizes,
-           options: RunOptions) -> dict:
+           options: RunOptions, pinned: bool = False) -> dict:
     """The highest load the target sustains. The offered load (messages per second, all senders of
     all rooms together; each message reaches its room's members) climbs through `rates` until a step fails, then `refine` more steps
     bisect (geometrically) between the last pass and the first failure. A step passes with zero loss,
     no duplicates, in order, p99 under the limit and delivering what was offered. The answer is the
-    best passing step's deliveries per second."""
+    best passing step's deliveries per second. `pinned` as in chat_run."""
     specs = target.clients(layout)
     steps: list[dict] = []
     with LoadGenerator(specs, workers=options.workers, options=options.client_options) as gen:
+        cpus = pin_apart(target, gen) if pinned else None
         t0 = time.monotonic()
         connected = connect_summary(gen.connect(), time.monotonic() - t0)
         settle(2.0)
@@ -178,7 +193,7 @@ def search(target: Target, layout: Layout, rates: list[float], refine: int, step
                 failed = middle
     best = max((s for s in steps if s["passed"]), key=lambda s: s["deliveries"]["deliveries_per_s"] or 0,
                default=None)
-    return {"target": target.describe(), "connect": connected,
+    return {"target": target.describe(), "connect": connected, "pinned": cpus,
             # The median over the steps the server kept up with: what one delivery costs it.
             "server_cpu_us_per_delivery": median([cpu_per_delivery_us(s) for s in steps if s["passed"]]),
             "steps": sorted(steps, key=lambda s: s["offered_messages_per_s"]),

@@ -8,12 +8,18 @@ above cannot come from a checker that sees nothing.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from bench.analysis import connect_summary, delivery_summary, is_clean
 from bench.generator import ClientRecord, ClientState, LoadGenerator, Phase, Send
+from bench.scenarios.common import RunOptions
+from bench.sizes import Sizes
 from bench.targets import BaselineTarget, ConveneTarget, Layout, Target
 
 LAYOUT = Layout(rooms=1, members_per_room=20, senders_per_room=5)
@@ -81,3 +87,68 @@ def test_the_live_viewers_scenario_measures_the_app_and_the_cache_in_front() -> 
     low = phases[("nginx", "low")]
     assert low["origin_requests"] < low["fetches"] + low["playlists"]   # viewers share what the cache fetched once
     assert "| nginx | low |" in markdown(result)
+
+
+def test_pin_keeps_every_thread_of_a_process_on_the_cpu_given() -> None:
+    """bench/procstat.py pin(): a server's threads that exist already (SQLite's, the executor's) move too."""
+    from bench.procstat import pin
+
+    code = "import threading, time; threading.Thread(target=time.sleep, args=(30,)).start(); print(1, flush=True); " \
+           "time.sleep(30)"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline()
+        threads = [int(task.name) for task in Path(f"/proc/{proc.pid}/task").iterdir()]
+        cpu = max(os.sched_getaffinity(0))
+        pin([proc.pid], {cpu})
+        assert len(threads) == 2
+        assert all(os.sched_getaffinity(tid) == {cpu} for tid in threads)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# The send-path scenarios at a tiny size: every target of the full run, one search step each.
+TINY = Sizes(mode="smoke", many_rooms=2, many_members=3, sendpath_rate=6.0, sendpath_duration_s=1.0,
+             pglatency_rate=6.0, pglatency_duration_s=1.0, many_search_start_rate=6.0,
+             scaleout_steps=1, scaleout_refine=0, scaleout_step_s=1.0, attempts=1)
+STEADY = {"send-path": {"embedded_full", "embedded_normal", "postgres_x1", "postgres_x2", "baseline"},
+          "postgres-latency": {"postgres_x2", "baseline"}}
+SEARCHED = {"send-path": {"search_full", "search_normal"}, "postgres-latency": {"search_x1", "search_x2"}}
+
+
+@pytest.mark.parametrize("scenario", ["send-path", "postgres-latency"])
+def test_the_send_path_scenarios_check_every_delivery_on_every_target(
+        scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/scenarios/send_path.py: each backend (embedded with the sync on and off, Postgres + Redis with
+    one and two processes) and the baseline carry a steady phase with every delivery checked, CPU per
+    stored message is computed, the searches run, and the section and its targets render."""
+    from bench import report
+    from bench.scenarios import SCENARIOS, common
+
+    monkeypatch.setattr(common, "settle", lambda seconds=1.0: None)
+    result = SCENARIOS[scenario](TINY, RunOptions(workers=1, quiet_wait_s=0.0, out_dir=tmp_path))
+
+    assert set(result["steady"]) == STEADY[scenario] and set(result["search"]) == SEARCHED[scenario]
+    for name, run in result["steady"].items():
+        d = run["deliveries"]
+        assert run["clean"] and d["receivers_closed"] == 0, (name, d)
+        assert d["messages_acked"] == d["messages_sent"] == 6, (name, d)
+        assert d["deliveries_received"] == d["deliveries_expected"] == 6 * TINY.many_members, (name, d)
+        assert run["cpu_per_message_ms"] is not None
+        if len(os.sched_getaffinity(0)) >= 2:
+            assert run["pinned"] == {"server_cpu": min(os.sched_getaffinity(0)),
+                                     "generator_cpu": sorted(os.sched_getaffinity(0))[1]}
+    if scenario == "send-path":
+        for sync in ("full", "normal"):
+            for name in (f"embedded_{sync}", f"search_{sync}"):
+                run = result["steady"].get(name) or result["search"][name]
+                assert run["target"]["settings"] == {"SQLITE_SYNCHRONOUS": sync}
+    for name, search in result["search"].items():
+        assert [step["passed"] for step in search["steps"]] == [True], (name, search["steps"])
+        assert search["max_sustained_messages_per_s"] == 6.0
+    # A tiny run decides no target, but every one is there with its figure.
+    assert result["targets"] and all(t["met"] is None and t["value"] for t in result["targets"])
+    section = "\n".join(report._scenario_section(scenario, result))
+    assert "server CPU per stored message (ms)" in section
+    assert all(f"| {name} |" in section for name in SEARCHED[scenario])
