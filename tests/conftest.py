@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -104,6 +105,31 @@ def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     process.backend = request.param
     yield process
     process.cleanup()
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+async def domain_stores(request: pytest.FixtureRequest, tmp_path: Path):
+    """The chat domain's stores in-process, on a fresh SQLite file or a fresh database of the private
+    Postgres, migrated: for tests of the store itself on both backends."""
+    from rooms.store import Stores
+
+    if request.param == "embedded":
+        url = f"sqlite+aiosqlite:///{tmp_path}/domain.db"
+    else:
+        import asyncpg
+
+        postgres = request.getfixturevalue("postgres")
+        name = f"domain_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(postgres.url.rsplit("/", 1)[0] + "/postgres")
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        url = postgres.url.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{name}"
+    stores = Stores.open(url)
+    await stores.db.migrate()
+    yield stores
+    await stores.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,10 @@ class Notifier:
                     self._poked.update(await self.nstores.cursors.behind())
                     metrics.notifier_lag.set(await self.nstores.cursors.lag())
                 while self._poked:
-                    await self.catch_up(self._poked.pop())
+                    if self.settings.gather_s > 0:
+                        await asyncio.sleep(self.settings.gather_s)
+                    poked, self._poked = self._poked, set()
+                    await self.catch_up_rooms(sorted(poked))
             except StoreUnavailable:
                 await asyncio.sleep(1)
             except Exception:
@@ -79,6 +82,31 @@ class Notifier:
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
+
+    async def catch_up_rooms(self, room_ids: list[int]) -> None:
+        """Many rooms in one pass. Most new events concern nobody (plain messages in a room where
+        nobody chose a notification level): those rooms' cursors move together, in one transaction,
+        after three reads for all of them; the rest are processed one room at a time (catch_up). Before,
+        every poked room cost two write transactions (each a WAL sync on the embedded default) and
+        five reads, which made the notifier most of a busy server's CPU."""
+        positions = {room_id: position for room_id, position in (await self.nstores.cursors.positions(room_ids)).items()
+                     if position.seen < position.room.last_seq}
+        if not positions:
+            return
+        events = await self.stores.messages.after_rooms({room_id: p.seen for room_id, p in positions.items()},
+                                                        self.settings.page)
+        with_levels = await self.nstores.preferences.rooms_with_levels(list(positions))
+        quiet: dict[int, tuple[int, int]] = {}
+        for room_id, position in positions.items():
+            got = events.get(room_id, [])
+            if not got or needs_people(position.room, got, room_id in with_levels):
+                await self.catch_up(room_id)
+                continue
+            quiet[room_id] = (position.seen, got[-1].seq)
+            if got[-1].seq < position.room.last_seq:
+                self.poke(room_id)   # more than one page behind: the next pass goes on from here
+        if quiet:
+            await self.nstores.cursors.advance_many(quiet)
 
     async def catch_up(self, room_id: int) -> int:
         """Processes the room up to its head. Answers how many notifications this process created."""

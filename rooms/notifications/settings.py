@@ -25,6 +25,9 @@ class NotificationSettings:
     sweep_s: float = 5.0                   # how often each process looks for rooms the notifier is behind on
     job_interval_s: float = 1.0            # push and e-mail jobs look for work this often (and when poked)
     page: int = 200                        # events the notifier takes from a room at a time
+    # After a commit pokes the notifier, it waits this long for more before its pass: one pass then
+    # takes every room that changed meanwhile (a busy server's notifier costs per pass, not per message).
+    gather_s: float = 0.1
     email_delays: tuple[tuple[EmailTiming, float], ...] = tuple(DEFAULT_EMAIL_DELAYS.items())
     push_allowed_origins: tuple[str, ...] = DEFAULT_PUSH_ORIGINS
     vapid_private_key: str = ""            # PEM or base64url; none: generated once into the data folder
@@ -57,6 +60,7 @@ class NotificationSettings:
             public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
             sweep_s=env_float(env, "NOTIFY_SWEEP_S", cls.sweep_s),
             job_interval_s=env_float(env, "NOTIFY_JOB_INTERVAL_S", cls.job_interval_s),
+            gather_s=env_float(env, "NOTIFY_GATHER_S", cls.gather_s),
             email_delays=tuple(delays.items()),
             push_allowed_origins=env_list(env, "PUSH_ALLOWED_ORIGINS") or DEFAULT_PUSH_ORIGINS,
             vapid_private_key=env.get("VAPID_PRIVATE_KEY", ""),

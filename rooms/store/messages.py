@@ -13,7 +13,7 @@ import functools
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Iterable
 
-from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -350,6 +350,22 @@ class MessageStore:
         stmt = stmt.order_by(messages.c.seq).limit(limit)
         async with self.db.read() as conn:
             return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
+
+    async def after_rooms(self, since: dict[int, int], limit_per_room: int) -> dict[int, list[Event]]:
+        """`after` for many rooms in one query ({room: seq} → {room: events}, oldest first). A room may
+        get fewer than its events when the total passes len(since) × limit_per_room: ask again from
+        where its list ends."""
+        if not since:
+            return {}
+        stmt = (_events()
+                .where(or_(*(and_(messages.c.room_id == room_id, messages.c.seq > seq) for room_id, seq in since.items())))
+                .order_by(messages.c.room_id, messages.c.seq)
+                .limit(len(since) * limit_per_room))
+        found: dict[int, list[Event]] = {}
+        async with self.db.read() as conn:
+            for row in (await conn.execute(stmt)).all():
+                found.setdefault(row[_ROOM], []).append(event_from_row(row))
+        return found
 
     async def page(self, room_id: int, before_seq: int | None, limit: int, reader: int | None = None, *,
                    thread: int | None = None, mentioning: int | None = None, floor: int = 0) -> Page:

@@ -9,11 +9,9 @@ batch) is decided by the full send path, without disturbing the sends around it.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-import asyncpg
 import pytest
 from sqlalchemy import insert, update
 
@@ -23,23 +21,6 @@ from rooms.models import Draft, Room, RoomKind, Visibility
 from rooms.store import Stores
 from rooms.store.group_commit import GroupCommit
 from rooms.store.schema import room_restrictions, rooms, utcnow
-
-
-@pytest.fixture(params=["embedded", "postgres"])
-async def stores(request, tmp_path):
-    if request.param == "embedded":
-        url = f"sqlite+aiosqlite:///{tmp_path}/group.db"
-    else:
-        postgres = request.getfixturevalue("postgres")
-        name = f"group_{uuid.uuid4().hex[:12]}"
-        admin = await asyncpg.connect(postgres.url.rsplit("/", 1)[0] + "/postgres")
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        await admin.close()
-        url = postgres.url.replace("postgresql://", "postgresql+asyncpg://").rsplit("/", 1)[0] + f"/{name}"
-    opened = Stores.open(url)
-    await opened.db.migrate()
-    yield opened
-    await opened.dispose()
 
 
 class _Recording:
@@ -73,7 +54,8 @@ def _send(stores: Stores, room_id: int, member_id: int, client_id: str, body: st
     return stores.messages.send(room_id, member_id, client_id, Draft(body=body), check=check, checked_kinds=kinds)
 
 
-async def test_sends_that_arrive_together_share_a_commit_and_keep_each_rooms_order(stores):
+async def test_sends_that_arrive_together_share_a_commit_and_keep_each_rooms_order(domain_stores):
+    stores = domain_stores
     members, made = await _world(stores, rooms_count=3, members_count=4)
     recording = stores.messages.group_commit.writer = _Recording(stores.messages.group_commit.writer)
     acked: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -102,7 +84,8 @@ async def test_sends_that_arrive_together_share_a_commit_and_keep_each_rooms_ord
             assert mine == list(range(20))
 
 
-async def test_a_client_id_sent_twice_in_one_batch_and_again_later_is_one_message(stores):
+async def test_a_client_id_sent_twice_in_one_batch_and_again_later_is_one_message(domain_stores):
+    stores = domain_stores
     members, (room, *_) = await _world(stores, rooms_count=1, members_count=2)
     answers = await asyncio.gather(*(_send(stores, room.id, members[1].id, "same", "once only") for _ in range(3)),
                                    _send(stores, room.id, members[0].id, "other", "beside it"))
@@ -115,7 +98,8 @@ async def test_a_client_id_sent_twice_in_one_batch_and_again_later_is_one_messag
     assert [e.seq for e in events] == [1, 2]
 
 
-async def test_what_a_batch_does_not_take_is_decided_alone_without_disturbing_the_others(stores):
+async def test_what_a_batch_does_not_take_is_decided_alone_without_disturbing_the_others(domain_stores):
+    stores = domain_stores
     members, (plain, slow, guarded) = await _world(stores, rooms_count=3, members_count=3)
     outsider = await stores.accounts.create_member("outsider", "x", "Outsider")
     muted = members[2]
@@ -152,7 +136,8 @@ async def test_what_a_batch_does_not_take_is_decided_alone_without_disturbing_th
     assert metrics.send_batch_failures._value.get() == before   # none of this made a batch fail
 
 
-async def test_a_batch_that_cannot_commit_is_stored_one_by_one(stores, monkeypatch):
+async def test_a_batch_that_cannot_commit_is_stored_one_by_one(domain_stores, monkeypatch):
+    stores = domain_stores
     members, (room, *_) = await _world(stores, rooms_count=1, members_count=3)
     group: GroupCommit = stores.messages.group_commit
     real = group.writer.write
@@ -172,7 +157,8 @@ async def test_a_batch_that_cannot_commit_is_stored_one_by_one(stores, monkeypat
     assert len(await stores.messages.after(room.id, 0, 10)) == 3
 
 
-async def test_an_outage_answers_every_send_of_the_batch_with_store_unavailable(stores, monkeypatch):
+async def test_an_outage_answers_every_send_of_the_batch_with_store_unavailable(domain_stores, monkeypatch):
+    stores = domain_stores
     members, (room, *_) = await _world(stores, rooms_count=1, members_count=2)
     group: GroupCommit = stores.messages.group_commit
 

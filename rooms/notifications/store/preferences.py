@@ -43,6 +43,12 @@ class PreferenceStore:
         async with self.db.read() as conn:
             return {row.member_id: RoomLevel(row.level) for row in (await conn.execute(stmt)).all()}
 
+    async def rooms_with_levels(self, room_ids: list[int]) -> set[int]:
+        """Which of these rooms have a member who chose a notification level there."""
+        stmt = select(room_levels.c.room_id).where(room_levels.c.room_id.in_(room_ids)).distinct()
+        async with self.db.read() as conn:
+            return set((await conn.execute(stmt)).scalars())
+
     async def levels_of(self, member_id: int) -> dict[int, RoomLevel]:
         async with self.db.read() as conn:
             rows = (await conn.execute(select(room_levels.c.room_id, room_levels.c.level)

@@ -1,0 +1,70 @@
+"""The notifier takes many rooms in one pass (rooms/notifications/notifier.py, catch_up_rooms).
+
+Most new events concern nobody; a busy server must not pay two write transactions per room for them.
+The pass still notifies exactly who it must, once, and leaves every cursor at its room's head.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from realtime.broker.memory import MemoryBroker
+from rooms.management import RoomService
+from rooms.models import Visibility
+from rooms.notifications.service import NotificationServices
+from rooms.service import ChatService
+
+
+async def _nobody_is_looking(member_ids: list[int]) -> set[int]:
+    return set()
+
+
+async def test_one_pass_moves_quiet_rooms_together_and_notifies_the_mentioned_once(domain_stores, tmp_path):
+    stores = domain_stores
+    broker = MemoryBroker()
+    await broker.connect()
+    rooms = RoomService(stores)
+    chat = ChatService(stores, rooms, broker, max_body_chars=1000)
+    notifications = NotificationServices.build(stores, rooms, broker, secret_key="s" * 32, data_dir=tmp_path,
+                                               active=_nobody_is_looking)
+    notifier = notifications.notifier
+    ann = await stores.accounts.create_member("ann", "x", "Ann")
+    bea = await stores.accounts.create_member("bea", "x", "Bea")
+    made = []
+    for n in range(30):
+        room = await rooms.create(ann, f"room {n}", Visibility.PUBLIC)
+        await rooms.join(bea, room.id)
+        made.append(room)
+    room_ids = [room.id for room in made]
+    await notifier.catch_up_rooms(room_ids)   # the joins: nobody to notify
+
+    for n, room in enumerate(made):
+        await chat.send(ann, room.id, f"plain-{n}", "a message that concerns nobody in particular")
+        if n < 5:
+            await chat.send(ann, room.id, f"mention-{n}", "@bea have a look at this")
+
+    writes = 0
+    real_write = stores.db.write
+
+    @asynccontextmanager
+    async def counted_write():
+        nonlocal writes
+        writes += 1
+        async with real_write() as conn:
+            yield conn
+
+    stores.db.write = counted_write
+    await notifier.catch_up_rooms(room_ids)
+    # Five rooms with a mention: one transaction each; the other 25 rooms' cursors in one more.
+    assert writes == 6
+    unread, _ = await notifications.nstores.inbox.counts(bea.id)
+    assert unread == 5
+    positions = await notifications.nstores.cursors.positions(room_ids)
+    assert all(p.seen == p.room.last_seq for p in positions.values())
+
+    writes = 0
+    await notifier.catch_up_rooms(room_ids)   # nothing new: no write at all, nothing twice
+    assert writes == 0
+    assert (await notifications.nstores.inbox.counts(bea.id))[0] == 5
+    stores.db.write = real_write
+    chat.composer.formatter.close()
