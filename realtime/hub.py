@@ -286,6 +286,9 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         # Broker channels that are not rooms, and who reads them (the media relay's per-process channel).
         self.channel_readers: dict[str, Callable[[str], None]] = {}
+        # Told when the broker may have lost messages (RESYNC): what only pub/sub tells (token
+        # revocations) cannot be repaired from the store the way rooms are.
+        self.on_resync: list[Callable[[], None]] = []
         # Each member's sockets on this process: frames for a member (notifications) go straight there.
         self.by_member: dict[int, set[Connection]] = {}
         self.admission = asyncio.Semaphore(handshake_concurrency)
@@ -464,6 +467,8 @@ class Hub:
         while True:
             item = await self.broker.next_published()
             if item is RESYNC:
+                for listener in self.on_resync:
+                    listener()
                 await self.check_all()
                 continue
             room_id = room_of_channel(item.channel)
