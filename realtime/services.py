@@ -114,7 +114,7 @@ class Services:
         rooms.on_membership = on_membership
         rooms.guard_writes(RoomKind.EMERGENCY, emergency.rooms.refuse_if_closed)
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
-        presence = PresenceService(presence_backend, stores, chat)
+        presence = PresenceService(presence_backend, stores, chat, settings.presence_batch_s)
 
         async def looking(member_ids: list[int]) -> set[int]:
             """Members with a socket open and in view somewhere: they see the live frame, no push needed."""
@@ -174,6 +174,7 @@ class Services:
             await self.stores.db.migrate()
         await self.broker.connect()
         await self.presence_backend.start()
+        await self.presence.start()
         await self.hub.start()
         self.hub.channel_readers[member_frames.MEMBERS_CHANNEL] = self._to_member
         await self.broker.subscribe(member_frames.MEMBERS_CHANNEL)
@@ -214,6 +215,7 @@ class Services:
         await self.members_data.job.stop()
         await self.suspensions.stop()
         await self.hub.stop()
+        await self.presence.stop()
         await self.presence_backend.stop()
         await self.limiter.close()
         await self.broker.disconnect()
