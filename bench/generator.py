@@ -76,6 +76,9 @@ class Phase:
     body_chars: int = 100
     ack_timeout_s: float = 15.0
     drain_timeout_s: float = 15.0
+    # A reconnect storm: this many seconds into the phase every receiving socket (senders keep sending)
+    # is dropped at once and reconnects, resuming each room from the last seq it saw.
+    storm_at_s: float | None = None
 
 
 class ClientState(str, enum.Enum):
@@ -246,10 +249,12 @@ class Client:
                     raise ConnectionError(f"first frame was {hello.get('type')!r}, not hello")
                 self.connect_s = time.monotonic() - started
                 for room in self.spec.rooms:
-                    reply = await self.request({"type": "subscribe", "room": room})
+                    # A socket that saw a room before resumes it from the last seq it saw.
+                    since = {"since": self.heads[room]} if room in self.heads else {}
+                    reply = await self.request({"type": "subscribe", "room": room, **since})
                     if reply.get("type") != "subscribed":
                         raise ConnectionError(f"subscribe to room {room}: {reply.get('code') or reply.get('type')}")
-                    self.heads[room] = int(reply.get("last_seq") or 0)
+                    self.heads[room] = max(self.heads.get(room, 0), int(reply.get("last_seq") or 0))
                 self.subscribe_s = time.monotonic() - started - self.connect_s
             self.state = ClientState.OPEN
         except Exception as error:   # any failure to connect is a result to count, not a crash
@@ -341,6 +346,7 @@ class Worker:
         self.clients = [Client(spec) for spec in specs]
         self.options = options
         self.connected = 0
+        self.storm_s: float | None = None   # the last phase's reconnect storm, when it had one
 
     def open_clients(self) -> list[Client]:
         return [c for c in self.clients if c.state is ClientState.OPEN]
@@ -377,11 +383,16 @@ class Worker:
 
     async def run(self, phase: Phase, phase_no: int, start_at: float) -> dict:
         """Sends for one phase; answers the highest acknowledged seq per room and the send count."""
+        self.storm_s = None
         for client in self.clients:
             client.reset()
             client.unacked = 0
         senders = [c for c in self.open_clients() if c.spec.send_room is not None]
+        storm = (asyncio.create_task(self.storm(start_at + phase.storm_at_s))
+                 if phase.storm_at_s is not None else None)
         await asyncio.gather(*(c.send_messages(phase, phase_no, start_at) for c in senders))
+        if storm is not None:
+            self.storm_s = await storm
         for _ in range(int(phase.ack_timeout_s / 0.02)):
             if all(c.unacked <= 0 or c.state is not ClientState.OPEN for c in senders):
                 break
@@ -391,7 +402,27 @@ class Worker:
             for send in client.sends.values():
                 if send.seq is not None:
                     heads[send.room] = max(heads.get(send.room, 0), send.seq)
-        return {"heads": heads, "sent": sum(len(c.sends) for c in senders)}
+        return {"heads": heads, "sent": sum(len(c.sends) for c in senders), "storm_s": self.storm_s}
+
+    async def storm(self, at: float) -> float | None:
+        """Drops every open receiver at once at `at`, reopens them all (resuming); answers the seconds
+        from the drop until the last one had resubscribed (None if any failed)."""
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        receivers = [c for c in self.open_clients() if c.spec.send_room is None]
+        for client in receivers:
+            if client.wire is not None and client.wire.transport is not None:
+                client.wire.transport.abort()
+        dropped = time.monotonic()
+        await asyncio.sleep(0)   # connection_lost runs: the clients see themselves closed
+        gate = asyncio.Semaphore(self.options.connect_concurrency)
+
+        async def one(client: Client) -> None:
+            async with gate:
+                await client.open(self.options)
+
+        await asyncio.gather(*(one(c) for c in receivers))
+        took = time.monotonic() - dropped
+        return took if all(c.state is ClientState.OPEN for c in receivers) else None
 
     async def drain(self, heads: dict[int, int], timeout_s: float) -> list[ClientRecord]:
         """Waits until every open receiver has seen each of its rooms' heads; answers the phase's records."""
@@ -488,6 +519,8 @@ class LoadGenerator:
         self._pipes: list[Connection] = []
         self._procs: list[multiprocessing.process.BaseProcess] = []
         self._phase_no = 0
+        # The last phase's reconnect storm: seconds until every worker's receivers had resubscribed.
+        self.last_storm_s: float | None = None
 
     @property
     def pids(self) -> list[int]:
@@ -546,6 +579,8 @@ class LoadGenerator:
         start_at = time.monotonic() + lead_s
         limit = lead_s + phase.duration_s + phase.ack_timeout_s + 30
         sent = self._all("run", phase, self._phase_no, start_at, timeout_s=limit)
+        storms = [reply.get("storm_s") for reply in sent]
+        self.last_storm_s = None if None in storms else max(storms, default=None)
         heads: dict[int, int] = {}
         for reply in sent:
             for room, seq in reply["heads"].items():

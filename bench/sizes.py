@@ -73,6 +73,12 @@ class Sizes:
     live_viewers: int = 1000
     live_viewers_s: float = 60.0
 
+    # Connecting (issue 18): sockets that connect, read hello and subscribe; and a reconnect storm.
+    connect_sockets: int = 10_000
+    storm_sockets: int = 10_000
+    storm_rate: float = 1.0               # messages per second per room's sender while the storm runs
+    storm_duration_s: float = 20.0
+
     body_chars: int = 100
     # Pass marks for one saturation step.
     p99_limit_ms: float = 200.0
@@ -94,4 +100,5 @@ QUICK = Sizes(
     many_search_start_rate=200.0,
     history_messages=100_000, history_fetches=200, history_concurrency=4,
     live_viewers=50, live_viewers_s=6.0,
+    connect_sockets=1_000, storm_sockets=1_000, storm_duration_s=8.0,
 )

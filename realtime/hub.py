@@ -286,6 +286,9 @@ class Hub:
         self.connections: dict[str, Connection] = {}
         # Broker channels that are not rooms, and who reads them (the media relay's per-process channel).
         self.channel_readers: dict[str, Callable[[str], None]] = {}
+        # Told when the broker may have lost messages (RESYNC): what only pub/sub tells (token
+        # revocations) cannot be repaired from the store the way rooms are.
+        self.on_resync: list[Callable[[], None]] = []
         # Each member's sockets on this process: frames for a member (notifications) go straight there.
         self.by_member: dict[int, set[Connection]] = {}
         self.admission = asyncio.Semaphore(handshake_concurrency)
@@ -339,11 +342,15 @@ class Hub:
         previous = conn.subscriptions.pop(room.id, None)
         if previous is not None:
             feed.subscriptions.pop(conn.id, None)
-        if since is None or since > feed.head:
-            # A fresh subscription starts at the store's head; a cursor ahead of this feed is
-            # checked against the store too (it may be from the future, e.g. a restored database).
-            store_head = (await self.stores.rooms.heads([room.id]))[room.id]
-            start = store_head if since is None else min(since, store_head)
+        if since is None:
+            # A fresh subscription starts at the store's head as the caller's access check read it
+            # (room.last_seq, the same row: no second round trip), or at what this feed has already
+            # delivered if that is newer; anything committed in between is replayed or delivered below.
+            start = max(room.last_seq, feed.head)
+        elif since > feed.head:
+            # A cursor ahead of this feed is checked against the store's head (it may be from the
+            # future, e.g. a restored database).
+            start = min(since, room.last_seq)
         else:
             start = since
         if start < room.removed_through:
@@ -464,6 +471,8 @@ class Hub:
         while True:
             item = await self.broker.next_published()
             if item is RESYNC:
+                for listener in self.on_resync:
+                    listener()
                 await self.check_all()
                 continue
             room_id = room_of_channel(item.channel)

@@ -18,6 +18,7 @@ from realtime.presence import PresenceBackend, open_presence
 from realtime.settings import Settings
 from realtime.stored_gauges import StoredGauges
 from realtime.suspensions import SuspensionEnforcer
+from realtime.token_revocations import TokenRevocations
 from realtime.webinar_viewers import ViewerSampler
 from recordings.archive.service import RecordingServices
 from recordings.live.settings import LiveSettings
@@ -30,6 +31,7 @@ from recordings.media.router import MediaRouter
 from recordings.media.session import StopReason
 from rooms import metrics
 from rooms.accounts import AccountService
+from rooms.token_cache import TokenCache
 from rooms.attachments.service import AttachmentService
 from rooms.conversations.compose import Composer
 from rooms.conversations.formatting import ChatFormatter
@@ -63,6 +65,7 @@ class Services:
     presence_backend: PresenceBackend
     hub: Hub
     accounts: AccountService
+    revocations: TokenRevocations
     rooms: RoomService
     chat: ChatService
     conversations: ConversationService
@@ -111,7 +114,7 @@ class Services:
         rooms.on_membership = on_membership
         rooms.guard_writes(RoomKind.EMERGENCY, emergency.rooms.refuse_if_closed)
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
-        presence = PresenceService(presence_backend, stores, chat)
+        presence = PresenceService(presence_backend, stores, chat, settings.presence_batch_s)
 
         async def looking(member_ids: list[int]) -> set[int]:
             """Members with a socket open and in view somewhere: they see the live frame, no push needed."""
@@ -140,7 +143,9 @@ class Services:
         media.on_session.append(lambda session: session.add_tap(live.tap_for(session.webinar_id)))
         accounts = AccountService(stores, settings.session_max_age_s,
                                   PasswordHasher(time_cost=settings.password_time_cost,
-                                                 memory_cost=settings.password_memory_kib))
+                                                 memory_cost=settings.password_memory_kib),
+                                  TokenCache(settings.token_cache_ttl_s, settings.token_cache_size))
+        revocations = TokenRevocations(hub, broker, accounts)
         mstores = ModerationStores.over(stores)
         members_data = MembersDataServices.build(stores, rooms, accounts, attachments.storage, chat.publish)
         suspensions = SuspensionEnforcer(hub, broker, accounts, mstores, settings.repair_interval_s,
@@ -151,7 +156,7 @@ class Services:
         members_data.deletion.store.closing_hooks.append(recordings.stores.catalogue.forget_presenter)
         return cls(
             settings=settings, stores=stores, broker=broker, presence_backend=presence_backend, hub=hub,
-            accounts=accounts, moderation=moderation, suspensions=suspensions, members_data=members_data,
+            accounts=accounts, revocations=revocations, moderation=moderation, suspensions=suspensions, members_data=members_data,
             rooms=rooms, chat=chat,
             conversations=ConversationService(ConversationStores.over(stores), rooms, chat),
             search=SearchService(stores),
@@ -169,9 +174,11 @@ class Services:
             await self.stores.db.migrate()
         await self.broker.connect()
         await self.presence_backend.start()
+        await self.presence.start()
         await self.hub.start()
         self.hub.channel_readers[member_frames.MEMBERS_CHANNEL] = self._to_member
         await self.broker.subscribe(member_frames.MEMBERS_CHANNEL)
+        await self.revocations.start()
         await self.suspensions.start()
         self.members_data.job.start()
         await self.emergency.start()
@@ -208,6 +215,7 @@ class Services:
         await self.members_data.job.stop()
         await self.suspensions.stop()
         await self.hub.stop()
+        await self.presence.stop()
         await self.presence_backend.stop()
         await self.limiter.close()
         await self.broker.disconnect()

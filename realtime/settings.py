@@ -62,6 +62,11 @@ class Settings:
     presence_ttl_s: float = 15.0
     # Rooms with more subscribers on a process than this get no presence events (use `who`).
     presence_fanout_max: int = 200
+    # Verified tokens cached per process (revoked on every process at once; see docs/performance.md).
+    token_cache_ttl_s: float = 300.0
+    token_cache_size: int = 10_000
+    # Presence arrivals and departures are written together, once per this tick.
+    presence_batch_s: float = 0.02
     # How often each process checks its rooms against the store for missed events.
     repair_interval_s: float = 2.0
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
@@ -141,6 +146,9 @@ class Settings:
             presence_ttl_s=_float(env, "PRESENCE_TTL_S", cls.presence_ttl_s),
             presence_fanout_max=_int(env, "PRESENCE_FANOUT_MAX", cls.presence_fanout_max),
             repair_interval_s=_float(env, "REPAIR_INTERVAL_S", cls.repair_interval_s),
+            token_cache_ttl_s=_float(env, "TOKEN_CACHE_TTL_S", cls.token_cache_ttl_s),
+            token_cache_size=_int(env, "TOKEN_CACHE_SIZE", cls.token_cache_size),
+            presence_batch_s=_float(env, "PRESENCE_BATCH_S", cls.presence_batch_s),
             limits=_limits(env),
             password_time_cost=_int(env, "PASSWORD_TIME_COST", cls.password_time_cost),
             password_memory_kib=_int(env, "PASSWORD_MEMORY_KIB", cls.password_memory_kib),

@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import re
 import secrets
-import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -16,14 +17,13 @@ from rooms.errors import BadRequest, Forbidden, Unauthenticated
 from rooms.models import Member
 from rooms.store import Stores
 from rooms.text_rules import check_name, normalise_username
+from rooms.token_cache import TokenCache
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 # "@room" addresses everyone in a room (rooms/conversations/formatting.py), so nobody is called that.
 RESERVED_USERNAMES = frozenset({"room"})
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
-TOKEN_CACHE_S = 10.0
-TOKEN_CACHE_SIZE = 10_000
 
 
 MAX_DISPLAY_NAME = 80
@@ -39,6 +39,19 @@ def check_display_name(display_name: str) -> str:
     return check_name(display_name, "display_name")
 
 
+TOKEN, MEMBER = "token", "member"
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """What to forget: one token (`value` its hash) or every token of a member (`value` the member id)."""
+    kind: str
+    value: str
+
+
+RevocationListener = Callable[[Revocation], Awaitable[None]]
+
+
 class TokenKind:
     SESSION = "session"
     API = "api"
@@ -50,16 +63,17 @@ def hash_token(token: str) -> str:
 
 class AccountService:
     def __init__(self, stores: Stores, session_max_age_s: int,
-                 hasher: PasswordHasher | None = None) -> None:
+                 hasher: PasswordHasher | None = None, token_cache: TokenCache | None = None) -> None:
         self.stores = stores
         self.session_max_age = timedelta(seconds=session_max_age_s)
         self.hasher = hasher or PasswordHasher()   # argon2id with the library's current parameters
         # Verified against for unknown usernames, so timing does not reveal which names exist.
         self._dummy_hash = self.hasher.hash(secrets.token_hex(8))
-        # Recently verified tokens: a reconnect storm of thousands of sockets costs one query per
-        # member, not per socket. A logout elsewhere takes effect here within TOKEN_CACHE_S; a
-        # suspension at once (forget_member, from the broker's control message or the periodic check).
-        self._recent: dict[str, tuple[Member, float]] = {}
+        # Recently verified tokens: a cached handshake asks the store nothing, and a reconnect storm of
+        # thousands of sockets costs one query per token. Revocations drop entries here and, through
+        # `on_revoked` (the web layer's broadcast, realtime/token_revocations.py), on every process.
+        self.tokens = token_cache if token_cache is not None else TokenCache()
+        self.on_revoked: list[RevocationListener] = []
 
     async def register(self, username: str, password: str, display_name: str) -> Member:
         # The typed refusal first: "alice" with a zero-width space is a spoof, not a typo.
@@ -115,26 +129,41 @@ class AccountService:
         if not token or len(token) > 128:
             return None
         token_hash = hash_token(token)
-        cached = self._recent.get(token_hash)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        member = await self.stores.accounts.member_for_token(token_hash, datetime.now(timezone.utc))
-        if member is not None:
-            if len(self._recent) >= TOKEN_CACHE_SIZE:
-                self._recent.pop(next(iter(self._recent)))
-            self._recent[token_hash] = (member, time.monotonic() + TOKEN_CACHE_S)
+        cached = self.tokens.get(token_hash)
+        if cached is not None:
+            return cached
+        epoch = self.tokens.epoch
+        now = datetime.now(timezone.utc)
+        found = await self.stores.accounts.member_for_token(token_hash, now)
+        if found is None:
+            return None
+        member, expires_at = found
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=timezone.utc)
+        self.tokens.put(token_hash, member, epoch,
+                        None if expires_at is None else (expires_at - now).total_seconds())
         return member
 
     def forget_member(self, member_id: int) -> None:
-        """Drops the member's recently verified tokens: the next use asks the store (a suspension)."""
-        for token_hash, (member, _) in list(self._recent.items()):
-            if member.id == member_id:
-                self._recent.pop(token_hash, None)
+        """Drops the member's recently verified tokens here: the next use asks the store (a suspension)."""
+        self.tokens.forget_member(member_id)
 
     def cached_member_ids(self) -> set[int]:
-        return {member.id for member, _ in list(self._recent.values())}
+        return self.tokens.member_ids()
 
     async def revoke(self, token: str) -> None:
+        """Logs a token out, on every process at once: deleted from the store, then forgotten everywhere."""
         token_hash = hash_token(token)
-        self._recent.pop(token_hash, None)
+        self.tokens.forget_token(token_hash)
         await self.stores.accounts.delete_token(token_hash)
+        await self._announce(Revocation(TOKEN, token_hash))
+
+    async def revoke_member(self, member_id: int) -> None:
+        """Every cached token of the member is forgotten on every process (a suspension, a deleted
+        account, a password or profile change): the next handshake asks the store."""
+        self.tokens.forget_member(member_id)
+        await self._announce(Revocation(MEMBER, str(member_id)))
+
+    async def _announce(self, revocation: "Revocation") -> None:
+        for listener in self.on_revoked:
+            await listener(revocation)

@@ -53,6 +53,15 @@ RATE_LIMITS = ("socket_frames", "socket_messages", "socket_media_offers", "membe
                "ip_connections", "username_login_failures", "ip_login_failures", "ip_registrations",
                "member_room_creations", "member_exports")
 
+token_cache_lookups = Counter("convene_token_cache_lookups_total", "Handshake token checks by this process's "
+                              "token cache: `hit` asked the store nothing, `miss` asked it", ["result"])
+token_revocations = Counter("convene_token_revocations_total", "Token revocations applied to this process's cache, "
+                            "by kind (`token`: a logout; `member`: every token of a member; `all`: the cache "
+                            "dropped after a broker reconnect)", ["kind"])
+presence_batch_size = Histogram("convene_presence_batch_size", "Presence changes (arrivals, departures, status "
+                                "changes) written to the presence backend in one batch",
+                                buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000))
+
 # --- broker and store ----------------------------------------------------------------------------
 broker_publish_failures = Counter("convene_broker_publish_failures_total",
                                   "Publishes the broker refused (the store has the event; gap repair delivers it)")
@@ -129,6 +138,8 @@ def count_sent(frame_type: str, n: int = 1) -> None:
 
 
 handshake_outcomes = labelled(handshakes, HANDSHAKE_OUTCOMES)
+token_cache = labelled(token_cache_lookups, ("hit", "miss"))
+revocations_by_kind = labelled(token_revocations, ("token", "member", "all"))
 history_via = labelled(history_seconds, HISTORY_VIA)
 rate_limit_by_name = labelled(rate_limit_refusals, RATE_LIMITS)
 store_errors_by_kind = labelled(store_errors, STORE_ERROR_KINDS)

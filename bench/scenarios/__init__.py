@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from bench.scenarios import (capacity, chat, history, live_stream, live_viewers, media, saturation, send_path,
-                              webrtc_ceiling)
+from bench.scenarios import (capacity, chat, connect, history, live_stream, live_viewers, media, saturation,
+                             send_path, webrtc_ceiling)
 from bench.scenarios.common import RunOptions
 from bench.sizes import Sizes
 
@@ -24,6 +24,8 @@ SCENARIOS: dict[str, Scenario] = {
     "live-stream": live_stream.run,
     "webrtc-ceiling": webrtc_ceiling.run,
     "live-viewers": live_viewers.run,
+    "connect": connect.connect,
+    "reconnect-storm": connect.reconnect_storm,
 }
 
 # Run only when named with --only, never as part of the default set: the media scenarios need root

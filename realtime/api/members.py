@@ -50,7 +50,9 @@ async def me(request: Request) -> Response:
         changes = (await read_body(request, ProfileChanges)).model_dump(exclude_none=True)
         if "display_name" in changes:
             changes["display_name"] = check_display_name(changes["display_name"])
-        member = await services_of(request).stores.accounts.update_profile(member.id, changes)
+        services = services_of(request)
+        member = await services.stores.accounts.update_profile(member.id, changes)
+        await services.accounts.revoke_member(member.id)   # cached copies of the old name go, everywhere
     return json({"member": member.public()})
 
 

@@ -103,6 +103,7 @@ async def settings_page(request: Request, member: Member) -> Response:
                                       and values["country"].isascii()):
             raise BadRequest("use a two-letter country code, for example KE", field="country")
         await services_of(request).stores.accounts.update_profile(member.id, values)
+        await services_of(request).accounts.revoke_member(member.id)   # cached copies of the old name go
     except ConveneError as error:
         return render(request, "settings.html", {"error": error, "values": values, "saved": False},
                        error.http_status, member)

@@ -37,6 +37,17 @@ class PresenceBackend(ABC):
     @abstractmethod
     async def remove(self, member_id: int, conn_id: str) -> Change: ...
 
+    async def apply(self, changes: list[tuple[int, str, PresenceStatus | None]]) -> dict[int, Change]:
+        """Records many connections' changes in order (a status, or None: the connection is gone) in as
+        few round trips as the backend allows; answers each member's status before the first and after
+        the last of their changes."""
+        found: dict[int, Change] = {}
+        for member_id, conn_id, status in changes:
+            before, after = await (self.remove(member_id, conn_id) if status is None
+                                   else self.set(member_id, conn_id, status))
+            found[member_id] = (found[member_id][0] if member_id in found else before, after)
+        return found
+
     @abstractmethod
     async def statuses(self, member_ids: list[int]) -> dict[int, PresenceStatus]: ...
 

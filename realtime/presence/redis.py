@@ -21,8 +21,11 @@ process's members read as offline within presence_ttl_s + presence_heartbeat_s.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+
+from redis.asyncio.cluster import RedisCluster
 
 from rooms.models import PresenceStatus
 from realtime.presence.base import Change, PresenceBackend, aggregate
@@ -135,6 +138,48 @@ class RedisPresence(PresenceBackend):
             after.pop(field, None)
         status_before, status_after = await self._statuses([before, after])
         return status_before, status_after
+
+    async def apply(self, changes: list[tuple[int, str, PresenceStatus | None]]) -> dict[int, Change]:
+        """A batch in one round trip on one server (a pipeline of the change script), concurrent
+        requests on a cluster (each member's hash on its own shard)."""
+        if not changes:
+            return {}
+        new_members = []
+        for member_id, conn_id, status in changes:
+            if status is None:
+                conns = self._local.get(member_id, {})
+                conns.pop(conn_id, None)
+                if not conns:
+                    self._local.pop(member_id, None)
+            else:
+                if member_id not in self._local and member_id not in new_members:
+                    new_members.append(member_id)
+                self._local.setdefault(member_id, {})[conn_id] = status
+        if new_members:
+            # Registered before the fields exist, so a crash in between still gets them reaped.
+            await self._redis.sadd(_members_key(self.process_id), *new_members)
+        calls = [(self._member_key(m), [self._field(c), "" if s is None else s.value]) for m, c, s in changes]
+        if isinstance(self._redis, RedisCluster):
+            replies = await asyncio.gather(*(self._change(keys=[key], args=args) for key, args in calls))
+        else:
+            pipe = self._redis.pipeline(transaction=False)
+            for key, args in calls:
+                await self._change(keys=[key], args=args, client=pipe)
+            replies = await pipe.execute()
+        firsts: dict[int, dict[str, str]] = {}
+        lasts: dict[int, dict[str, str]] = {}
+        for (member_id, conn_id, status), flat in zip(changes, replies):
+            before = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+            firsts.setdefault(member_id, before)
+            after = dict(before)
+            if status is None:
+                after.pop(self._field(conn_id), None)
+            else:
+                after[self._field(conn_id)] = status.value
+            lasts[member_id] = after
+        members = list(firsts)
+        statuses = await self._statuses([firsts[m] for m in members] + [lasts[m] for m in members])
+        return {m: (statuses[i], statuses[len(members) + i]) for i, m in enumerate(members)}
 
     async def statuses(self, member_ids: list[int]) -> dict[int, PresenceStatus]:
         if not member_ids:

@@ -70,7 +70,7 @@ class AccountDeletion:
         return DeletionReport(handovers=closed.handovers, rooms_blanked=blanked)
 
     async def _closed(self, member_id: int) -> None:
-        self.accounts.forget_member(member_id)
+        await self.accounts.revoke_member(member_id)
         for listener in self.on_closed:
             try:
                 await listener(member_id)

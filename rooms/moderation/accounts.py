@@ -42,7 +42,7 @@ class AccountModeration:
             raise Forbidden("a site admin is suspended from the command line only", field="member_id")
         changed = await self.store.set_suspended(member_id, True, admin.id if admin else None, reason.strip())
         # Even when it already was: a process that missed the first notice closes what it still has.
-        self.accounts.forget_member(member_id)
+        await self.accounts.revoke_member(member_id)
         await self.on_suspended(member_id)
         if changed:
             metrics.moderation_action["suspend"].inc()

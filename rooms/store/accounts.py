@@ -109,15 +109,16 @@ class AccountStore:
                 token_hash=token_hash, member_id=member_id, kind=kind,
                 created_at=utcnow(), expires_at=expires_at))
 
-    async def member_for_token(self, token_hash: str, now: datetime) -> Member | None:
-        """The token's member, unless the token expired or the account is suspended."""
-        stmt = (select(*_member_columns)
+    async def member_for_token(self, token_hash: str, now: datetime) -> tuple[Member, datetime | None] | None:
+        """The token's member and when the token expires (None: never), unless the token expired or the
+        account is suspended."""
+        stmt = (select(*_member_columns, auth_tokens.c.expires_at.label("token_expires_at"))
                 .join(auth_tokens, auth_tokens.c.member_id == members.c.id)
                 .where(auth_tokens.c.token_hash == token_hash, members.c.suspended_at.is_(None))
                 .where(or_(auth_tokens.c.expires_at.is_(None), auth_tokens.c.expires_at > now)))
         async with self.db.read() as conn:
             row = (await conn.execute(stmt)).first()
-        return member_from_row(row) if row else None
+        return (member_from_row(row), row.token_expires_at) if row else None
 
     async def delete_token(self, token_hash: str) -> None:
         async with self.db.write() as conn:

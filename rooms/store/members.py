@@ -79,6 +79,18 @@ class MembershipStore:
                                        .where(memberships.c.member_id == member_id))).all()
         return [row.room_id for row in rows]
 
+    async def room_ids_of_many(self, member_ids: list[int]) -> dict[int, list[int]]:
+        """The rooms of each of these members (an empty list for a member in none), in one query."""
+        found: dict[int, list[int]] = {member_id: [] for member_id in member_ids}
+        if not member_ids:
+            return found
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(memberships.c.member_id, memberships.c.room_id)
+                                       .where(memberships.c.member_id.in_(member_ids)))).all()
+        for row in rows:
+            found[row.member_id].append(row.room_id)
+        return found
+
     async def summaries(self, member_id: int) -> list[RoomSummary]:
         """The member's room list with unread counts: messages by others after their read marker."""
         unread = (

@@ -152,3 +152,39 @@ def test_the_send_path_scenarios_check_every_delivery_on_every_target(
     section = "\n".join(report._scenario_section(scenario, result))
     assert "server CPU per stored message (ms)" in section
     assert all(f"| {name} |" in section for name in SEARCHED[scenario])
+
+
+def test_the_connect_scenario_measures_convene_and_the_baseline_at_a_tiny_size(tmp_path) -> None:
+    """bench/scenarios/connect.py `connect`: every socket connected, hello'd and subscribed, twice, on both."""
+    import dataclasses
+
+    from bench.scenarios.common import RunOptions
+    from bench.scenarios.connect import connect
+    from bench.sizes import QUICK
+
+    result = connect(dataclasses.replace(QUICK, connect_sockets=20),
+                     RunOptions(workers=1, quiet_wait_s=0.0, out_dir=tmp_path))
+    for name in ("convene", "baseline"):
+        for round_ in ("first", "again"):
+            assert result[name][round_]["established"] == 20 and result[name][round_]["failed"] == 0
+        assert result[name]["server_cpu_ms_per_connect"] >= 0
+    assert result["targets"][0]["met"] in (True, False)
+
+
+def test_the_reconnect_storm_resumes_every_socket_with_nothing_lost_at_a_tiny_size(tmp_path) -> None:
+    """bench/scenarios/connect.py `reconnect-storm`: every receiver dropped mid-phase and resumed from its last
+    seq while the senders go on; Convene's deliveries are checked across the storm."""
+    import dataclasses
+
+    from bench.scenarios.common import RunOptions
+    from bench.scenarios.connect import reconnect_storm
+    from bench.sizes import QUICK
+
+    result = reconnect_storm(dataclasses.replace(QUICK, storm_sockets=30, storm_rate=4.0, storm_duration_s=3.0),
+                             RunOptions(workers=1, quiet_wait_s=0.0, out_dir=tmp_path))
+    convene = result["convene"]
+    assert convene["storm_s"] is not None and result["baseline"]["storm_s"] is not None
+    d = convene["deliveries"]
+    assert d["messages_acked"] == d["messages_sent"] == 3 * 12
+    assert d["deliveries_received"] == d["deliveries_expected"] > 0
+    assert (d["lost"], d["duplicates"], d["out_of_order"]) == (0, 0, 0) and convene["clean"]
