@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable
 
 from sqlalchemy import select
@@ -33,6 +33,8 @@ from rooms.store import Stores
 from rooms.store.schema import utcnow
 
 log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # Which of these members have a socket open and are looking (they need no push).
 Active = Callable[[list[int]], Awaitable[set[int]]]
@@ -97,16 +99,20 @@ class Notifier:
                                                         self.settings.page)
         with_levels = await self.nstores.preferences.rooms_with_levels(list(positions))
         quiet: dict[int, tuple[int, int]] = {}
+        busy: list[tuple[datetime | None, int]] = []
         for room_id, position in positions.items():
             got = events.get(room_id, [])
             if not got or needs_people(position.room, got, room_id in with_levels):
-                await self.catch_up(room_id)
+                busy.append((got[0].created_at if got else None, room_id))
                 continue
             quiet[room_id] = (position.seen, got[-1].seq)
             if got[-1].seq < position.room.last_seq:
                 self.poke(room_id)   # more than one page behind: the next pass goes on from here
         if quiet:
             await self.nstores.cursors.advance_many(quiet)
+        # In the order things happened, so a member's inbox (newest first) reads as the rooms went.
+        for _, room_id in sorted(busy, key=lambda item: (item[0] is None, item[0] or _EPOCH, item[1])):
+            await self.catch_up(room_id)
 
     async def catch_up(self, room_id: int) -> int:
         """Processes the room up to its head. Answers how many notifications this process created."""
