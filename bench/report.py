@@ -232,7 +232,9 @@ TITLES = {"webinar-chat": "Webinar chat", "many-rooms": "Many rooms", "capacity"
           "send-path": "Send path: CPU per stored message",
           "postgres-latency": "Postgres + Redis latency and saturation over many rooms",
           "live-stream": "Live stream (HLS) encode cost", "webrtc-ceiling": "WebRTC ceiling of one process",
-          "live-viewers": "Live stream (HLS) viewers, from the app and through nginx"}
+          "live-viewers": "Live stream (HLS) viewers, from the app and through nginx",
+          "connect": "Connect: CPU per connect + hello + subscribe",
+          "reconnect-storm": "Reconnect storm"}
 
 
 def _media_rows(run: dict) -> list[str]:
@@ -300,6 +302,9 @@ def _scenario_section(name: str, run: dict) -> list[str]:
     if name == "live-viewers":
         from bench.scenarios.live_viewers import markdown as viewers_markdown
         return [viewers_markdown(run), ""]
+    if name in ("connect", "reconnect-storm"):
+        from bench.scenarios.connect import markdown as connect_markdown
+        return connect_markdown(name, run)
     return []
 
 

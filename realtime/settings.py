@@ -84,7 +84,7 @@ class Settings:
     # WebRTC viewers one process serves (the owner of a webinar's media); beyond it attendees get the HTTP
     # stream. Half a core at the measured ~0.96 % of a core per video viewer of one presenter is 52,
     # rounded down (docs/media.md, "Capacity"); the other half is chat, signalling and the stream's tap.
-    media_max_viewers: int = 50
+    media_max_viewers: int = 75
     # One process owns a webinar's media; its lease lapses this long after it stops renewing (it died),
     # and a relayed request waits this long at most for the owner's answer.
     media_lease_s: float = 3.0

@@ -101,3 +101,37 @@ def reconnect_storm(sizes: Sizes, options: RunOptions) -> dict:
                          "undecided": "the target is for 10,000 sockets; a quick run has fewer",
                          "met": None if layout.connections < 10_000 else bool(
                              c["clean"] and storm_ratio is not None and storm_ratio <= 2.0)}]}
+
+
+def markdown(name: str, run: dict) -> list[str]:
+    """The generated tables of docs/performance.md for `connect` and `reconnect-storm`."""
+    from bench.report import _n, _table
+
+    layout = run["layout"]
+    if name == "connect":
+        rows = []
+        for target in ("convene", "baseline"):
+            for key, label in (("first", "first (tokens not cached)"), ("again", "again (cached)")):
+                r = run[target][key]
+                rows.append([target, label, f"{r['established']:,} / {r['attempted']:,}", _n(r["wall_s"], 1),
+                             _n(r["connects_per_s"], 0), _n(r["server_cpu_ms_per_connect"], 2),
+                             f"{_n(r['connect_ms']['p50'], 0)} / {_n(r['connect_ms']['p99'], 0)}",
+                             f"{_n(r['subscribe_ms']['p50'], 0)} / {_n(r['subscribe_ms']['p99'], 0)}",
+                             f"{r['other_frames'].get('presence', 0):,}"])
+        return [f"{layout['rooms'] * layout['members_per_room']:,} sockets in rooms of {layout['members_per_room']}: "
+                "connect, hello, subscribe, twice. Convene over the baseline in server CPU per connect: "
+                f"**{_n(run['ratio']['server_cpu_per_connect'], 2)}×**.", ""] + _table(
+            ["server", "round", "subscribed", "wall (s)", "connects/s", "server CPU per connect (ms)",
+             "connect p50 / p99 (ms)", "subscribe p50 / p99 (ms)", "presence frames"], rows)
+    rows = []
+    for target in ("convene", "baseline"):
+        r = run[target]
+        d = r["deliveries"]
+        rows.append([target, _n(r["storm_s"], 2), f"{d['lost']} / {d['duplicates']} / {d['out_of_order']}",
+                     _n(r["server"]["cpu_s"], 1), _n(d["latency_ms"].get("p99"), 0)])
+    return [f"{layout['rooms'] * layout['members_per_room']:,} sockets over {layout['rooms']:,} rooms, one sender per "
+            "room; a second into the phase every receiver is dropped and reconnects, resuming from its last seq. "
+            f"Convene over the baseline in time to all resubscribed: **{_n(run['ratio']['storm_s'], 2)}×** (the "
+            "baseline has no history, so only Convene's deliveries are checked for loss).", ""] + _table(
+        ["server", "all resubscribed after (s)", "lost / duplicates / out of order", "server CPU in the phase (s)",
+         "delivery p99 (ms)"], rows)
