@@ -24,7 +24,6 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import bindparam, exists, insert, select, update
@@ -33,7 +32,7 @@ from sqlalchemy.sql import ClauseElement
 
 from rooms import metrics
 from rooms.errors import StoreUnavailable
-from rooms.models import Draft, EventKind
+from rooms.models import EventKind
 from rooms.store.database import Database
 from rooms.store.rooms import restricted
 from rooms.store.schema import members, memberships, mentions, messages, rooms
@@ -44,10 +43,9 @@ log = logging.getLogger(__name__)
 @dataclass(slots=True)
 class QueuedSend:
     room_id: int
-    sender_id: int
-    client_id: str
-    draft: Draft
-    created_at: datetime
+    # The send's statement parameters, as the lone send builds them (rooms/store/messages.py).
+    values: dict[str, Any]
+    mentions: tuple[int, ...]
     # Room kinds whose write guards must see the room: their sends take the full path.
     guarded_kinds: tuple[str, ...]
 
@@ -119,18 +117,6 @@ class _Statements:
         return statement
 
 
-def _values(send: QueuedSend) -> dict[str, Any]:
-    draft = send.draft
-    return {"room": send.room_id, "member": send.sender_id, "client_id": send.client_id,
-            "now": send.created_at, "created_at": send.created_at, "body": draft.body, "html": draft.html,
-            "reply_to": draft.reply_to, "parent_preview": draft.parent,
-            "mentions": list(draft.mentions) or None, "mentions_room": draft.mentions_room}
-
-
-class _BatchFailed(Exception):
-    """A batch could not be committed as a whole; its sends go the full path one by one."""
-
-
 class _Writer:
     async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
         raise NotImplementedError
@@ -145,7 +131,7 @@ class SQLiteWriter(_Writer):
         self.statements = _Statements(db.engine.dialect)
 
     async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
-        work = [(self.statements.bump(send.guarded_kinds), _values(send), send.draft.mentions) for send in batch]
+        work = [(self.statements.bump(send.guarded_kinds), dict(send.values), send.mentions) for send in batch]
         async with self.db.raw_write() as driver_connection:
             # aiosqlite runs every call on its connection's own thread; _execute queues a function there.
             return await driver_connection._execute(self._write_in_thread, driver_connection._conn, work)
@@ -190,17 +176,17 @@ class PostgresWriter(_Writer):
                 results: list[Stored | None] = []
                 for send in batch:
                     bump = statements.bump(send.guarded_kinds)
-                    values = _values(send)
+                    values = dict(send.values)
                     row = await conn.fetchrow(bump.sql, *bump.args(values))
                     if row is None:
                         results.append(None)
                         continue
                     values["seq"] = row[0]
                     await conn.execute(statements.insert.sql, *statements.insert.args(values))
-                    if send.draft.mentions:
+                    if send.mentions:
                         await conn.executemany(statements.mention.sql, [
                             statements.mention.args({"room": send.room_id, "seq": row[0], "member_id": member_id})
-                            for member_id in send.draft.mentions])
+                            for member_id in send.mentions])
                     results.append(Stored(row[0], row[1] or ""))
                 return results
 

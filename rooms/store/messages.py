@@ -215,15 +215,14 @@ class MessageStore:
         a room of another kind goes through group commit (rooms/store/group_commit.py) when it is on:
         committed with the sends that arrived with it, answered after that commit."""
         created_at = utcnow()
+        params = {"room": room_id, "member": sender_id, "client_id": client_id, "created_at": created_at,
+                  "now": created_at, "attachments": attachments or None, **_draft_values(draft)}
         if self.group_commit is not None and checked_kinds is not None and not attachments and after_insert is None:
-            stored = await self.group_commit.submit(
-                QueuedSend(room_id, sender_id, client_id, draft, created_at, checked_kinds))
+            stored = await self.group_commit.submit(QueuedSend(room_id, params, draft.mentions, checked_kinds))
             if stored is not None:
                 return self._new_message(room_id, stored.seq, sender_id, stored.sender_name, client_id, draft,
                                          created_at, attachments), True
             # Not a case a batch takes (a resend, slow mode, a guarded room, a refusal): the full path decides.
-        params = {"room": room_id, "member": sender_id, "client_id": client_id, "created_at": created_at,
-                  "now": created_at, "attachments": attachments or None, **_draft_values(draft)}
         try:
             async with self.db.write() as conn:
                 room_row = (await conn.execute(_bump_for_member, params)).first()
