@@ -959,7 +959,9 @@
         send({ type: 'typing', room: ROOM, active: true });
       }
     });
-    input.addEventListener('blur', () => setTimeout(closeSuggestions, 150));
+    // Leaving the box closes the list, a moment later (so a click on a choice lands first) and only if
+    // the focus has not come back meanwhile: a refocus within that moment must keep the list open.
+    input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) closeSuggestions(); }, 150));
     replyCancel.addEventListener('click', () => stopReplying(true));
     if (THREAD) { replyNote.hidden = false; replyText.textContent = t('replying_thread'); replyCancel.hidden = true; }
   }
