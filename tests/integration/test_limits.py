@@ -104,3 +104,19 @@ async def test_message_limit_is_shared_between_a_members_connections_and_process
     assert 5 <= len(acked) <= 7, len(acked)
     assert refused and all(r["code"] == "rate_limited" and r["retry_after"] > 0 for r in refused)
     await a.close(), await b.close()
+
+
+async def test_a_burst_of_reactions_is_limited_like_messages(strict):
+    author, reactor = await Api.register(strict.url), await Api.register(strict.url)
+    room = await author.create_room("reactions")
+    assert (await reactor.join(room)).status_code == 200
+    a, r = await ChatClient.connect(strict.ws_url, author.token), await ChatClient.connect(strict.ws_url, reactor.token)
+    target = (await a.say(room, "react to me"))["seq"]
+    emojis = ["👍", "❤", "😂", "🎉", "🙏", "👀", "🔥", "✅"]   # all different: none is a duplicate
+    replies = [await r.request({"type": "react", "room": room, "target": target, "emoji": emoji}) for emoji in emojis]
+    acked = [reply for reply in replies if reply["type"] == "ack"]
+    refused = [reply for reply in replies if reply["type"] == "error"]
+    # The member's message bucket (a burst of 5), plus at most one token refilled during the burst.
+    assert 5 <= len(acked) <= 6, replies
+    assert refused and all(reply["code"] == "rate_limited" and 0 < reply["retry_after"] <= 1 for reply in refused)
+    await a.close(), await r.close()
