@@ -233,6 +233,37 @@ async def test_a_private_room_s_attachment_is_for_its_members_only(server):
     assert (await owner.http.get(attachment["url"])).status_code == 303
 
 
+async def test_a_direct_conversation_s_attachments_are_for_its_two_members_only(server):
+    amina, bob, stranger = [await Api.register(server.url) for _ in range(3)]
+    dm = (await bob.http.post("/api/dms", json={"members": [amina.id]})).json()["id"]
+    note = await uploaded(amina, dm, "between-us.txt", b"just for Bob")
+    picture = Image.new("RGB", (40, 30), "teal")
+    photo_bytes = io.BytesIO()
+    picture.save(photo_bytes, "PNG")
+    photo = await uploaded(bob, dm, "whiteboard.png", photo_bytes.getvalue(), "image/png")
+    assert (await tus_create(bob, dm, 10)).status_code == 201
+    a, b = await amina.connect(server.ws_url), await bob.connect(server.ws_url)
+    try:
+        assert (await send(a, dm, [note["id"]]))["type"] == "ack"
+        assert (await send(b, dm, [photo["id"]]))["type"] == "ack"
+    finally:
+        await a.close(), await b.close()
+    # Each of the two reads what the other sent, through the stable link and its fresh signature.
+    assert (await bob.http.get(note["url"], follow_redirects=True)).content == b"just for Bob"
+    for path in (photo["url"], photo["url"].replace("file", "preview")):
+        downloaded = await amina.http.get(path, follow_redirects=True)
+        assert downloaded.status_code == 200 and downloaded.headers["content-type"].startswith("image/"), path
+    # Anyone else is told nothing exists, as for a private room.
+    async with httpx.AsyncClient(base_url=server.url) as anonymous:
+        for attachment in (note, photo):
+            for path in (f"/api/attachments/{attachment['id']}", attachment["url"],
+                         attachment["url"].replace("file", "preview")):
+                assert (await stranger.http.get(path)).status_code == 404, path
+                assert (await anonymous.get(path)).status_code == 401, path
+    assert (await upload(stranger, dm, "x.txt", b"x", "text/plain")).status_code == 404
+    assert (await tus_create(stranger, dm, 10)).status_code == 404
+
+
 async def test_a_forged_or_foreign_signature_is_refused_and_an_expired_one_too(server):
     amina = await Api.register(server.url)
     room = await amina.create_room("signatures")
