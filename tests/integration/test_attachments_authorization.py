@@ -1,5 +1,5 @@
-"""Who may do what with attachments, as rows the authorization matrix (tests/integration/
-test_authorization_matrix.py) can import: each route and frame, and what each role gets.
+"""Who may do what with attachments, as rows checked here: each route and frame, and what each role gets
+(the authorization matrix, tests/integration/test_authorization_matrix.py, has its own rows for these).
 
 The scene: a private room with its owner, a moderator and a member, and someone who is not in it. The owner
 has sent a photo in a message there, has one file uploaded but not sent, and one upload in progress.

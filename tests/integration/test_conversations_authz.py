@@ -1,13 +1,13 @@
-"""Who may use each conversation route and frame: rows for the authorization matrix, checked here.
+"""Who may use each conversation route and frame: rows checked here, role by role.
 
-Plain data, so tests/integration/test_authorization_matrix.py can import it, in the shape of
-tests/integration/test_attachments_authorization.py's tables: `AUTHZ_ROWS` are HTTP requests
-(method, path, {role: expected status}) and `AUTHZ_FRAME_ROWS` socket frames (frame, {role: the
-answer's type, "ack" or "history", or the error's code}). Roles: anonymous (no credentials),
-non_member (logged in, not in the room), member, moderator, owner. In paths and frames, {private}
-and {public} are rooms (the owner's; the others belong to the private one only, so {public} is a
-room they may read but have not joined), {message} an owner's message in the private room,
-{fresh} a new one for each try, {public_message} one in the public room, {client_id} a new client id.
+Plain data in the shape of tests/integration/test_attachments_authorization.py's tables (the
+authorization matrix, tests/integration/test_authorization_matrix.py, has its own rows for these):
+`AUTHZ_ROWS` are HTTP requests (method, path, {role: expected status}) and `AUTHZ_FRAME_ROWS` socket
+frames (frame, {role: the answer's type, "ack" or "history", or the error's code}). Roles: anonymous
+(no credentials), non_member (logged in, not in the room), member, moderator, owner. In paths and
+frames, {private} and {public} are rooms (the owner's; the others belong to the private one only, so
+{public} is a room they may read but have not joined), {message} an owner's message in the private
+room, {fresh} a new one for each try, {public_message} one in the public room, {client_id} a new client id.
 """
 
 from __future__ import annotations

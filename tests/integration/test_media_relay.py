@@ -28,9 +28,10 @@ from tests.support.services import ServerProcess
 
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"   # refused before it is read, or as bad SDP
 
-# Rows for the authorization matrix (tests/integration/test_authorization_matrix.py, once it exists): each
-# media frame sent from a socket on the process that does NOT own the webinar's media, by who sends it,
-# and the reply its sender gets (a frame type, or an error code). The owner decides every one of them.
+# Who may send each media frame, checked below (the authorization matrix, tests/integration/
+# test_authorization_matrix.py, has its own rows for these frames): each media frame sent from a
+# socket on the process that does NOT own the webinar's media, by who sends it, and the reply its
+# sender gets (a frame type, or an error code). The owner decides every one of them.
 AUTHZ_ROWS: list[tuple[str, str, str]] = [
     ("media.watch", "registrant", "media.publishers"),
     ("media.watch", "host", "media.publishers"),

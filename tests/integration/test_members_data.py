@@ -20,8 +20,9 @@ from tests.support.store import server_database
 
 PASSWORD = "correct horse"
 
-# Rows for the authorization matrix (tests/integration/test_authorization_matrix.py imports them once it
-# exists): (method, path, who, expected status). `$room` is a public room owned by "owner".
+# Who may export, delete and set retention, checked by test_the_authorization_rows_hold below (the
+# authorization matrix, tests/integration/test_authorization_matrix.py, has its own rows for these routes):
+# (method, path, who, expected status). `$room` is a public room owned by "owner".
 AUTHZ_ROWS = [
     ("GET", "/api/me/export", "anonymous", 401),
     ("GET", "/api/me/export", "member", 200),
@@ -265,7 +266,7 @@ async def test_retention_removes_exactly_the_expired_range_and_resume_reports_it
 
 
 async def test_the_authorization_rows_hold(server):
-    """Plays AUTHZ_ROWS: who may download, delete and set retention (the matrix imports the same rows)."""
+    """Plays AUTHZ_ROWS: who may download, delete and set retention."""
     owner, moderator, member, outsider = [await Api.register(server.url) for _ in range(4)]
     room = await owner.create_room("retention rules")
     for api in (moderator, member):

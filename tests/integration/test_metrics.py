@@ -22,10 +22,11 @@ BURST = 25
 TIGHT = {"SEND_QUEUE_FRAMES": "4", "MAX_BODY_CHARS": "60000", "MAX_FRAME_BYTES": "131072",
          "MESSAGE_RATE": "1", "MESSAGE_BURST": "50", "LIMIT_USERNAME_LOGIN_FAILURES": "1/60:2"}
 
-# Rows for the authorization matrix (tests/integration/test_authorization_matrix.py, once it is on
-# main): /metrics does not depend on who the member is, only on where the request comes from and
-# on METRICS_TOKEN. From loopback without METRICS_TOKEN every caller reads it; from anywhere else,
-# or with METRICS_TOKEN set and not sent, every caller gets 404 (the scenario test below).
+# Who reads /metrics, checked by the tests below (the authorization matrix, tests/integration/
+# test_authorization_matrix.py, has its own row for it): it does not depend on who the member is,
+# only on where the request comes from and on METRICS_TOKEN. From loopback without METRICS_TOKEN
+# every caller reads it; from anywhere else, or with METRICS_TOKEN set and not sent, every caller
+# gets 404 (the scenario test below).
 METRICS_AUTHORIZATION_ROWS = {
     ("GET", "/metrics"): {role: 200 for role in ("anonymous", "non-member", "member", "muted", "banned",
                                                  "moderator", "owner", "site admin")},

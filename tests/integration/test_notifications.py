@@ -11,8 +11,8 @@ import httpx
 from tests.support.client import Api, ChatClient
 from tests.support.emergency import open_emergency
 
-# Routes and frames of notifications for the authorization matrix (tests/integration/
-# test_authorization_matrix.py imports this table once it exists on main): (method, path template,
+# Who may use the notification routes, checked by test_authorization_rows_hold below (the authorization
+# matrix, tests/integration/test_authorization_matrix.py, has its own rows for them): (method, path template,
 # who, expected status). "anonymous": no credentials; "member": any logged-in member; "outsider": a
 # member who does not belong to the room in the path.
 AUTHZ_ROWS = [
