@@ -82,8 +82,9 @@ class Settings:
     ice_servers: tuple[dict, ...] = ()
     media_host_addresses: tuple[str, ...] = ()
     # WebRTC viewers one process serves (the owner of a webinar's media); beyond it attendees get the HTTP
-    # stream. Half a core at the measured ~0.96 % of a core per video viewer of one presenter is 52,
-    # rounded down (docs/media.md, "Capacity"); the other half is chat, signalling and the stream's tap.
+    # stream. Half a core at the measured 0.63 % of a core per video viewer of one presenter is 79, rounded
+    # down to 75 (docs/performance.md, "WebRTC ceiling of one process"; docs/media.md, "Capacity"); the other
+    # half is chat, signalling and the stream's tap.
     media_max_viewers: int = 75
     # One process owns a webinar's media; its lease lapses this long after it stops renewing (it died),
     # and a relayed request waits this long at most for the owner's answer.

@@ -19,10 +19,10 @@ One process owns a webinar's media at a time (recordings/media/ownership.py); so
 processes reach this hub through the relay (recordings/media/router.py), which names the member
 and the socket, and every check here runs for them exactly as for a socket of this process.
 
-Capacity: each WebRTC viewer costs this process about 1 % of a core (docs/performance.md), so
-it seats at most `max_viewers` watching sockets; beyond that an attendee's media.watch is
-answered with media.stream (watch the HTTP stream instead). Hosts, panelists and promoted
-speakers are always seated.
+Capacity: each WebRTC video viewer costs this process about 0.63 % of a core (docs/performance.md,
+"WebRTC ceiling of one process"), so it seats at most `max_viewers` watching sockets; beyond that
+an attendee's media.watch is answered with media.stream (watch the HTTP stream instead). Hosts,
+panelists and promoted speakers are always seated.
 """
 
 from __future__ import annotations
@@ -65,9 +65,11 @@ class EventSource(Protocol):
 
 @dataclass(frozen=True)
 class MediaConfig:
+    # MEDIA_MAX_VIEWERS. No default here: its one default is Settings.media_max_viewers (realtime/settings.py,
+    # the arithmetic in docs/media.md), so a second figure here cannot go stale.
+    max_viewers: int
     ice_servers: tuple[dict[str, Any], ...] = ()
     host_addresses: tuple[str, ...] = ()
-    max_viewers: int = 50         # MEDIA_MAX_VIEWERS (realtime/settings.py; the arithmetic in docs/media.md)
 
 
 class MediaHub:

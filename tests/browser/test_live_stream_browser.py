@@ -1,19 +1,21 @@
 """Chromium plays a webinar's live stream through static/hls-player.js while it is being produced:
-audio only first, then with video, until the stream ends (standard segments); and at low latency, where the
-delay from the publisher's picture to the screen is measured with a clock burned into the picture."""
+audio only first, then with video, until the stream ends (standard segments); standard or low latency chosen by
+the player itself from the member's link; and at low latency, where the delay from the publisher's picture to the
+screen is measured with a clock burned into the picture."""
 
 from __future__ import annotations
 
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page
 
 from recordings.live.packager import LivePackager
 from recordings.live.settings import LiveSettings
 from recordings.live.streams import live_dir
-from tests.browser.conftest import new_person, run_axe
+from tests.browser.conftest import Person, new_person, run_axe
 from tests.support.live_media import CLOCK_BITS, CLOCK_SIZE, clock_block, clock_packets, opus_packets, play, \
     vp8_packets
 from tests.support.services import ServerProcess
@@ -81,6 +83,63 @@ def test_a_member_listens_then_watches_the_live_stream(browser: Browser, site: S
     assert parsed["segments"][0]["url"].endswith("/x/seg-00040.m4s?exp=1&sig=ab")
     # 404s while the stream had not started are how the player learns to wait; nothing else went wrong.
     assert [e for e in member.errors if "status of 404" not in e] == []
+
+
+def _viewer(browser: Browser, site: ServerProcess, people, name: str) -> tuple[Person, list[str]]:
+    """A member on their own device, with the path of every live file their pages ask for."""
+    person = new_person(browser, site, name)
+    people.append(person)
+    fetched: list[str] = []
+    person.context.on("request", lambda request: fetched.append(urlsplit(request.url).path.rsplit("/", 1)[-1])
+                      if "/live/" in request.url else None)
+    return person, fetched
+
+
+def test_the_player_takes_standard_segments_by_itself_in_low_bandwidth_mode_or_with_data_saver(
+        browser: Browser, site: ServerProcess, people):
+    """No ?latency= in the address: the player reads the link from the page (low-bandwidth mode, data-lite) and
+    from the browser (navigator.connection.saveData) and loads the standard or the low-latency master."""
+    host, _ = _viewer(browser, site, people, "Host")
+    webinar = host.api("POST", "/api/webinars", {
+        "title": "Water and sanitation", "starts_at": "2026-12-08T12:00:00Z", "ends_at": "2026-12-08T13:00:00Z",
+        "visibility": "public"})
+    lite, lite_fetched = _viewer(browser, site, people, "Lite")
+    lite.context.add_cookies([{"name": "convene_lite", "value": "1", "url": site.url}])   # the settings page's switch
+    saver, saver_fetched = _viewer(browser, site, people, "Saver")
+    # Data saver as the browser reports it (Save-Data header, navigator.connection.saveData).
+    saver.context.new_cdp_session(saver.page).send("Emulation.setDataSaverOverride", {"dataSaverEnabled": True})
+    good, good_fetched = _viewer(browser, site, people, "Good")
+    packets = vp8_packets(SECONDS + 3, 1) + opus_packets(SECONDS + 3, 1)
+    packager = LivePackager(webinar["id"], live_dir(Path(site.env["CONVENE_DATA_DIR"]), webinar["id"]),
+                            LiveSettings())
+    publishing = threading.Thread(target=play, args=(packager, packets), daemon=True)
+    publishing.start()
+    try:
+        for person in (lite, saver, good):
+            person.page.goto(f"/webinars/{webinar['id']}/stream")
+            person.page.get_by_role("button", name="Watch video").click()
+        for person in (lite, saver, good):
+            wait_until(person.page, "document.querySelector('.stream video').currentTime > 1", timeout_s=25)
+        modes = {person.display_name: (person.page.evaluate("document.body.dataset.lite || null"),
+                                       person.page.evaluate("navigator.connection.saveData"),
+                                       person.page.evaluate("document.querySelector('.stream').dataset.latencyMode"))
+                 for person in (lite, saver, good)}
+    finally:
+        publishing.join()
+        packager.close()
+        assert packager.wait(30) == 0
+    assert modes == {"Lite": ("true", False, "standard"), "Saver": (None, True, "standard"),
+                     "Good": (None, False, "low")}, modes
+    # What each player loaded: the standard master and whole segments, or the low-latency master and parts.
+    for fetched in (lite_fetched, saver_fetched):
+        assert "master.m3u8" in fetched and "index.m3u8" in fetched, fetched
+        assert any(name.startswith("seg-") for name in fetched), fetched
+        assert not [name for name in fetched if name in ("master-ll.m3u8", "ll.m3u8") or name.startswith("part-")]
+    assert "master-ll.m3u8" in good_fetched and "ll.m3u8" in good_fetched, good_fetched
+    assert any(name.startswith("part-") for name in good_fetched), good_fetched
+    assert not [name for name in good_fetched if name in ("master.m3u8", "index.m3u8") or name.startswith("seg-")]
+    for person in (lite, saver, good):
+        assert [e for e in person.errors if "status of 404" not in e] == [], person.errors
 
 
 # Reads the clock in the picture on screen: the video drawn on a canvas, each bit's block bright or dark.

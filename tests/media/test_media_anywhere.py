@@ -1,4 +1,5 @@
-"""Media on any process, and the WebRTC viewer budget (issue 17): real aiortc peers, real processes, loopback only."""
+"""Media on any process, and the WebRTC viewer budget, which the stage is never held to (issue 17): real aiortc peers,
+real processes, loopback only."""
 
 from __future__ import annotations
 
@@ -53,3 +54,21 @@ def test_beyond_the_viewer_budget_attendees_get_the_http_stream_and_the_stage_st
     assert result["speaker_frames_after_s"] < 10
     metrics = result["metrics"]
     assert metrics["sent_to_stream"] >= 2 and metrics["webrtc_viewers"] == 3 and metrics["publishers"] == 2, metrics
+
+
+def test_beyond_the_viewer_budget_a_host_and_a_panelist_who_come_to_watch_still_get_webrtc():
+    result = run_scenario("tests.media.scenario_capacity_stage", timeout=180)
+    # MEDIA_MAX_VIEWERS=1, taken by an attendee before the stage opens the live page in Chromium.
+    assert result["seated"] == "media.publishers"
+    assert result["errors"] == []
+    # A co-host and a panelist are seated anyway: they decode the host's video over WebRTC, with no note.
+    for name in ("co_host", "panelist"):
+        stats, page = result[name], result[name + "_page"]
+        assert stats["state"] == "connected" and stats["video"]["framesDecoded"] > 10, (name, stats)
+        assert page == {"note": False, "stream_element": False, "webrtc_views": 1}, (name, page)
+    # A plain attendee is sent to the HTTP stream, which plays in the stage under the note.
+    attendee = result["attendee"]
+    assert attendee["playing"] and attendee["tag"] == "VIDEO" and attendee["webrtc_views"] == 0, attendee
+    assert attendee["note"].startswith("Live video is full for this webinar"), attendee
+    # Three seats on a budget of one: the attendee's and the stage's two; only the attendee went to the stream.
+    assert result["metrics"] == {"sent_to_stream": 1, "webrtc_viewers": 3}, result["metrics"]
