@@ -101,6 +101,34 @@ async def test_who_is_notified_of_what(server):
         await client.close()
 
 
+async def test_marking_one_notification_read_by_id_leaves_the_others_unread(server):
+    amina, tomas, priya = [await Api.register(server.url) for _ in range(3)]
+    first_room, second_room = await amina.create_room("Supervision"), await amina.create_room("Rota")
+    for room in (first_room, second_room):
+        await tomas.join(room)
+    writer = await amina.connect(server.ws_url)
+    t = tomas.member["username"]
+    for room, body in ((first_room, "the notes are up"), (first_room, "and the slides"), (second_room, "swap Friday?")):
+        await writer.say(room, f"@{t} {body}")
+    deadline = asyncio.get_running_loop().time() + 10
+    while (inbox := (await tomas.http.get("/api/notifications")).json())["unread"] < 3:
+        assert asyncio.get_running_loop().time() < deadline, inbox
+        await asyncio.sleep(0.1)
+    assert inbox["mentions"] == {str(first_room): 2, str(second_room): 1}
+    chosen = next(n for n in inbox["notifications"] if n["excerpt"].endswith("the notes are up"))
+
+    marked = (await tomas.http.post("/api/notifications/read", json={"ids": [chosen["id"]]})).json()
+    assert marked == {"marked": 1, "unread": 2, "mentions": {str(first_room): 1, str(second_room): 1}}
+    after = (await tomas.http.get("/api/notifications")).json()["notifications"]
+    assert {n["id"]: n["read"] for n in after} == {n["id"]: n["id"] == chosen["id"] for n in inbox["notifications"]}
+    # Again, or by another member: nothing changes.
+    assert (await tomas.http.post("/api/notifications/read", json={"ids": [chosen["id"]]})).json()["marked"] == 0
+    other = next(n for n in after if not n["read"])
+    assert (await priya.http.post("/api/notifications/read", json={"ids": [other["id"]]})).json()["marked"] == 0
+    assert (await tomas.http.get("/api/notifications/counts")).json()["unread"] == 2
+    await writer.close()
+
+
 async def test_conversations_alerts_and_non_members(server):
     amina, tomas, priya = [await Api.register(server.url) for _ in range(3)]
     dm = (await amina.http.post("/api/dms", json={"members": [tomas.id, priya.id]})).json()["id"]

@@ -24,9 +24,14 @@ from tests.support.emergency import SmtpSink, open_emergency
 from tests.support.mail import links, verified_address
 from tests.support.services import ServerProcess
 
+# Each timing has its own delay, in the order of production's (120 s, 15 min, 1 h, 1 day) but shrunk:
+# DELAY_S is the default timing's (every 15 minutes), the one most tests run with.
+AT_ONCE_S = 0.5
 DELAY_S = 2.0
+HOURLY_S = 5.0
+DAILY_S = 600.0
 MAIL_ENV = {"EMERGENCY_JOB_INTERVAL_S": "0.2", "NOTIFY_JOB_INTERVAL_S": "0.2", "NOTIFY_SWEEP_S": "0.5",
-            "NOTIFY_EMAIL_DELAYS_S": f"now={DELAY_S},15min={DELAY_S},hourly={DELAY_S},daily={DELAY_S}"}
+            "NOTIFY_EMAIL_DELAYS_S": f"now={AT_ONCE_S},15min={DELAY_S},hourly={HOURLY_S},daily={DAILY_S}"}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +119,57 @@ async def test_reading_the_message_before_the_delay_means_no_e_mail(mail_server,
     await reader.close()
     await asyncio.sleep(DELAY_S * 2 + 1.5)
     assert smtp.inbox.to(address) == []
+    await writer.close()
+
+
+async def test_at_once_mails_promptly_while_hourly_waits_and_gathers_the_missed_into_one_e_mail(mail_server, smtp):
+    amina, tomas, priya = await people(mail_server, smtp, 3)
+    for api, timing in ((tomas, "now"), (priya, "hourly")):
+        changed = await api.http.put("/api/me/preferences", json={"email_timing": timing})
+        assert changed.status_code == 200 and changed.json()["email_timing"] == timing
+    tomas_address, priya_address = (f"{api.member['username']}@example.org" for api in (tomas, priya))
+    room = await shared_room(amina, [tomas, priya])
+    writer = await amina.connect(mail_server.ws_url)
+    t, p = tomas.member["username"], priya.member["username"]
+    first = await writer.say(room, f"@{t} @{p} the rota for next week is up")
+    sent_at = asyncio.get_running_loop().time()
+
+    await smtp.inbox.wait_for(tomas_address, timeout=AT_ONCE_S + 3)
+    assert asyncio.get_running_loop().time() - sent_at < HOURLY_S - 1
+    assert smtp.inbox.to(priya_address) == []   # hourly: nothing yet
+    second = await writer.say(room, f"@{p} and could you cover Saturday?")
+
+    mails = await smtp.inbox.wait_for(priya_address, timeout=HOURLY_S + 5)
+    waited = asyncio.get_running_loop().time() - sent_at
+    assert waited >= HOURLY_S - 0.5, waited
+    # Her second mention was due a second later: it went in the same e-mail, not in one of its own.
+    await asyncio.sleep(2.5)
+    assert len(smtp.inbox.to(priya_address)) == 1 and len(smtp.inbox.to(tomas_address)) == 1
+    digest = mails[0]
+    assert digest["Subject"] == "[Convene] 2 things you missed"
+    text = digest.get_body(preferencelist=("plain",)).get_content()
+    assert "the rota for next week is up" in text and "could you cover Saturday?" in text
+    assert {f"/rooms/{room}#m-{first['seq']}", f"/rooms/{room}#m-{second['seq']}"} <= {
+        link[link.index("/rooms/"):] for link in links(digest) if "/rooms/" in link}
+    assert digest["Reply-To"] is None   # two messages: a reply could not say which one it answers
+    await writer.close()
+
+
+async def test_an_e_mail_is_in_the_language_of_the_members_profile(mail_server, smtp):
+    amina, claire = await people(mail_server, smtp, 2)
+    address = f"{claire.member['username']}@example.org"
+    changed = await claire.http.put("/api/me/preferences", json={"language": "fr", "email_timing": "now"})
+    assert changed.status_code == 200 and changed.json()["language"] == "fr"
+    room = await shared_room(amina, [claire], name="Premiers secours")
+    writer = await amina.connect(mail_server.ws_url)
+    await writer.say(room, f"@{claire.member['username']} tu as les notes de supervision ?")
+    mail = (await smtp.inbox.wait_for(address, timeout=AT_ONCE_S + 5))[0]
+    assert mail["Subject"] == f"[Convene] {amina.member['display_name']} vous a mentionné dans Premiers secours"
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert text.startswith(f"Bonjour {claire.member['display_name']},")
+    assert "Arrêter ces e-mails" in text and "Stop these e-mails" not in text
+    html = mail.get_body(preferencelist=("html",)).get_content()
+    assert '<html lang="fr"' in html and "Ouvrir dans Convene" in html
     await writer.close()
 
 
@@ -230,3 +286,31 @@ async def test_webinar_e_mails_arrive_once_each_across_two_processes(mail_cluste
     assert len(smtp.inbox.to(address)) == 3
     kinds = sorted(n["kind"] for n in (await attendee.http.get("/api/notifications")).json()["notifications"])
     assert kinds == ["recording.ready", "webinar.starting"]
+
+
+async def test_a_member_who_turned_off_webinar_e_mails_gets_no_reminder(mail_cluster, smtp):
+    one, two = mail_cluster
+    host = await Api.register(one.url)
+    keen, busy = await Api.register(one.url), await Api.register(two.url)
+    keen_address = await verified_address(keen, smtp.inbox, forget=True)
+    busy_address = await verified_address(busy, smtp.inbox, forget=True)
+    changed = await busy.http.put("/api/me/preferences", json={"channels": {"webinar": ["push"]}})
+    assert changed.status_code == 200 and changed.json()["channels"]["webinar"] == ["push"]
+    starts = datetime.now(timezone.utc) + timedelta(minutes=10)
+    webinar = (await host.http.post("/api/webinars", json={
+        "title": "Self-care for responders", "description": "Short and practical.", "language": "en",
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat(),
+        "visibility": "public"})).json()
+    for api in (keen, busy):
+        assert (await api.http.post(f"/api/webinars/{webinar['id']}/register")).status_code in (200, 201, 204)
+
+    mails = await smtp.inbox.wait_for(keen_address, count=2, timeout=15)
+    assert "[Convene] Self-care for responders starts in 15 minutes" in [m["Subject"] for m in mails]
+    # Her reminder is in the inbox (and pushed, as she chose), just not e-mailed.
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (inbox := (await busy.http.get("/api/notifications")).json()["notifications"]):
+        assert asyncio.get_running_loop().time() < deadline, "no reminder in the inbox"
+        await asyncio.sleep(0.2)
+    assert [n["kind"] for n in inbox] == ["webinar.starting"]
+    await asyncio.sleep(2.0)   # both processes ran their jobs several times meanwhile
+    assert smtp.inbox.to(busy_address) == [] and len(smtp.inbox.to(keen_address)) == 2
