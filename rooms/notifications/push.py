@@ -170,7 +170,7 @@ class PushSender:
             await asyncio.to_thread(
                 webpush, job.subscription.info(), data, vapid_private_key=self.keys.vapid,
                 vapid_claims={"sub": self.settings.vapid_subject}, ttl=self.settings.push_ttl_s,
-                headers=headers, timeout=10, requests_session=self._http)
+                headers=headers, timeout=self.settings.push_timeout_s, requests_session=self._http)
         except WebPushException as error:
             status = error.response.status_code if error.response is not None else None
             if status in (404, 410):
@@ -188,7 +188,8 @@ class PushSender:
     async def _retry(self, job: PushJob, error: str) -> None:
         metrics.push_sent.labels("failed").inc()
         log.warning("push job %s failed (attempt %s): %s", job.id, job.attempts + 1, error)
-        await self.stores.push.failed(job.id, error, utcnow() + timedelta(seconds=min(3600, 5 * 2 ** job.attempts)))
+        delay = min(3600.0, self.settings.push_retry_s * 2 ** job.attempts)
+        await self.stores.push.failed(job.id, error, utcnow() + timedelta(seconds=delay))
 
 
 def payload(notification: Notification, prefs: Preferences) -> dict:

@@ -35,6 +35,8 @@ class NotificationSettings:
     push_claim_s: float = 60.0             # a claimed push not sent by then is claimed again
     push_ttl_s: int = 24 * 3600            # how long the push service keeps an undelivered push
     push_max_attempts: int = 8
+    push_timeout_s: float = 10.0           # a push service that has not answered by then has failed this attempt
+    push_retry_s: float = 5.0              # a failed push is retried after this, then twice as long each time (≤ 1 h)
     inbound_host: str = "0.0.0.0"
     inbound_port: int = 2525               # INBOUND_SMTP_PORT: the reply-by-e-mail receiver
     inbound_domain: str = "localhost"      # reply addresses are reply+<token>@<this>
@@ -67,6 +69,8 @@ class NotificationSettings:
             vapid_subject=env.get("VAPID_SUBJECT") or f"mailto:{smtp_from}",
             push_claim_s=env_float(env, "PUSH_CLAIM_S", cls.push_claim_s),
             push_ttl_s=env_int(env, "PUSH_TTL_S", cls.push_ttl_s),
+            push_timeout_s=env_float(env, "PUSH_TIMEOUT_S", cls.push_timeout_s),
+            push_retry_s=env_float(env, "PUSH_RETRY_S", cls.push_retry_s),
             inbound_host=env.get("INBOUND_SMTP_HOST") or cls.inbound_host,
             inbound_port=env_int(env, "INBOUND_SMTP_PORT", cls.inbound_port),
             inbound_domain=env.get("INBOUND_MAIL_DOMAIN") or cls.inbound_domain,

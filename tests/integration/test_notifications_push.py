@@ -1,5 +1,6 @@
 """Web Push end to end: a private message to a member who is away reaches a loopback push service within
-2 s, encrypted for their browser and signed with the server's VAPID key; 410 removes a subscription;
+2 s, encrypted for their browser and signed with the server's VAPID key; a push service that times out or
+answers 5xx gets the push again later, with back-off, until it takes it; 410 removes a subscription;
 endpoints off the allow-list are refused; a process killed holding a push job sends it once after restart."""
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import pytest
 
 from tests.conftest import backend_env, embedded_env
 from tests.support.client import Api
-from tests.support.push import Device, PushService, verify_vapid
+from tests.support.push import HANG, Device, PushService, verify_vapid
 from tests.support.services import ServerProcess
 
-FAST_PUSH = {"NOTIFY_JOB_INTERVAL_S": "0.2", "NOTIFY_SWEEP_S": "0.5", "PUSH_CLAIM_S": "1"}
+PUSH_TIMEOUT_S = 2.0
+PUSH_RETRY_S = 0.5
+FAST_PUSH = {"NOTIFY_JOB_INTERVAL_S": "0.2", "NOTIFY_SWEEP_S": "0.5", "PUSH_CLAIM_S": "1",
+             "PUSH_TIMEOUT_S": str(PUSH_TIMEOUT_S), "PUSH_RETRY_S": str(PUSH_RETRY_S)}
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +80,31 @@ async def test_a_private_message_to_a_member_who_is_away_is_pushed_within_2_s(pu
     assert inbox["unread"] == 1 and inbox["notifications"][0]["kind"] == "message"
     await asyncio.sleep(1.0)
     assert len(push_service.to(phone)) == 1
+    await chat.close()
+
+
+async def test_a_push_the_service_fails_to_take_is_retried_with_back_off_until_delivered(push_server, push_service):
+    amina, tomas = await Api.register(push_server.url), await Api.register(push_server.url)
+    phone = Device(push_service)
+    push_service.hang_s = PUSH_TIMEOUT_S + 1
+    # The push service first says nothing (the sender times out), then is overloaded twice, then takes it.
+    push_service.troubles[phone.name] = [HANG, 503, 503]
+    await subscribed(tomas, phone)
+    room = (await amina.http.post("/api/dms", json={"members": [tomas.id]})).json()["id"]
+    chat = await amina.connect(push_server.ws_url)
+    ack = await chat.say(room, "Can you take the night shift?")
+    await wait_for_push(push_service, phone, count=4, timeout=15)
+    await asyncio.sleep(2.0)   # longer than the claim: a push not marked sent would have gone again
+    tries = push_service.to(phone)
+    assert len(tries) == 4
+    gaps = [later.at - earlier.at for earlier, later in zip(tries, tries[1:])]
+    # Each retry waits for its back-off, twice the one before (the first one after the timeout).
+    assert gaps[0] >= PUSH_TIMEOUT_S + PUSH_RETRY_S - 0.05, gaps
+    assert gaps[1] >= 2 * PUSH_RETRY_S - 0.05 and gaps[2] >= 4 * PUSH_RETRY_S - 0.05, gaps
+    assert all(gap < 4 * PUSH_RETRY_S + PUSH_TIMEOUT_S + 3 for gap in gaps), gaps   # retried, not dropped
+    delivered = phone.decrypt(tries[-1])
+    assert delivered["room"] == room and delivered["seq"] == ack["seq"]
+    assert len({p.headers["topic"] for p in tries}) == 1   # the same push each time
     await chat.close()
 
 

@@ -1,7 +1,8 @@
 """A Web Push service on loopback speaking RFC 8030, and a test "browser" that subscribes and decrypts.
 
 The service accepts POST /push/<id> with TTL, Urgency, Content-Encoding: aes128gcm and a VAPID
-Authorization header, records each request, and answers 201 (or 410 for ids marked gone). The browser
+Authorization header, records each request, and answers 201 (or 410 for ids marked gone; or, for a
+device given troubles, first each of them in turn: a 5xx, or no answer at all). The browser
 side is a P-256 key pair and an auth secret (RFC 8291), so the test reads exactly what a browser would.
 """
 
@@ -32,6 +33,9 @@ def unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+HANG = "hang"
+
+
 @dataclass
 class Pushed:
     path: str
@@ -45,6 +49,10 @@ class PushService:
     port: int = field(default_factory=free_port)
     received: list[Pushed] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
+    # A device's next requests, in order, before it is answered normally: a status to answer (503),
+    # or HANG: no answer for hang_s, as an overloaded service would (the sender's timeout is shorter).
+    troubles: dict[str, list[int | str]] = field(default_factory=dict)
+    hang_s: float = 3.0
 
     @property
     def origin(self) -> str:
@@ -58,7 +66,13 @@ class PushService:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 service.received.append(Pushed(self.path, {k.lower(): v for k, v in self.headers.items()}, body,
                                                time.monotonic()))
-                status = 410 if self.path.rsplit("/", 1)[-1] in service.gone else 201
+                name = self.path.rsplit("/", 1)[-1]
+                troubles = service.troubles.get(name)
+                trouble = troubles.pop(0) if troubles else None
+                if trouble == HANG:
+                    time.sleep(service.hang_s)   # the sender gave up long ago: answer nothing
+                    return
+                status = trouble if isinstance(trouble, int) else 410 if name in service.gone else 201
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 if status == 201:
