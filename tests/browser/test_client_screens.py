@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import SCREENSHOTS, Person, new_person, run_axe, say
 from tests.browser.test_recordings_browser import Archive, archive  # noqa: F401 (the package's one recording)
-from tests.browser.test_web_client import StartWebinar, live_webinar, online  # noqa: F401 (a fixture)
+from tests.browser.test_web_client import StartWebinar, box, live_webinar, online  # noqa: F401 (a fixture)
 from tests.support.services import REPO_ROOT, ServerProcess
 
 SHOTS = SCREENSHOTS / "client"
@@ -136,3 +136,59 @@ def test_the_live_page_at_1280_px_shows_the_picture_and_the_chat_side_by_side_in
     assert chat["x"] + chat["width"] <= stage["x"]   # right to left: the stage on the right
     assert max(stage["y"] + stage["height"], chat["y"] + chat["height"]) <= page.evaluate("innerHeight")
     expect(page.locator("#tab-chat")).to_have_attribute("aria-selected", "true")
+
+
+
+def select_tab(page: Page, name: str) -> None:
+    """What a tap on the tab does, without Playwright's scrolling the tab into view first: the test is
+    about what the member sees where they are."""
+    page.evaluate("name => document.getElementById('tab-' + name).click()", name)
+    expect(page.locator(f"#tab-{name}")).to_have_attribute("aria-selected", "true")
+
+
+def test_an_attendee_reaches_the_hand_the_questions_and_the_vote_without_scrolling_past_the_picture(
+        browser: Browser, site: ServerProcess, people: list[Person], live_webinar: StartWebinar) -> None:  # noqa: F811
+    host = new_person(browser, site, "Amina Host", width=1280)
+    guest = new_person(browser, site, "Kofi Guest", width=1280)
+    people += [host, guest]
+    webinar = live_webinar(host, guest)
+    host.api("POST", f"/api/webinars/{webinar}/polls", {"question": "How rested do you feel this week?",
+                                                        "options": ["Rested", "Tired", "Exhausted"]})
+    host.page.goto(f"/webinars/{webinar}/live")
+    online(host.page)
+    for n in range(20):   # a chat longer than the window
+        host.page.fill("#body", f"Chat {n}: welcome everyone, the slides are in the pinned message")
+        host.page.keyboard.press("Enter")
+    expect(host.page.locator("#messages li[data-seq]")).to_have_count(20)
+    page = guest.page
+    last_vote = "#w-polls li[data-poll] li:last-child button[data-act=vote]"
+
+    # A phone: the picture on top, raising a hand right under it, then the tabs, all on the first screen.
+    show(page, f"/webinars/{webinar}/live", 360, "light")
+    height = page.evaluate("innerHeight")
+    stage, hand, tabs = box(page, "#m-videos"), box(page, "#w-hand"), box(page, "#w-tabs [role=tablist]")
+    assert stage["y"] + stage["height"] <= hand["y"] and hand["y"] + hand["height"] <= tabs["y"], (stage, hand, tabs)
+    assert abs(stage["x"] - tabs["x"]) < 1 and abs(stage["width"] - tabs["width"]) < 1   # one column
+    assert tabs["y"] + tabs["height"] <= height and page.evaluate("scrollY") == 0
+    # A tab shows its control right below the tabs, in place of the chat: the picture and the control fit
+    # on one screen together (below the chat, the form would be a whole chat's height further down).
+    for tab, first, control in (("questions", "#w-ask", "#w-ask"), ("polls", "#w-polls > li", last_vote)):
+        select_tab(page, tab)
+        expect(page.locator("#panel-chat")).to_be_hidden()
+        top, found = box(page, first), box(page, control)
+        assert 0 <= top["y"] - (tabs["y"] + tabs["height"]) <= 120, (tab, top, tabs)   # only the tab's heading
+        assert found["y"] + found["height"] - stage["y"] <= height, (tab, found, stage, height)
+    select_tab(page, "chat")
+    chat = box(page, "#panel-chat")
+    assert chat["y"] + chat["height"] - stage["y"] > height   # below the chat, no form would fit with the picture
+    assert page.evaluate("scrollY") == 0
+
+    # A laptop: the hand and, in their tabs, the question form and the vote, all in the first window.
+    show(page, f"/webinars/{webinar}/live", 1280, "light")
+    height = page.evaluate("innerHeight")
+    for tab, control in (("chat", "#w-hand"), ("questions", "#w-ask"), ("polls", last_vote)):
+        select_tab(page, tab)
+        found = box(page, control)
+        assert found["y"] >= 0 and found["y"] + found["height"] <= height, (control, found, height)
+    assert page.evaluate("scrollY") == 0
+    assert guest.errors == []
