@@ -35,7 +35,9 @@ class NotificationSettings:
     push_claim_s: float = 60.0             # a claimed push not sent by then is claimed again
     push_ttl_s: int = 24 * 3600            # how long the push service keeps an undelivered push
     push_max_attempts: int = 8
-    push_timeout_s: float = 10.0           # a push service that has not answered by then has failed this attempt
+    # A push service that has not answered by then has failed this attempt. Well below push_claim_s, or
+    # another process takes the job while this one still waits, and the push may go twice.
+    push_timeout_s: float = 10.0
     push_retry_s: float = 5.0              # a failed push is retried after this, then twice as long each time (≤ 1 h)
     inbound_host: str = "0.0.0.0"
     inbound_port: int = 2525               # INBOUND_SMTP_PORT: the reply-by-e-mail receiver
