@@ -73,6 +73,9 @@ broker_cluster_shards = Gauge("convene_broker_cluster_shards", "Redis Cluster pr
 store_errors = Counter("convene_store_errors_total", "Database operations that failed, by kind "
                        "(`unavailable`: outage or pool timeout; `failed`: any other database error)", ["kind"])
 STORE_ERROR_KINDS = ("unavailable", "failed")
+store_inline_reads = Counter("convene_store_inline_reads_total", "Point reads the embedded store answered on the "
+                             "event loop's thread (`answered`), or handed to its worker threads because the file "
+                             "was locked against readers at that moment (`retried`)", ["result"])
 store_wait_seconds = Histogram("convene_store_wait_seconds", "Time waiting for a database connection from the "
                                "pool (on SQLite, writes include the wait for the single writer's turn)",
                                ["operation"], buckets=WAIT_BUCKETS)
@@ -143,6 +146,7 @@ revocations_by_kind = labelled(token_revocations, ("token", "member", "all"))
 history_via = labelled(history_seconds, HISTORY_VIA)
 rate_limit_by_name = labelled(rate_limit_refusals, RATE_LIMITS)
 store_errors_by_kind = labelled(store_errors, STORE_ERROR_KINDS)
+store_inline_reads_by_result = labelled(store_inline_reads, ("answered", "retried"))
 store_wait_by_operation = labelled(store_wait_seconds, STORE_OPERATIONS)
 email_outbox_by_state = labelled(email_outbox_depth, EMAIL_OUTBOX_STATES)
 

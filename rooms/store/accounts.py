@@ -55,14 +55,14 @@ class AccountStore:
             raise Conflict("this username is taken", field="username") from error
 
     async def get(self, member_id: int) -> Member | None:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             row = (await conn.execute(select(*_member_columns).where(members.c.id == member_id))).first()
         return member_from_row(row) if row else None
 
     async def get_many(self, member_ids: list[int]) -> list[Member]:
         if not member_ids:
             return []
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(select(*_member_columns).where(members.c.id.in_(member_ids)))).all()
         return [member_from_row(row) for row in rows]
 
@@ -116,7 +116,7 @@ class AccountStore:
                 .join(auth_tokens, auth_tokens.c.member_id == members.c.id)
                 .where(auth_tokens.c.token_hash == token_hash, members.c.suspended_at.is_(None))
                 .where(or_(auth_tokens.c.expires_at.is_(None), auth_tokens.c.expires_at > now)))
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             row = (await conn.execute(stmt)).first()
         return (member_from_row(row), row.token_expires_at) if row else None
 

@@ -19,7 +19,7 @@ class MembershipStore:
     async def get(self, room_id: int, member_id: int) -> Membership | None:
         stmt = select(memberships).where(memberships.c.room_id == room_id,
                                          memberships.c.member_id == member_id)
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return None
@@ -54,7 +54,7 @@ class MembershipStore:
             return result.rowcount > 0
 
     async def count_with_role(self, room_id: int, role: Role) -> int:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return await conn.scalar(select(func.count()).select_from(memberships).where(
                 memberships.c.room_id == room_id, memberships.c.role == role.value)) or 0
 
@@ -68,13 +68,13 @@ class MembershipStore:
         return [(member_from_row(row), Role(row.role)) for row in rows]
 
     async def member_ids(self, room_id: int) -> list[int]:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(select(memberships.c.member_id)
                                        .where(memberships.c.room_id == room_id))).all()
         return [row.member_id for row in rows]
 
     async def room_ids_of(self, member_id: int) -> list[int]:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(select(memberships.c.room_id)
                                        .where(memberships.c.member_id == member_id))).all()
         return [row.room_id for row in rows]
@@ -84,7 +84,7 @@ class MembershipStore:
         found: dict[int, list[int]] = {member_id: [] for member_id in member_ids}
         if not member_ids:
             return found
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(select(memberships.c.member_id, memberships.c.room_id)
                                        .where(memberships.c.member_id.in_(member_ids)))).all()
         for row in rows:
@@ -143,12 +143,12 @@ class MembershipStore:
             pass  # already invited: inviting twice is harmless
 
     async def is_invited(self, room_id: int, member_id: int) -> bool:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return await conn.scalar(select(func.count()).select_from(invites).where(
                 invites.c.room_id == room_id, invites.c.member_id == member_id)) > 0
 
     async def invited_rooms(self, member_id: int) -> list[int]:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(select(invites.c.room_id)
                                        .where(invites.c.member_id == member_id))).all()
         return [row.room_id for row in rows]

@@ -277,12 +277,12 @@ class MessageStore:
     async def by_client_id(self, room_id: int, sender_id: int, client_id: str) -> Event | None:
         stmt = _events().where(messages.c.room_id == room_id, messages.c.sender_id == sender_id,
                                messages.c.client_id == client_id)
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             row = (await conn.execute(stmt)).first()
         return event_from_row(row) if row else None
 
     async def get(self, room_id: int, seq: int) -> Event | None:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return await self._get(conn, room_id, seq)
 
     async def edit(self, room_id: int, target_seq: int, editor_id: int, draft: Draft,
@@ -347,7 +347,7 @@ class MessageStore:
         if upto is not None:
             stmt = stmt.where(messages.c.seq <= upto)
         stmt = stmt.order_by(messages.c.seq).limit(limit)
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
 
     async def after_rooms(self, since: dict[int, int], limit_per_room: int) -> dict[int, list[Event]]:
@@ -361,7 +361,7 @@ class MessageStore:
                 .order_by(messages.c.room_id, messages.c.seq)
                 .limit(len(since) * limit_per_room))
         found: dict[int, list[Event]] = {}
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             for row in (await conn.execute(stmt)).all():
                 found.setdefault(row[_ROOM], []).append(event_from_row(row))
         return found
@@ -418,7 +418,7 @@ class MessageStore:
         return Page(events=events[:limit], has_more=len(events) > limit)
 
     async def _readable_head(self, params: dict) -> int | None:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return await conn.scalar(_readable_head, params)
 
     async def _next_seq(self, conn: AsyncConnection, room_id: int) -> int:

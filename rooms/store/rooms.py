@@ -119,22 +119,21 @@ class RoomStore:
             raise Conflict("this room already exists") from error
 
     async def get(self, room_id: int) -> Room | None:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             row = (await conn.execute(select(rooms).where(rooms.c.id == room_id))).first()
         return room_from_row(row) if row else None
 
     async def access(self, room_id: int, member_id: int) -> RoomAccess:
         """The room, the member's membership, and their ban and mute if any: every access decision
         about a room, in one query."""
-        async with self.db.read() as conn:
-            row = (await conn.execute(_access, {"room": room_id, "member": member_id, "now": utcnow()})).first()
+        row = await self.db.first_row(_access, {"room": room_id, "member": member_id, "now": utcnow()})
         if row is None:
             return RoomAccess(None, None)
         return RoomAccess(room_from_row(row), membership_from_row(row, room_id, member_id),
                           banned_until=row.banned_until, muted_until=row.muted_until)
 
     async def by_dm_key(self, dm_key: str) -> Room | None:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             row = (await conn.execute(select(rooms).where(rooms.c.dm_key == dm_key))).first()
         return room_from_row(row) if row else None
 
@@ -150,7 +149,7 @@ class RoomStore:
         """The newest sequence number of each room: what gap repair compares against."""
         if not room_ids:
             return {}
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(
                 select(rooms.c.id, rooms.c.last_seq).where(rooms.c.id.in_(room_ids)))).all()
         return {row.id: row.last_seq for row in rows}

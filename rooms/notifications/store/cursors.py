@@ -39,7 +39,7 @@ class CursorStore:
                 .select_from(rooms.outerjoin(notifier_cursors, notifier_cursors.c.room_id == rooms.c.id))
                 .where(rooms.c.last_seq > func.coalesce(notifier_cursors.c.notified_seq, 0))
                 .limit(limit))
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return [row.id for row in (await conn.execute(stmt)).all()]
 
     async def position(self, room_id: int) -> tuple[int, int]:
@@ -53,7 +53,7 @@ class CursorStore:
         stmt = (select(*rooms.c, notifier_cursors.c.notified_seq)
                 .select_from(rooms.outerjoin(notifier_cursors, notifier_cursors.c.room_id == rooms.c.id))
                 .where(rooms.c.id.in_(room_ids)))
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(stmt)).all()
         missing = [row.id for row in rows if row.notified_seq is None]
         if missing:
@@ -83,5 +83,5 @@ class CursorStore:
         stmt = (select(func.coalesce(func.sum(rooms.c.last_seq - func.coalesce(notifier_cursors.c.notified_seq, 0)), 0))
                 .select_from(rooms.outerjoin(notifier_cursors, notifier_cursors.c.room_id == rooms.c.id))
                 .where(rooms.c.last_seq > func.coalesce(notifier_cursors.c.notified_seq, 0)))
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return int(await conn.scalar(stmt) or 0)

@@ -20,7 +20,7 @@ class PreferenceStore:
     async def get_many(self, member_ids: list[int]) -> dict[int, Preferences]:
         found: dict[int, Preferences] = {}
         if member_ids:
-            async with self.db.read() as conn:
+            async with self.db.read(quick=True) as conn:
                 rows = (await conn.execute(select(member_settings)
                                            .where(member_settings.c.member_id.in_(member_ids)))).all()
             found = {row.member_id: Preferences.from_stored(row.preferences, row.language, row.time_zone)
@@ -40,17 +40,17 @@ class PreferenceStore:
         stmt = select(room_levels.c.member_id, room_levels.c.level).where(room_levels.c.room_id == room_id)
         if member_ids is not None:
             stmt = stmt.where(room_levels.c.member_id.in_(member_ids))
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return {row.member_id: RoomLevel(row.level) for row in (await conn.execute(stmt)).all()}
 
     async def rooms_with_levels(self, room_ids: list[int]) -> set[int]:
         """Which of these rooms have a member who chose a notification level there."""
         stmt = select(room_levels.c.room_id).where(room_levels.c.room_id.in_(room_ids)).distinct()
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             return set((await conn.execute(stmt)).scalars())
 
     async def levels_of(self, member_id: int) -> dict[int, RoomLevel]:
-        async with self.db.read() as conn:
+        async with self.db.read(quick=True) as conn:
             rows = (await conn.execute(select(room_levels.c.room_id, room_levels.c.level)
                                        .where(room_levels.c.member_id == member_id))).all()
         return {row.room_id: RoomLevel(row.level) for row in rows}
