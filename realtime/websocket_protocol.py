@@ -17,6 +17,13 @@ Two changes to the protocol uvicorn ships, both for the thousand-member webinar 
   with `?compression=context` at the handshake (docs/protocol.md, "Connecting"): that socket gets
   its own compressor with context takeover, and pays for it in server memory and CPU.
 
+- **The handshake request is read once.** uvicorn's HTTP parser has already read the upgrade
+  request; it writes it out again and websockets' parser reads it a second time, line by line in a
+  generator, which cost more per connect than our whole subscribe. A request in the plain shape
+  uvicorn writes is taken apart here in a few splits and handed over as websockets' `Request`;
+  anything else (too many or too long lines, another method) still goes through websockets' parser
+  and its checks.
+
 Everything else (handshake, ASGI events, keepalive pings, closing) is uvicorn's; only its
 per-socket helpers are lighter (the receive queue is our `Outbox`, the writable flag is `Writable`,
 and the handshake's request and response are let go once accepted), because an idle socket's
@@ -26,14 +33,17 @@ every kilobyte counts ten thousand times.
 from __future__ import annotations
 
 import asyncio
+import re
 import struct
 import sys
 import zlib
 from typing import Any, Callable
 
 from websockets.extensions.permessage_deflate import PerMessageDeflate, ServerPerMessageDeflateFactory
+from websockets.datastructures import Headers
 from websockets.frames import Opcode
-from websockets.protocol import State
+from websockets.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS, Request
+from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -136,6 +146,34 @@ def asks_for_context(path: str) -> bool:
     return bool(query) and "compression=context" in query.split("&")
 
 
+# RFC 9110's token and field-value characters, as websockets' parser checks them.
+_HEADER_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_HEADER_VALUE = re.compile(rb"[\x09\x20-\x7e\x80-\xff]*")
+
+
+def upgrade_request(data: bytes) -> Request | None:
+    """The upgrade request uvicorn hands over (`GET <target> HTTP/1.1`, `name: value` lines, the
+    blank line, nothing after), or None for anything else, which websockets' parser then judges."""
+    head, blank, rest = data.partition(b"\r\n\r\n")
+    if not blank or rest or len(head) > MAX_LINE_LENGTH * 4:
+        return None
+    lines = head.split(b"\r\n")
+    if len(lines) > MAX_NUM_HEADERS or any(len(line) > MAX_LINE_LENGTH for line in lines):
+        return None
+    method, _, target = lines[0].partition(b" ")
+    target, _, protocol = target.rpartition(b" ")
+    if method != b"GET" or protocol != b"HTTP/1.1" or not target.isascii():
+        return None
+    headers = Headers()
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        value = value.strip(b" \t")
+        if not colon or not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
+            return None
+        headers[name.decode()] = value.decode("latin-1")
+    return Request(target.decode(), headers)
+
+
 class ConveneWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any], _loop: Any = None) -> None:
         super().__init__(config, server_state, app_state, _loop)
@@ -148,6 +186,20 @@ class ConveneWebSocketProtocol(WebSocketsSansIOProtocol):
         self.on_ready: Callable[[], None] | None = None
         self.context_takeover = False   # this socket compresses with its own kept context
         self._window_bits = -1          # found once the handshake is done: 0 when not compressing
+
+    def data_received(self, data: bytes) -> None:
+        if self.handshake_initiated or self.conn.state is not State.CONNECTING:
+            super().data_received(data)
+            return
+        request = upgrade_request(data)
+        if request is None:
+            super().data_received(data)
+            return
+        # The request is read: websockets' parser starts at the frames that follow it (what its
+        # ServerProtocol.parse does once it has parsed the request itself).
+        self.conn.parser = Protocol.parse(self.conn)
+        next(self.conn.parser)
+        self.handle_connect(request)
 
     # The extension the app sees: a FrameSink (realtime/connection.py).
 
