@@ -12,6 +12,7 @@ import asyncio
 import collections
 import logging
 import sqlite3
+import threading
 import time
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -209,6 +210,7 @@ class SQLiteDatabase(Database):
         self._write_lock = asyncio.Lock()
         self._inline = _inline_reader(url)
         self._prepared: dict[Any, PreparedRead] = {}
+        self._inline_thread = threading.local()
 
     @asynccontextmanager
     async def read(self, quick: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -225,15 +227,19 @@ class SQLiteDatabase(Database):
         prepared = self._prepared.get(statement)
         if prepared is None:
             prepared = self._prepared[statement] = PreparedRead(statement, self._inline.dialect)
-        with self._inline.connect() as conn:
-            try:
-                row = prepared.first(conn.connection.dbapi_connection, parameters)
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error):
-                    raise
-            else:
-                metrics.store_inline_reads_by_result["answered"].inc()
-                return row
+        # The driver's connection itself: checking one out of the pool per read cost as much as the read.
+        dbapi_connection = getattr(self._inline_thread, "connection", None)
+        if dbapi_connection is None:
+            dbapi_connection = self._inline_thread.connection = self._inline.raw_connection().dbapi_connection
+        try:
+            row = prepared.first(dbapi_connection, parameters)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+        else:
+            metrics.store_inline_reads_by_result["answered"].inc()
+            return row
+        metrics.store_inline_reads_by_result["retried"].inc()
         return await super().first_row(statement, parameters)
 
     @asynccontextmanager
@@ -248,6 +254,11 @@ class SQLiteDatabase(Database):
         async with self._write_lock:
             async with super().raw_write() as driver_connection:
                 yield driver_connection
+
+    async def dispose(self) -> None:
+        if self._inline is not None:
+            self._inline.dispose()
+        await super().dispose()
 
     async def purge_removed_text(self) -> None:
         """FTS5 records a deletion as a marker beside the old entry until segments merge: `optimize`
