@@ -23,7 +23,7 @@ from realtime.broker.base import Broker
 from rooms import metrics
 from rooms.errors import StoreUnavailable
 from rooms.mail.schema import notification_addresses
-from rooms.models import Event, Room
+from rooms.models import Event, Room, RoomKind
 from rooms.notifications.live import publish_to_member
 from rooms.notifications.models import BATCHED_KINDS, Channel, Kind, Notification, Preferences
 from rooms.notifications.recipients import Planned, RoomPeople, concerned, needs_people
@@ -88,28 +88,34 @@ class Notifier:
     async def catch_up_rooms(self, room_ids: list[int]) -> None:
         """Many rooms in one pass. Most new events concern nobody (plain messages in a room where
         nobody chose a notification level): those rooms' cursors move together, in one transaction,
-        after three reads for all of them; the rest are processed one room at a time (catch_up). Before,
+        after three reads for all of them (the events themselves are not read: one aggregate row per
+        room says whether any may concern someone, MessageStore.attention); the rest are processed one room at a time (catch_up). Before,
         every poked room cost two write transactions (each a WAL sync on the embedded default) and
         five reads, which made the notifier most of a busy server's CPU."""
         positions = {room_id: position for room_id, position in (await self.nstores.cursors.positions(room_ids)).items()
                      if position.seen < position.room.last_seq}
         if not positions:
             return
-        events = await self.stores.messages.after_rooms({room_id: p.seen for room_id, p in positions.items()},
-                                                        self.settings.page)
+        attention = await self.stores.messages.attention({room_id: p.seen for room_id, p in positions.items()})
         with_levels = await self.nstores.preferences.rooms_with_levels(list(positions))
         quiet: dict[int, tuple[int, int]] = {}
-        busy: list[tuple[datetime | None, int]] = []
+        maybe: dict[int, int] = {}
         for room_id, position in positions.items():
-            got = events.get(room_id, [])
-            if not got or needs_people(position.room, got, room_id in with_levels):
-                busy.append((got[0].created_at if got else None, room_id))
-                continue
-            quiet[room_id] = (position.seen, got[-1].seq)
-            if got[-1].seq < position.room.last_seq:
-                self.poke(room_id)   # more than one page behind: the next pass goes on from here
+            last, concerns = attention.get(room_id, (None, True))
+            if last is None or concerns or position.room.kind is RoomKind.DM or room_id in with_levels:
+                maybe[room_id] = position.seen
+            else:
+                quiet[room_id] = (position.seen, last)
         if quiet:
             await self.nstores.cursors.advance_many(quiet)
+        if not maybe:
+            return
+        # Only the rooms where something may concern someone are read event by event.
+        events = await self.stores.messages.after_rooms(maybe, self.settings.page)
+        busy: list[tuple[datetime | None, int]] = []
+        for room_id in maybe:
+            got = events.get(room_id, [])
+            busy.append((got[0].created_at if got else None, room_id))
         # In the order things happened, so a member's inbox (newest first) reads as the rooms went.
         for _, room_id in sorted(busy, key=lambda item: (item[0] is None, item[0] or _EPOCH, item[1])):
             await self.catch_up(room_id)

@@ -13,7 +13,7 @@ import functools
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Iterable
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -349,6 +349,25 @@ class MessageStore:
         stmt = stmt.order_by(messages.c.seq).limit(limit)
         async with self.db.read(quick=True) as conn:
             return [event_from_row(row) for row in (await conn.execute(stmt)).all()]
+
+    async def attention(self, since: dict[int, int]) -> dict[int, tuple[int, bool]]:
+        """For each room, the newest seq after `since` ({room: seq}) and whether anything in between
+        may concern someone whatever the room's settings: an alert, a webinar event, or a message
+        that mentions someone or the room or replies (rooms/notifications/recipients.py, needs_people,
+        reads the same from whole events). One aggregate row per room instead of every event read back:
+        most rooms' new messages concern nobody. Rooms with nothing new are absent."""
+        if not since:
+            return {}
+        mentioned = exists().where(mentions.c.room_id == messages.c.room_id, mentions.c.seq == messages.c.seq)
+        concerns = or_(messages.c.kind.in_([EventKind.ALERT.value, EventKind.WEBINAR.value]),
+                       and_(messages.c.kind == EventKind.MESSAGE.value,
+                            or_(messages.c.mentions_room.is_(True), messages.c.reply_to.is_not(None), mentioned)))
+        stmt = (select(messages.c.room_id, func.max(messages.c.seq),
+                       func.max(case((concerns, 1), else_=0)))
+                .where(or_(*(and_(messages.c.room_id == room_id, messages.c.seq > seq) for room_id, seq in since.items())))
+                .group_by(messages.c.room_id))
+        async with self.db.read(quick=True) as conn:
+            return {room_id: (last, bool(flag)) for room_id, last, flag in (await conn.execute(stmt)).all()}
 
     async def after_rooms(self, since: dict[int, int], limit_per_room: int) -> dict[int, list[Event]]:
         """`after` for many rooms in one query ({room: seq} → {room: events}, oldest first). A room may

@@ -68,3 +68,51 @@ async def test_one_pass_moves_quiet_rooms_together_and_notifies_the_mentioned_on
     assert (await notifications.nstores.inbox.counts(bea.id))[0] == 5
     stores.db.write = real_write
     chat.composer.formatter.close()
+
+
+async def test_the_attention_summary_reads_events_as_needs_people_does(domain_stores, tmp_path):
+    """The pass skips reading a room's events when MessageStore.attention says none may concern
+    anyone: the aggregate must flag exactly what needs_people flags from the whole events."""
+    from rooms.notifications.recipients import needs_people
+
+    stores = domain_stores
+    broker = MemoryBroker()
+    await broker.connect()
+    rooms = RoomService(stores)
+    chat = ChatService(stores, rooms, broker, max_body_chars=1000)
+    ann = await stores.accounts.create_member("ann", "x", "Ann")
+    bea = await stores.accounts.create_member("bea", "x", "Bea")
+
+    async def room_with(name: str) -> tuple[int, int]:
+        room = await rooms.create(ann, name, Visibility.PUBLIC)
+        await rooms.join(bea, room.id)
+        head = (await stores.rooms.get(room.id)).last_seq
+        return room.id, head
+
+    cases: dict[str, tuple[int, int]] = {}
+    cases["plain"] = await room_with("plain")
+    await chat.send(ann, cases["plain"][0], "p1", "nothing for anyone here")
+    await chat.send(bea, cases["plain"][0], "p2", "an e-mail address: bea@example.org is not a mention")
+    cases["mention"] = await room_with("mention")
+    await chat.send(ann, cases["mention"][0], "m1", "a plain one first")
+    await chat.send(ann, cases["mention"][0], "m2", "@bea look")
+    cases["room"] = await room_with("room")
+    await chat.send(ann, cases["room"][0], "r1", "@room meeting at noon")
+    cases["reply"] = await room_with("reply")
+    parent, _ = await chat.send(bea, cases["reply"][0], "q1", "a question")
+    await chat.send(ann, cases["reply"][0], "q2", "an answer", reply_to=parent.seq)
+    cases["edited"] = await room_with("edited")
+    first, _ = await chat.send(ann, cases["edited"][0], "e1", "typo")
+    await chat.edit(ann, cases["edited"][0], first.seq, "typo fixed")
+    await chat.delete(ann, cases["edited"][0], first.seq)
+
+    attention = await stores.messages.attention({room_id: head for room_id, head in cases.values()})
+    for name, (room_id, head) in cases.items():
+        room = await stores.rooms.get(room_id)
+        events = await stores.messages.after(room_id, head, 100)
+        last, concerns = attention[room_id]
+        assert last == events[-1].seq == room.last_seq, name
+        assert concerns is needs_people(room, events, False), name
+    assert {name for name, (room_id, _) in cases.items() if attention[room_id][1]} == {"mention", "room", "reply"}
+    assert await stores.messages.attention({cases["plain"][0]: attention[cases["plain"][0]][0]}) == {}
+    chat.composer.formatter.close()
