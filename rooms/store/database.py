@@ -328,18 +328,28 @@ class PreparedRead:
     def __init__(self, statement: Any, dialect: Any) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
-        self.binds = [(name, compiled.binds[name].value, compiled.binds[name].type._cached_bind_processor(dialect))
-                      for name in compiled.positiontup]
+        self.positions = list(compiled.positiontup)
+        self.processors_in: dict[str, Any] = {}
+        self.constants: dict[str, Any] = {}   # literals in the statement, processed once here
+        for name in self.positions:
+            bind = compiled.binds[name]
+            process = bind.type._cached_bind_processor(dialect)
+            if bind.value is not None or bind.callable is not None:
+                value = bind.effective_value
+                self.constants[name] = process(value) if process is not None else value
+            elif process is not None:
+                self.processors_in[name] = process
         columns = list(statement.selected_columns)
         self.processors = [column.type._cached_result_processor(dialect, None) for column in columns]
         self.row_type = collections.namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
 
     def first(self, dbapi_connection: Any, parameters: dict[str, Any]) -> Any:
-        values = []
-        for name, default, process in self.binds:
-            value = parameters.get(name, default)
-            values.append(process(value) if process is not None else value)
-        found = dbapi_connection.execute(self.sql, values).fetchone()
+        # Each parameter processed once, however many times the statement uses it.
+        given = dict(self.constants)
+        for name, value in parameters.items():
+            process = self.processors_in.get(name)
+            given[name] = process(value) if process is not None else value
+        found = dbapi_connection.execute(self.sql, [given[name] for name in self.positions]).fetchone()
         if found is None:
             return None
         return self.row_type(*(value if process is None else process(value)
