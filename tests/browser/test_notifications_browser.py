@@ -166,3 +166,55 @@ def test_the_service_worker_shows_a_push_and_opens_the_room_at_the_message(
     expect(page.locator(f"#m-{target}")).to_be_in_viewport()
     assert page.evaluate("navigator.serviceWorker.ready.then((r) => r.getNotifications()).then((l) => l.length)") == 0
     assert tomas.errors == []
+
+
+# Headless Chromium has no desktop to show a notification on: the page's Notification is replaced by a
+# recorder (permission granted), and the tab is "hidden" on demand, before the page's scripts run.
+FAKE_DESKTOP = """
+window.__hidden = false;
+Object.defineProperty(document, 'visibilityState', {get: () => window.__hidden ? 'hidden' : 'visible'});
+window.__shown = [];
+class RecordedNotification {
+  constructor(title, options) { this.title = title; this.options = options; window.__shown.push(this); }
+  static get permission() { return 'granted'; }
+  static requestPermission() { return Promise.resolve('granted'); }
+}
+window.Notification = RecordedNotification;
+"""
+
+
+def test_a_desktop_notification_shows_only_while_the_tab_is_hidden_and_opens_the_room(
+        browser: Browser, site: ServerProcess, people: list[Person]) -> None:
+    amina = new_person(browser, site, "Amina W.", width=1280)
+    tomas = new_person(browser, site, "Tomás R.", width=1280)
+    people += [amina, tomas]
+    reading = amina.create_room("Psychological first aid")
+    other = amina.create_room("Field notes: East Africa")
+    for room in (reading, other):
+        tomas.join(room)
+    tomas.page.add_init_script(FAKE_DESKTOP)
+    tomas.page.goto(f"/rooms/{reading}")
+    expect(tomas.page.locator("#room")).to_have_attribute("data-conn", "online")
+    amina.page.goto(f"/rooms/{other}")
+    expect(amina.page.locator("#room")).to_have_attribute("data-conn", "online")
+    mentions = tomas.page.locator(f'#sidebar a[data-room-link="{other}"] .mentions')
+
+    # The tab in front: the badge says it, no desktop notification.
+    say(amina, f"@{tomas.username} the first draft is up")
+    expect(mentions).to_contain_text("@1")
+    assert tomas.page.evaluate("window.__shown.length") == 0
+
+    # The tab hidden: the next mention shows one, naming who and where, with the excerpt.
+    tomas.page.evaluate("window.__hidden = true")
+    say(amina, f"@{tomas.username} could you translate it into Spanish?")
+    expect(mentions).to_contain_text("@2")
+    shown = tomas.page.evaluate("window.__shown.map(n => ({title: n.title, body: n.options.body, tag: n.options.tag}))")
+    assert shown == [{"title": "Amina W. · Field notes: East Africa",
+                      "body": "@" + tomas.username + " could you translate it into Spanish?",
+                      "tag": f"convene-{other}"}]
+
+    # Clicking it opens the room at the message.
+    tomas.page.evaluate("window.__shown[0].onclick()")
+    tomas.page.wait_for_url(re.compile(rf"/rooms/{other}\b"))
+    expect(tomas.page.locator("#messages")).to_contain_text("could you translate it into Spanish?")
+    assert tomas.errors == [] and amina.errors == []
