@@ -229,13 +229,14 @@ class SQLiteDatabase(Database):
         if prepared is None:
             prepared = self._prepared[statement] = PreparedRead(statement, self._inline.dialect)
         # The driver's connection itself: checking one out of the pool per read cost as much as the read.
-        dbapi_connection = getattr(self._inline_thread, "connection", None)
-        if dbapi_connection is None:
-            dbapi_connection = self._inline_thread.connection = self._inline.raw_connection().dbapi_connection
+        # Kept checked out for this thread (SingletonThreadPool would hand this thread the same one).
+        held = getattr(self._inline_thread, "connection", None)
+        if held is None:
+            held = self._inline_thread.connection = self._inline.raw_connection()
         try:
-            row = prepared.first(dbapi_connection, parameters)
+            row = prepared.first(held.dbapi_connection, parameters)
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
+            if not _is_locked(error):
                 raise
         else:
             metrics.store_inline_reads_by_result["answered"].inc()
@@ -315,8 +316,10 @@ def _inline_reader(async_url: str) -> Engine | None:
     return engine
 
 
-def _is_busy(error: exc.OperationalError) -> bool:
-    return "locked" in str(error.orig) or "busy" in str(error.orig)
+def _is_locked(error: BaseException) -> bool:
+    """SQLite's "database is locked" / "busy", from the driver or wrapped by SQLAlchemy."""
+    message = str(getattr(error, "orig", None) or error)
+    return "locked" in message or "busy" in message
 
 
 class PreparedRead:
@@ -371,7 +374,7 @@ class InlineReads:
             metrics.store_inline_reads_by_result["answered"].inc()
             return result
         except exc.OperationalError as error:
-            if not _is_busy(error):
+            if not _is_locked(error):
                 raise
         metrics.store_inline_reads_by_result["retried"].inc()
         async with self._fallback.connect() as conn:
