@@ -14,8 +14,9 @@ from tests.browser.conftest import Person, new_person, run_axe, say, screenshot
 from tests.support.services import ServerProcess
 
 
-def test_badges_update_live_beside_the_open_room_in_two_panes(browser: Browser, site: ServerProcess,
-                                                             people: list[Person]) -> None:
+def _reading_one_room_while_another_talks(browser: Browser, site: ServerProcess, people: list[Person],
+                                          init_script: str = "") -> tuple[Person, Person, int, int]:
+    """Tomás reads one room at 1280 px while Amina is in another of their two rooms."""
     amina = new_person(browser, site, "Amina W.", width=1280)
     tomas = new_person(browser, site, "Tomás R.", width=1280)
     people += [amina, tomas]
@@ -23,10 +24,18 @@ def test_badges_update_live_beside_the_open_room_in_two_panes(browser: Browser, 
     other = amina.create_room("Field notes: East Africa")
     for room in (reading, other):
         tomas.join(room)
+    if init_script:
+        tomas.page.add_init_script(init_script)
     tomas.page.goto(f"/rooms/{reading}")
     expect(tomas.page.locator("#room")).to_have_attribute("data-conn", "online")
     amina.page.goto(f"/rooms/{other}")
     expect(amina.page.locator("#room")).to_have_attribute("data-conn", "online")
+    return amina, tomas, reading, other
+
+
+def test_badges_update_live_beside_the_open_room_in_two_panes(browser: Browser, site: ServerProcess,
+                                                             people: list[Person]) -> None:
+    amina, tomas, reading, other = _reading_one_room_while_another_talks(browser, site, people)
 
     badge = tomas.page.locator(f'#sidebar a[data-room-link="{other}"] .unread')
     say(amina, "The checklist for home visits is ready")
@@ -185,18 +194,7 @@ window.Notification = RecordedNotification;
 
 def test_a_desktop_notification_shows_only_while_the_tab_is_hidden_and_opens_the_room(
         browser: Browser, site: ServerProcess, people: list[Person]) -> None:
-    amina = new_person(browser, site, "Amina W.", width=1280)
-    tomas = new_person(browser, site, "Tomás R.", width=1280)
-    people += [amina, tomas]
-    reading = amina.create_room("Psychological first aid")
-    other = amina.create_room("Field notes: East Africa")
-    for room in (reading, other):
-        tomas.join(room)
-    tomas.page.add_init_script(FAKE_DESKTOP)
-    tomas.page.goto(f"/rooms/{reading}")
-    expect(tomas.page.locator("#room")).to_have_attribute("data-conn", "online")
-    amina.page.goto(f"/rooms/{other}")
-    expect(amina.page.locator("#room")).to_have_attribute("data-conn", "online")
+    amina, tomas, _, other = _reading_one_room_while_another_talks(browser, site, people, init_script=FAKE_DESKTOP)
     mentions = tomas.page.locator(f'#sidebar a[data-room-link="{other}"] .mentions')
 
     # The tab in front: the badge says it, no desktop notification.
