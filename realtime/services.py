@@ -126,7 +126,7 @@ class Services:
 
         notifications = NotificationServices.build(stores, rooms, broker, secret_key=settings.secret_key,
                                                    data_dir=settings.data_dir, active=looking)
-        chat.on_event.append(lambda event: notifications.notifier.poke(event.room_id))
+        chat.on_event.append(notifications.notifier.committed)
         limiter = open_limiter(settings.redis_url)
         webinars = WebinarServices.build(stores, chat)
         rooms.guard_writes(RoomKind.BREAKOUT, webinars.breakouts.refuse_if_closed)   # an ended breakout group's chat

@@ -10,6 +10,7 @@ nothing skips.
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 import uuid
@@ -77,10 +78,22 @@ def redis_cluster() -> Iterator[RedisClusterInstance]:
     instance.cleanup()
 
 
+@functools.cache
+def shared_vapid_key() -> str:
+    """One VAPID key for every process on the suite's shared Postgres, as a deployment gives all its
+    processes one (README): any of them may take a push job, and it signs with the key /api/push/key shows."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 def shared_env(postgres: PostgresInstance, redis: RedisInstance | RedisClusterInstance, data_dir: Path,
                **extra: str) -> dict[str, str]:
     return {**FAST, "CONVENE_DATA_DIR": str(data_dir), "DATABASE_URL": postgres.url,
-            "REDIS_URL": redis.url, **extra}
+            "REDIS_URL": redis.url, "VAPID_PRIVATE_KEY": shared_vapid_key(), **extra}
 
 
 def backend_env(request: pytest.FixtureRequest, prefix: str, **extra: str) -> dict[str, str]:

@@ -53,6 +53,23 @@ class Notifier:
         self.on_email = on_email
         self._poked: set[int] = set()
         self._wake = asyncio.Event()
+        # {room: (seen, to)}: the last run of quiet messages whose commit moved the cursor itself.
+        self._moved: dict[int, tuple[int, int]] = {}
+
+    def moved(self, room_id: int, seen: int, to: int) -> None:
+        """A batch of sends moved this room's cursor from `seen` to `to` (rooms/notifications/quiet.py)."""
+        self._moved[room_id] = (seen, to)
+
+    def committed(self, event: Event) -> None:
+        """An event was committed: look at it, unless its own commit already moved the cursor past it."""
+        seen, to = self._moved.get(event.room_id, (0, 0))
+        if not seen < event.seq <= to:
+            self.poke(event.room_id)
+
+    @property
+    def pending(self) -> frozenset[int]:
+        """Rooms poked and not yet looked at."""
+        return frozenset(self._poked)
 
     def poke(self, room_id: int) -> None:
         """Something was committed in this room: look at it soon (without waiting for the sweep)."""
@@ -88,10 +105,10 @@ class Notifier:
     async def catch_up_rooms(self, room_ids: list[int]) -> None:
         """Many rooms in one pass. Most new events concern nobody (plain messages in a room where
         nobody chose a notification level): those rooms' cursors move together, in one transaction,
-        after three reads for all of them (the events themselves are not read: one aggregate row per
-        room says whether any may concern someone, MessageStore.attention); the rest are processed one room at a time (catch_up). Before,
-        every poked room cost two write transactions (each a WAL sync on the embedded default) and
-        five reads, which made the notifier most of a busy server's CPU."""
+        after three reads for all of them (not the events themselves: one aggregate row per room says
+        whether any may concern someone, MessageStore.attention); the rest are processed one room at
+        a time (catch_up). Before, every poked room cost two write transactions (each a WAL sync on
+        the embedded default) and five reads, which made the notifier most of a busy server's CPU."""
         positions = {room_id: position for room_id, position in (await self.nstores.cursors.positions(room_ids)).items()
                      if position.seen < position.room.last_seq}
         if not positions:

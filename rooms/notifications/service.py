@@ -24,6 +24,7 @@ from rooms.notifications.email import EmailBatcher, UNSUBSCRIBE_ALL, unsubscribe
 from rooms.notifications.models import BATCHED_KINDS, Channel, Notification, Preferences, RoomLevel, preference_key
 from rooms.notifications.notifier import Active, Notifier
 from rooms.notifications.push import PushSender, VapidKeys, check_subscription
+from rooms.notifications.quiet import quiet_messages
 from rooms.notifications.settings import NotificationSettings
 from rooms.notifications.store import NotificationStores
 from rooms.notifications.texts import gettext_for, simple_email
@@ -68,6 +69,8 @@ class NotificationServices:
         push = PushSender(nstores, keys, settings)
         emails = EmailBatcher(stores, nstores, outbox, tokens, settings)
         notifier = Notifier(stores, nstores, broker, settings, active, on_push=push.poke, on_email=emails.poke)
+        if stores.messages.group_commit is not None:
+            stores.messages.group_commit.also(quiet_messages(notifier.moved))
         return cls(settings=settings, stores=stores, nstores=nstores, rooms=rooms, outbox=outbox, tokens=tokens,
                    keys=keys, notifier=notifier, push=push, emails=emails,
                    webinar_mail=WebinarMail(stores, nstores, broker, tokens, settings, active),

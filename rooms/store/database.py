@@ -415,9 +415,6 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def read(self, quick: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A connection for reading. `quick` says the block reads a few rows by index (an access
-        check, a head, a member): a backend that can answer such reads without a round trip to
-        another thread or server may do so (SQLiteDatabase); the block is written the same way."""
         with _outage_as_unavailable("the message store is unreachable; retry shortly"):
             asked = time.perf_counter()
             async with self._read_engine.connect() as conn:

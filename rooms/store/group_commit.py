@@ -24,7 +24,7 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.engine import Dialect
@@ -54,6 +54,45 @@ class QueuedSend:
 class Stored:
     seq: int
     sender_name: str
+
+
+@dataclass(frozen=True)
+class Follow:
+    """A statement each batch runs in its own transaction, after a room's sends: another part of the
+    service keeping its record level with the room's sequence without a transaction of its own (the
+    notifier's cursor past messages that concern nobody, rooms/notifications/quiet.py).
+
+    `applies` picks the sends it covers; for each room of the batch it covers the run of stored sends
+    from the room's first one up to the first it does not pick. `statement` takes the parameters
+    room, seen (the seq before the run) and to (the run's last seq), and changes one row when it takes.
+    `took(room, seen, to)` is told on the event loop's thread after the commit, before any send is answered."""
+
+    statement: ClauseElement
+    applies: Callable[["QueuedSend"], bool]
+    took: Callable[[int, int, int], None]
+
+
+@dataclass(slots=True)
+class Written:
+    stored: list[Stored | None]      # per send, in the batch's order
+    followed: list[tuple[Follow, int, int, int]]   # (follow, room, seen, to) of each run whose statement took
+
+
+def _runs(batch: Sequence[QueuedSend], stored: list[Stored | None], follow: Follow) -> dict[int, tuple[int, int]]:
+    """{room: (seen, to)}: per room, the stored sends from its first in the batch while `follow` applies.
+    A room's seqs within a batch are consecutive: one transaction bumped them in turn."""
+    runs: dict[int, tuple[int, int]] = {}
+    stopped: set[int] = set()
+    for send, result in zip(batch, stored):
+        room = send.room_id
+        if result is None or room in stopped:
+            continue
+        if not follow.applies(send):
+            stopped.add(room)
+            continue
+        seen, _ = runs.get(room, (result.seq - 1, 0))
+        runs[room] = (seen, result.seq)
+    return runs
 
 
 class CompiledStatement:
@@ -118,25 +157,36 @@ class _Statements:
 
 
 class _Writer:
-    async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.statements = _Statements(db.engine.dialect)
+        self.follows: list[tuple[Follow, CompiledStatement]] = []
+
+    def follow(self, follow: Follow) -> None:
+        self.follows.append((follow, CompiledStatement(follow.statement, self.db.engine.dialect)))
+
+    async def write(self, batch: Sequence[QueuedSend]) -> Written:
         raise NotImplementedError
+
+    def _follow_ups(self, batch: Sequence[QueuedSend], stored: list[Stored | None]):
+        """(follow, room, seen, to, sql, args) for each run each Follow covers in this batch, in the
+        batch's room order (ascending): the rows are locked in the order every other writer locks them."""
+        for follow, compiled in self.follows:
+            for room, (seen, to) in _runs(batch, stored, follow).items():
+                yield follow, room, seen, to, compiled.sql, compiled.args({"room": room, "seen": seen, "to": to})
 
 
 class SQLiteWriter(_Writer):
     """The whole batch in one call into the aiosqlite connection's thread: begin, bump and insert each
     send, commit (and so sync the WAL) once."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.statements = _Statements(db.engine.dialect)
-
-    async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
+    async def write(self, batch: Sequence[QueuedSend]) -> Written:
         work = [(self.statements.bump(send.guarded_kinds), dict(send.values), send.mentions) for send in batch]
         async with self.db.raw_write() as driver_connection:
             # aiosqlite runs every call on its connection's own thread; _execute queues a function there.
-            return await driver_connection._execute(self._write_in_thread, driver_connection._conn, work)
+            return await driver_connection._execute(self._write_in_thread, driver_connection._conn, batch, work)
 
-    def _write_in_thread(self, conn: sqlite3.Connection, work: list) -> list[Stored | None]:
+    def _write_in_thread(self, conn: sqlite3.Connection, batch: Sequence[QueuedSend], work: list) -> Written:
         statements = self.statements
         if conn.in_transaction:
             conn.rollback()
@@ -154,8 +204,11 @@ class SQLiteWriter(_Writer):
                     conn.execute(statements.mention.sql, statements.mention.args(
                         {"room": values["room"], "seq": row[0], "member_id": member_id}))
                 results.append(Stored(row[0], row[1] or ""))
+            followed = [(follow, room, seen, to)
+                        for follow, room, seen, to, sql, args in self._follow_ups(batch, results)
+                        if conn.execute(sql, args).rowcount == 1]
             conn.commit()
-            return results
+            return Written(results, followed)
         except BaseException:
             conn.rollback()
             raise
@@ -165,11 +218,7 @@ class PostgresWriter(_Writer):
     """The batch in one transaction on the asyncpg connection itself (its statements prepared once
     per connection by asyncpg's cache)."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.statements = _Statements(db.engine.dialect)
-
-    async def write(self, batch: Sequence[QueuedSend]) -> list[Stored | None]:
+    async def write(self, batch: Sequence[QueuedSend]) -> Written:
         statements = self.statements
         async with self.db.raw_write() as conn:
             async with conn.transaction():
@@ -188,7 +237,10 @@ class PostgresWriter(_Writer):
                             statements.mention.args({"room": send.room_id, "seq": row[0], "member_id": member_id})
                             for member_id in send.mentions])
                     results.append(Stored(row[0], row[1] or ""))
-                return results
+                followed = [(follow, room, seen, to)
+                            for follow, room, seen, to, sql, args in self._follow_ups(batch, results)
+                            if await conn.execute(sql, *args) == "UPDATE 1"]
+                return Written(results, followed)
 
 
 class _Lane:
@@ -210,6 +262,10 @@ class GroupCommit:
         self.max_batch = max(1, max_batch)
         self._lanes = [_Lane() for _ in range(max(1, lanes))]
         self._tasks: set[asyncio.Task] = set()
+
+    def also(self, follow: Follow) -> None:
+        """Runs `follow` in every batch's transaction from now on."""
+        self.writer.follow(follow)
 
     async def submit(self, send: QueuedSend) -> Stored | None:
         """The stored message, or None when this send must take the full path (alone)."""
@@ -239,10 +295,15 @@ class GroupCommit:
         # Ascending room id (stable, so a room's sends keep their order): the lock order of every batch.
         taken.sort(key=lambda item: item[0].room_id)
         metrics.send_batch_size.observe(len(taken))
+        batch = [send for send, _ in taken]
         try:
-            results: list[Stored | None] | BaseException = await self.writer.write([send for send, _ in taken])
+            written = await self.writer.write(batch)
         except Exception as error:
-            results = error
+            results: list[Stored | None] | BaseException = error
+        else:
+            results = written.stored
+            for follow, room, seen, to in written.followed:
+                follow.took(room, seen, to)
         for index, (_, future) in enumerate(taken):
             if future.done():
                 continue

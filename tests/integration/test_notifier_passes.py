@@ -39,7 +39,9 @@ async def test_one_pass_moves_quiet_rooms_together_and_notifies_the_mentioned_on
     await notifier.catch_up_rooms(room_ids)   # the joins: nobody to notify
 
     for n, room in enumerate(made):
-        await chat.send(ann, room.id, f"plain-{n}", "a message that concerns nobody in particular")
+        plain, _ = await chat.send(ann, room.id, f"plain-{n}", "a message that concerns nobody in particular")
+        # An edit is a quiet event the notifier itself must move past (only new messages move it in their commit).
+        await chat.edit(ann, room.id, plain.seq, "a message that concerns nobody at all")
         if n < 5:
             await chat.send(ann, room.id, f"mention-{n}", "@bea have a look at this")
 
@@ -115,4 +117,81 @@ async def test_the_attention_summary_reads_events_as_needs_people_does(domain_st
         assert concerns is needs_people(room, events, False), name
     assert {name for name, (room_id, _) in cases.items() if attention[room_id][1]} == {"mention", "room", "reply"}
     assert await stores.messages.attention({cases["plain"][0]: attention[cases["plain"][0]][0]}) == {}
+    chat.composer.formatter.close()
+
+
+async def test_plain_messages_move_the_cursor_in_their_own_commit_and_the_rest_wait_for_the_notifier(
+        domain_stores, tmp_path):
+    """rooms/notifications/quiet.py: a batch of sends moves the notifier's cursor past the messages that
+    concern nobody, and the notifier is not woken for them; a mention, a reply, a DM, a room where a
+    member chose a level, or a cursor that is behind are the notifier's, who notifies as before."""
+    import asyncio
+
+    from rooms.notifications.models import RoomLevel
+
+    stores = domain_stores
+    broker = MemoryBroker()
+    await broker.connect()
+    rooms = RoomService(stores)
+    chat = ChatService(stores, rooms, broker, max_body_chars=1000)
+    notifications = NotificationServices.build(stores, rooms, broker, secret_key="s" * 32, data_dir=tmp_path,
+                                               active=_nobody_is_looking)
+    notifier, cursors = notifications.notifier, notifications.nstores.cursors
+    chat.on_event.append(notifier.committed)   # as realtime/services.py wires it
+    ann = await stores.accounts.create_member("ann", "x", "Ann")
+    bea = await stores.accounts.create_member("bea", "x", "Bea")
+    plain = await rooms.create(ann, "plain", Visibility.PUBLIC)
+    leveled = await rooms.create(ann, "leveled", Visibility.PUBLIC)
+    for room in (plain, leveled):
+        await rooms.join(bea, room.id)
+    dm = await rooms.open_dm(ann, [bea.id])
+    await notifications.nstores.preferences.set_level(leveled.id, bea.id, RoomLevel.ALL)
+    await notifier.catch_up_rooms([plain.id, leveled.id, dm.id])
+
+    async def unread() -> int:
+        return (await notifications.nstores.inbox.counts(bea.id))[0]
+
+    async def notifier_pass() -> None:
+        await notifier.catch_up_rooms(sorted(notifier.pending))
+        notifier._poked.clear()
+
+    # Plain messages: the cursor is at the head as soon as they are acknowledged; nothing to wake for.
+    for n in range(3):
+        await chat.send(ann, plain.id, f"p{n}", "nothing for anyone")
+    head = (await stores.rooms.get(plain.id)).last_seq
+    assert await cursors.position(plain.id) == (head, head)
+    assert notifier.pending == frozenset()
+
+    # Sends committed together: the cursor stops before the one that concerns someone, whatever order
+    # they were stored in (a batch's run stops there: unit/test_group_commit.py tests the runs).
+    first, mention, after = await asyncio.gather(
+        chat.send(ann, plain.id, "b1", "plain first"), chat.send(ann, plain.id, "b2", "@bea in the middle"),
+        chat.send(ann, plain.id, "b3", "plain after"))
+    assert sorted((first[0].seq, mention[0].seq, after[0].seq)) == [head + 1, head + 2, head + 3]
+    assert await cursors.position(plain.id) == (mention[0].seq - 1, head + 3)
+    assert notifier.pending == {plain.id}
+    # A plain message while the cursor is behind is left where it is: the notifier takes the range.
+    behind, _ = await chat.send(bea, plain.id, "b4", "still plain")
+    assert await cursors.position(plain.id) == (mention[0].seq - 1, behind.seq)
+    await notifier_pass()
+    assert await cursors.position(plain.id) == (behind.seq, behind.seq)
+    assert await unread() == 1
+
+    # A reply concerns the author of what it answers.
+    reply, _ = await chat.send(bea, plain.id, "r1", "an answer", reply_to=first[0].seq)
+    assert await cursors.position(plain.id) == (behind.seq, reply.seq)
+    assert notifier.pending == {plain.id}
+    await notifier_pass()
+    assert (await notifications.nstores.inbox.counts(ann.id))[0] == 1
+
+    # A DM and a room where bea chose every message: each plain message is the notifier's, and notifies.
+    for room in (dm, leveled):
+        sent, _ = await chat.send(ann, room.id, f"to-{room.id}", "hello there")
+        assert await cursors.position(room.id) == (sent.seq - 1, sent.seq)
+        assert room.id in notifier.pending
+    await notifier_pass()
+    assert await unread() == 3
+    for room in (plain, leveled, dm):
+        seen, head = await cursors.position(room.id)
+        assert seen == head
     chat.composer.formatter.close()

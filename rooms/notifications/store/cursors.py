@@ -39,7 +39,7 @@ class CursorStore:
                 .select_from(rooms.outerjoin(notifier_cursors, notifier_cursors.c.room_id == rooms.c.id))
                 .where(rooms.c.last_seq > func.coalesce(notifier_cursors.c.notified_seq, 0))
                 .limit(limit))
-        async with self.db.read(quick=True) as conn:
+        async with self.db.read() as conn:
             return [row.id for row in (await conn.execute(stmt)).all()]
 
     async def position(self, room_id: int) -> tuple[int, int]:
@@ -67,8 +67,9 @@ class CursorStore:
         """`advance` for many rooms ({room: (seen, to)}) in one transaction; a room another process has
         moved already stays where that process put it."""
         async with self.db.write() as conn:
+            # In ascending room order, as a batch of sends moves them (rooms/notifications/quiet.py): no deadlock.
             await conn.execute(_advance_many, [{"room": room_id, "seen": seen, "to": to}
-                                               for room_id, (seen, to) in moves.items()])
+                                               for room_id, (seen, to) in sorted(moves.items())])
 
     @staticmethod
     async def advance(conn: AsyncConnection, room_id: int, seen: int, to: int) -> bool:
@@ -83,5 +84,5 @@ class CursorStore:
         stmt = (select(func.coalesce(func.sum(rooms.c.last_seq - func.coalesce(notifier_cursors.c.notified_seq, 0)), 0))
                 .select_from(rooms.outerjoin(notifier_cursors, notifier_cursors.c.room_id == rooms.c.id))
                 .where(rooms.c.last_seq > func.coalesce(notifier_cursors.c.notified_seq, 0)))
-        async with self.db.read(quick=True) as conn:
+        async with self.db.read() as conn:
             return int(await conn.scalar(stmt) or 0)
