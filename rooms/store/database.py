@@ -212,6 +212,7 @@ class SQLiteDatabase(Database):
         self._prepared: dict[Any, PreparedRead] = {}
         self._inline_thread = threading.local()
         self._writer: AsyncConnection | None = None
+        self._writer_driver: Any = None
 
     @asynccontextmanager
     async def read(self, quick: bool = False) -> AsyncIterator[AsyncConnection]:
@@ -262,18 +263,20 @@ class SQLiteDatabase(Database):
             with _outage_as_unavailable("the message store is unreachable; nothing was stored"):
                 if self._writer is None:
                     self._writer = await self.engine.connect()
+                    # Asked once: each ask is a trip through SQLAlchemy's greenlet.
+                    self._writer_driver = (await self._writer.get_raw_connection()).driver_connection
                 _waited("write", asked)
                 writer = self._writer
                 try:
-                    yield (await writer.get_raw_connection()).driver_connection
+                    yield self._writer_driver
                 except BaseException:
-                    self._writer = None
+                    self._writer = self._writer_driver = None
                     await writer.close()
                     raise
 
     async def dispose(self) -> None:
         if self._writer is not None:
-            writer, self._writer = self._writer, None
+            writer, self._writer, self._writer_driver = self._writer, None, None
             await writer.close()
         if self._inline is not None:
             self._inline.dispose()

@@ -38,3 +38,20 @@ def test_a_fanned_out_frame_is_compressed_once_and_decodes_for_every_client():
         client.receive_data(first + other + first)
         frames = [event for event in client.events_received() if isinstance(event, Frame)]
         assert [bytes(frame.data).decode() for frame in frames] == [text, text.replace("7", "8"), text]
+
+
+def test_frames_small_and_large_decode_whichever_compressor_size_made_them():
+    # Chat-sized frames are compressed with a quarter-size hash table, history pages with the full one.
+    from realtime.websocket_protocol import COMPRESS_SMALL_BYTES, text_frame
+
+    words = "field team clinic water referral psychosocial support session tomorrow ".split()
+    texts = ['{"type":"message","body":"' + " ".join(words[(i * 7 + n) % len(words)] for i in range(n)) + '"}'
+             for n in (30, COMPRESS_SMALL_BYTES // 10, COMPRESS_SMALL_BYTES // 4)]
+    assert len(texts[0]) < COMPRESS_SMALL_BYTES < len(texts[-1])
+    for window_bits in (15, 12, 9):
+        client = client_after_handshake()
+        wire = [text_frame(text.encode(), window_bits) for text in texts]
+        assert all(frame[0] & 0x40 for frame in wire)   # all compressed
+        client.receive_data(b"".join(wire))
+        frames = [event for event in client.events_received() if isinstance(event, Frame)]
+        assert [bytes(frame.data).decode() for frame in frames] == texts
