@@ -114,7 +114,7 @@ class Services:
         rooms.on_membership = on_membership
         rooms.guard_writes(RoomKind.EMERGENCY, emergency.rooms.refuse_if_closed)
         presence_backend = open_presence(settings.redis_url, settings.presence_ttl_s)
-        presence = PresenceService(presence_backend, stores, chat, settings.presence_batch_s)
+        presence = PresenceService(presence_backend, stores, chat, settings.presence_batch_s, settings.presence_grace_s)
 
         async def looking(member_ids: list[int]) -> set[int]:
             """Members with a socket open and in view somewhere: they see the live frame, no push needed."""

@@ -67,6 +67,7 @@ class Settings:
     token_cache_size: int = 10_000
     # Presence arrivals and departures are written together, once per this tick.
     presence_batch_s: float = 0.02
+    presence_grace_s: float = 10.0
     # How often each process checks its rooms against the store for missed events.
     repair_interval_s: float = 2.0
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
@@ -150,6 +151,7 @@ class Settings:
             token_cache_ttl_s=_float(env, "TOKEN_CACHE_TTL_S", cls.token_cache_ttl_s),
             token_cache_size=_int(env, "TOKEN_CACHE_SIZE", cls.token_cache_size),
             presence_batch_s=_float(env, "PRESENCE_BATCH_S", cls.presence_batch_s),
+            presence_grace_s=_float(env, "PRESENCE_GRACE_S", cls.presence_grace_s),
             limits=_limits(env),
             password_time_cost=_int(env, "PASSWORD_TIME_COST", cls.password_time_cost),
             password_memory_kib=_int(env, "PASSWORD_MEMORY_KIB", cls.password_memory_kib),

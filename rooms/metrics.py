@@ -61,6 +61,10 @@ token_revocations = Counter("convene_token_revocations_total", "Token revocation
 presence_batch_size = Histogram("convene_presence_batch_size", "Presence changes (arrivals, departures, status "
                                 "changes) written to the presence backend in one batch",
                                 buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000))
+presence_departures = Counter("convene_presence_departures_total", "Closed connections leaving presence (after "
+                              "PRESENCE_GRACE_S), by outcome: `announced` (the member went offline) or `absorbed` "
+                              "(the member was still or again connected: nobody was told)", ["outcome"])
+presence_departures_by_outcome = {outcome: presence_departures.labels(outcome) for outcome in ("announced", "absorbed")}
 
 # --- broker and store ----------------------------------------------------------------------------
 broker_publish_failures = Counter("convene_broker_publish_failures_total",

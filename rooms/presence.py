@@ -7,6 +7,12 @@ member and room whose status really changed (a member who left and came back wit
 announced at all). A reconnect storm of thousands of sockets costs a few writes per tick, not a
 round trip per socket, and no handshake waits for presence. Reads (`in_room`) write what is queued
 first, so this process always reads its own changes.
+
+A closed connection leaves presence PRESENCE_GRACE_S after it closed, not at once: on the mobile
+networks many members use, a connection drops and the client is back within seconds, and a deploy
+or a carrier's blip reconnects everyone. Their rooms would be told "offline" and "online" again for
+each of them; with the grace, the new connection is there before the old one leaves, the member's
+status never changes and nobody is told anything.
 """
 
 from __future__ import annotations
@@ -24,11 +30,15 @@ log = logging.getLogger(__name__)
 
 
 class PresenceService:
-    def __init__(self, backend: PresenceBackend, stores: Stores, chat: ChatService, batch_s: float = 0.02) -> None:
+    def __init__(self, backend: PresenceBackend, stores: Stores, chat: ChatService, batch_s: float = 0.02,
+                 grace_s: float = 0.0) -> None:
         self.backend = backend
         self.stores = stores
         self.chat = chat
         self.batch_s = batch_s
+        self.grace_s = grace_s
+        # Closed connections in their grace, by id: (the timer, the member).
+        self._leaving: dict[str, tuple[asyncio.TimerHandle, Member]] = {}
         self._pending: list[tuple[Member, str, PresenceStatus | None]] = []
         self._queued = asyncio.Event()
         self._writing = asyncio.Lock()
@@ -42,6 +52,9 @@ class PresenceService:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        for conn_id, (timer, member) in list(self._leaving.items()):   # stopping: they leave now
+            timer.cancel()
+            self._leave(member, conn_id)
         try:
             await self.flush()
         except Exception as error:
@@ -54,6 +67,14 @@ class PresenceService:
         self._queue(member, conn_id, status)
 
     async def disconnected(self, member: Member, conn_id: str) -> None:
+        if self.grace_s <= 0:
+            self._queue(member, conn_id, None)
+            return
+        timer = asyncio.get_running_loop().call_later(self.grace_s, self._leave, member, conn_id)
+        self._leaving[conn_id] = (timer, member)
+
+    def _leave(self, member: Member, conn_id: str) -> None:
+        self._leaving.pop(conn_id, None)
         self._queue(member, conn_id, None)
 
     def _queue(self, member: Member, conn_id: str, status: PresenceStatus | None) -> None:
@@ -80,6 +101,11 @@ class PresenceService:
             metrics.presence_batch_size.observe(len(batch))
             members = {member.id: member for member, _, _ in batch}
             changes = await self.backend.apply([(member.id, conn_id, status) for member, conn_id, status in batch])
+            for member, _, status in batch:
+                if status is None:
+                    before, after = changes.get(member.id, (None, None))
+                    offline = before is not after and after is PresenceStatus.OFFLINE
+                    metrics.presence_departures_by_outcome["announced" if offline else "absorbed"].inc()
             await self._announce({member_id: (members[member_id], change) for member_id, change in changes.items()})
 
     async def _write_periodically(self) -> None:

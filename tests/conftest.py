@@ -28,6 +28,8 @@ from tests.support.services import (  # noqa: E402
 FAST = {
     "PRESENCE_HEARTBEAT_S": "0.5",
     "PRESENCE_TTL_S": "2",
+    # A closed connection leaves presence this soon (tests/integration/test_presence_grace.py tests the grace).
+    "PRESENCE_GRACE_S": "0.2",
     "REPAIR_INTERVAL_S": "0.5",
     "MESSAGE_RATE": "200",
     "MESSAGE_BURST": "400",
