@@ -386,6 +386,13 @@ class Hub:
                     # feed delivered from a newer store head; go live from there.
                     sub.delivered = max(sub.delivered, feed.head)
                     continue
+                if conn.subscriptions.get(room.id) is not sub:
+                    return sub.delivered
+                if conn.push_many_now([text for _, text in backlog]):
+                    sub.delivered = backlog[-1][0]
+                    for _, text in backlog:
+                        replayed[metrics.frame_type_of(text)] += 1
+                    continue
                 for seq, text in backlog:
                     if conn.subscriptions.get(room.id) is not sub:
                         return sub.delivered

@@ -102,7 +102,29 @@ def _header(length: int, compressed: bool) -> bytes:
     return struct.pack("!BBQ", first, 127, length)
 
 
+class ReplayedFrames:
+    """The wire bytes of recently replayed texts. After a drop (a deploy, a carrier's blip) a room's
+    members reconnect together and each replays the same events: compressed once, not once per
+    member. A plain dict in insertion order, the oldest dropped past `size` (about 300 B a frame)."""
+
+    __slots__ = ("size", "_frames")
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._frames: dict[tuple[str, int], bytes] = {}
+
+    def wire(self, text: str, window_bits: int) -> bytes:
+        key = (text, window_bits)
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = text_frame(text.encode(), window_bits)
+            if len(self._frames) > self.size:
+                del self._frames[next(iter(self._frames))]
+        return frame
+
+
 _prepared = PreparedFrames()
+_replayed = ReplayedFrames()
 
 
 class Writable:
@@ -231,10 +253,24 @@ class ConveneWebSocketProtocol(WebSocketsSansIOProtocol):
             self.conn.send_text(text.encode())
             self.transport.write(b"".join(self.conn.data_to_send()))
             return
+        self.transport.write(_prepared.wire(text, self.window_bits))
+
+    def write_many(self, texts: list[str]) -> None:
+        if self.context_takeover:
+            for text in texts:
+                self.conn.send_text(text.encode())
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            return
+        window_bits = self.window_bits
+        self.transport.write(b"".join([_replayed.wire(text, window_bits) for text in texts]))
+
+    @property
+    def window_bits(self) -> int:
+        """The negotiated compression window for frames without context; 0 when not compressing."""
         if self._window_bits < 0:
             self._window_bits = next((ext.local_max_window_bits for ext in self.conn.extensions
                                       if isinstance(ext, PerMessageDeflate)), 0)
-        self.transport.write(_prepared.wire(text, self._window_bits))
+        return self._window_bits
 
     def close(self, code: int, reason: str) -> None:
         """Closes now, without waiting for the buffer to drain (a slow consumer's never does)."""

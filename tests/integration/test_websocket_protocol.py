@@ -63,6 +63,18 @@ async def test_compression_is_shared_unless_a_socket_asks_for_a_context(server):
         assert [f["body"] for f in client.events(room)] == BODIES
     # Every frame compressed on its own saves less than a kept context, but saves.
     assert context.received_bytes < shared.received_bytes < plain.received_bytes
+    # A replay (resuming from a seq) is written in one go (realtime/hub.py, push_many_now): each kind
+    # of socket decodes it whole and in order, and the frames after it still decode.
+    for client in (shared, context, plain):
+        start = len(client.frames)
+        assert (await client.subscribe(room, since=acks[0]["seq"]))["type"] == "subscribed"
+        replay = [f for f in client.frames[start:] if f["type"] == "message"]
+        assert [f["body"] for f in replay] == BODIES[1:]
+        assert [f["seq"] for f in replay] == [ack["seq"] for ack in acks[1:]]
+    last = await sender.say(room, "after the replay")
+    for client in (shared, context, plain):
+        await client.wait_for_seq(room, last["seq"])
+        assert client.events(room)[-1]["body"] == "after the replay"
     for client in (shared, context, plain, sender):
         await client.close()
 

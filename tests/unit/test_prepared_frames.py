@@ -55,3 +55,20 @@ def test_frames_small_and_large_decode_whichever_compressor_size_made_them():
         client.receive_data(b"".join(wire))
         frames = [event for event in client.events_received() if isinstance(event, Frame)]
         assert [bytes(frame.data).decode() for frame in frames] == texts
+
+
+def test_replayed_frames_are_compressed_once_and_the_oldest_forgotten():
+    from realtime.websocket_protocol import ReplayedFrames
+
+    replayed = ReplayedFrames(size=3)
+    texts = ['{"type":"message","seq":%d,"body":"%s"}' % (n, "from the field " * 10) for n in range(5)]
+    first = replayed.wire(texts[0], 15)
+    assert replayed.wire(texts[0], 15) is first                        # the next member's replay: same bytes
+    assert replayed.wire(str(texts[0]), 15) is first                   # an equal text read again from the store
+    assert replayed.wire(texts[0], 0) != first                         # another window, other bytes
+    for text in texts[1:]:
+        replayed.wire(text, 15)
+    assert replayed.wire(texts[0], 15) is not first                    # forgotten past `size`, made again
+    client = client_after_handshake()
+    client.receive_data(b"".join(replayed.wire(text, 15) for text in texts))
+    assert [bytes(f.data).decode() for f in client.events_received() if isinstance(f, Frame)] == texts
