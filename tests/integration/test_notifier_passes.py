@@ -19,14 +19,19 @@ async def _nobody_is_looking(member_ids: list[int]) -> set[int]:
     return set()
 
 
-async def test_one_pass_moves_quiet_rooms_together_and_notifies_the_mentioned_once(domain_stores, tmp_path):
-    stores = domain_stores
+async def _chat_with_notifications(stores, tmp_path) -> tuple[RoomService, ChatService, NotificationServices]:
     broker = MemoryBroker()
     await broker.connect()
     rooms = RoomService(stores)
     chat = ChatService(stores, rooms, broker, max_body_chars=1000)
     notifications = NotificationServices.build(stores, rooms, broker, secret_key="s" * 32, data_dir=tmp_path,
                                                active=_nobody_is_looking)
+    return rooms, chat, notifications
+
+
+async def test_one_pass_moves_quiet_rooms_together_and_notifies_the_mentioned_once(domain_stores, tmp_path):
+    stores = domain_stores
+    rooms, chat, notifications = await _chat_with_notifications(stores, tmp_path)
     notifier = notifications.notifier
     ann = await stores.accounts.create_member("ann", "x", "Ann")
     bea = await stores.accounts.create_member("bea", "x", "Bea")
@@ -130,12 +135,7 @@ async def test_plain_messages_move_the_cursor_in_their_own_commit_and_the_rest_w
     from rooms.notifications.models import RoomLevel
 
     stores = domain_stores
-    broker = MemoryBroker()
-    await broker.connect()
-    rooms = RoomService(stores)
-    chat = ChatService(stores, rooms, broker, max_body_chars=1000)
-    notifications = NotificationServices.build(stores, rooms, broker, secret_key="s" * 32, data_dir=tmp_path,
-                                               active=_nobody_is_looking)
+    rooms, chat, notifications = await _chat_with_notifications(stores, tmp_path)
     notifier, cursors = notifications.notifier, notifications.nstores.cursors
     chat.on_event.append(notifier.committed)   # as realtime/services.py wires it
     ann = await stores.accounts.create_member("ann", "x", "Ann")
