@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from argon2 import PasswordHasher
@@ -55,6 +57,7 @@ from rooms.webinars.service import WebinarServices
 from rooms.webinars.settings import WebinarSettings
 
 log = logging.getLogger(__name__)
+SLOW_STOP_STEP_S = 1.0   # a shutdown step longer than this is logged
 
 
 @dataclass
@@ -203,24 +206,31 @@ class Services:
         self._tasks.append(asyncio.create_task(gauges.run_forever(), name="stored-gauges"))
 
     async def stop(self) -> None:
+        # In this order: what produces work first, what it writes to last. Each step is timed, so a
+        # shutdown that overruns its grace says which part held it.
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("background tasks", self._stop_tasks), ("notifications", self.notifications.stop),
+            ("media sessions", self.media_router.stop), ("live streams", self.live.stop),
+            ("recordings", self.recordings.stop), ("attachments", self.attachments.stop),
+            ("emergency", self.emergency.stop), ("members' data", self.members_data.job.stop),
+            ("suspensions", self.suspensions.stop), ("hub", self.hub.stop), ("presence", self.presence.stop),
+            ("presence backend", self.presence_backend.stop), ("rate limiter", self.limiter.close),
+            ("broker", self.broker.disconnect), ("formatter", self._close_formatter),
+            ("stores", self.stores.dispose)]
+        for name, step in steps:
+            started = time.monotonic()
+            await step()
+            took = time.monotonic() - started
+            if took > SLOW_STOP_STEP_S:
+                log.warning("shutdown: %s took %.1f s", name, took)
+
+    async def _stop_tasks(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.notifications.stop()
-        await self.media_router.stop()   # the media sessions too, then their leases
-        await self.live.stop()
-        await self.recordings.stop()
-        await self.attachments.stop()
-        await self.emergency.stop()
-        await self.members_data.job.stop()
-        await self.suspensions.stop()
-        await self.hub.stop()
-        await self.presence.stop()
-        await self.presence_backend.stop()
-        await self.limiter.close()
-        await self.broker.disconnect()
+
+    async def _close_formatter(self) -> None:
         self.chat.composer.formatter.close()
-        await self.stores.dispose()
 
     def _to_member(self, data: str) -> None:
         try:

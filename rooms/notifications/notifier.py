@@ -90,12 +90,19 @@ class Notifier:
                     if self.settings.gather_s > 0:
                         await asyncio.sleep(self.settings.gather_s)
                     poked, self._poked = self._poked, set()
-                    await self.catch_up_rooms(sorted(poked))
+                    try:
+                        await self.catch_up_rooms(sorted(poked))
+                    except BaseException:
+                        # Still to look at: the retry a second from now, not the next sweep's.
+                        self._poked |= poked
+                        raise
             except StoreUnavailable:
                 await asyncio.sleep(1)
+                continue   # the rooms it had taken are still poked: retry them now, without waiting
             except Exception:
                 log.exception("notifier pass failed")
                 await asyncio.sleep(1)
+                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, sweep_due - loop.time()))
             except asyncio.TimeoutError:

@@ -195,3 +195,43 @@ async def test_plain_messages_move_the_cursor_in_their_own_commit_and_the_rest_w
         seen, head = await cursors.position(room.id)
         assert seen == head
     chat.composer.formatter.close()
+
+
+async def test_a_failed_pass_keeps_its_rooms_for_the_retry_a_second_later(domain_stores, tmp_path):
+    """A pass that fails (the store blips mid-pass) must not drop the rooms it had taken: the mention
+    still notifies on the retry a second later, not only at the next sweep (an hour away here)."""
+    import asyncio
+    import dataclasses
+
+    stores = domain_stores
+    rooms, chat, notifications = await _chat_with_notifications(stores, tmp_path)
+    notifier, cursors = notifications.notifier, notifications.nstores.cursors
+    notifier.settings = dataclasses.replace(notifier.settings, sweep_s=3600.0, gather_s=0.0)
+    chat.on_event.append(notifier.committed)
+    ann = await stores.accounts.create_member("ann", "x", "Ann")
+    bea = await stores.accounts.create_member("bea", "x", "Bea")
+    room = await rooms.create(ann, "field notes", Visibility.PUBLIC)
+    await rooms.join(bea, room.id)
+    await notifier.catch_up_rooms([room.id])
+
+    real_positions, failures = cursors.positions, []
+
+    async def positions_failing_once(room_ids):
+        if not failures:
+            failures.append(room_ids)
+            raise RuntimeError("the store blipped")
+        return await real_positions(room_ids)
+
+    runner = asyncio.create_task(notifier.run())
+    await asyncio.sleep(0.2)                     # its first sweep, with nothing behind
+    cursors.positions = positions_failing_once
+    await chat.send(ann, room.id, "m1", "@bea the new rota is up")
+    for _ in range(50):
+        if (await notifications.nstores.inbox.counts(bea.id))[0]:
+            break
+        await asyncio.sleep(0.1)
+    assert failures == [[room.id]]
+    assert (await notifications.nstores.inbox.counts(bea.id))[0] == 1
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    chat.composer.formatter.close()

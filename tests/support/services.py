@@ -701,10 +701,13 @@ class ServerProcess(_Managed):
             self._proc.send_signal(signal.SIGTERM)
 
     def wait(self, timeout: float) -> int:
-        """The exit status, waiting at most `timeout` seconds (subprocess.TimeoutExpired after)."""
+        """The exit status, waiting at most `timeout` seconds (AssertionError with the log's end after)."""
         if self._proc is None:
             raise RuntimeError("ServerProcess has not been started")
-        return self._proc.wait(timeout)
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the server still runs after {timeout} s; its log ends:\n{self.log_tail(80)}") from None
 
     def cleanup(self) -> None:
         self.stop()
