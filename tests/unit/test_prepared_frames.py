@@ -57,6 +57,19 @@ def test_frames_small_and_large_decode_whichever_compressor_size_made_them():
         assert [bytes(frame.data).decode() for frame in frames] == texts
 
 
+def test_a_small_frame_gets_a_window_its_size_and_the_same_bytes_as_with_the_whole_window():
+    import zlib
+
+    from realtime.websocket_protocol import COMPRESS_LEVEL, COMPRESS_MEM_LEVEL_SMALL, text_frame
+
+    for n in (100, 700, 3000, 8000):
+        data = ('{"type":"message","body":"' + "the clinic opens at nine, bring the referral forms " * 200)[:n].encode()
+        whole = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -15, COMPRESS_MEM_LEVEL_SMALL)
+        payload = (whole.compress(data) + whole.flush(zlib.Z_SYNC_FLUSH))[:-4]
+        frame = text_frame(data, 15)
+        assert frame.endswith(payload) and len(frame) - len(payload) in (2, 4)   # header, then the same bytes
+
+
 def test_replayed_frames_are_compressed_once_and_the_oldest_forgotten():
     from realtime.websocket_protocol import ReplayedFrames
 
