@@ -70,7 +70,7 @@ def test_a_small_frame_gets_a_window_its_size_and_the_same_bytes_as_with_the_who
         assert frame.endswith(payload) and len(frame) - len(payload) in (2, 4)   # header, then the same bytes
 
 
-def test_replayed_frames_are_compressed_once_and_the_oldest_forgotten():
+def test_replayed_frames_are_compressed_once_and_the_least_recently_replayed_forgotten():
     from realtime.websocket_protocol import ReplayedFrames
 
     replayed = ReplayedFrames(size=3)
@@ -79,9 +79,13 @@ def test_replayed_frames_are_compressed_once_and_the_oldest_forgotten():
     assert replayed.wire(texts[0], 15) is first                        # the next member's replay: same bytes
     assert replayed.wire(str(texts[0]), 15) is first                   # an equal text read again from the store
     assert replayed.wire(texts[0], 0) != first                         # another window, other bytes
-    for text in texts[1:]:
-        replayed.wire(text, 15)
-    assert replayed.wire(texts[0], 15) is not first                    # forgotten past `size`, made again
+    second = replayed.wire(texts[1], 15)                               # full: (0, 0), (0, 15) and (1, 15)
+    assert replayed.wire(texts[0], 15) is first                        # used again: now the most recent
+    replayed.wire(texts[2], 15)                                        # drops (0, 0), the least recently used
+    assert replayed.wire(texts[0], 15) is first
+    replayed.wire(texts[3], 15)                                        # drops texts[1]
+    assert replayed.wire(texts[1], 15) is not second                   # forgotten, made again
+    assert replayed.wire(texts[1], 15) == second
     client = client_after_handshake()
     client.receive_data(b"".join(replayed.wire(text, 15) for text in texts))
     assert [bytes(f.data).decode() for f in client.events_received() if isinstance(f, Frame)] == texts
