@@ -50,9 +50,10 @@ def remux(source: Path, file_type: FileType, out: Path) -> dict:
                         end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
                     packet.stream = copy
                     output.mux(packet)
+            # Read while the container is open: newer PyAV (18 here) refuses a closed container's streams.
+            start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
     except av.FFmpegError as error:
         raise AudioRefused(f"not readable audio: {error}") from None
-    start = float(stream.start_time * stream.time_base) if stream.start_time is not None and stream.time_base else 0.0
     duration = round(max(0.0, end - start), 2)
     if duration <= 0:
         raise AudioRefused("the audio has no length")
