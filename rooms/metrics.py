@@ -45,6 +45,9 @@ frames_sent = Counter("convene_frames_sent_total", "Frames written (or queued) t
 fanout_seconds = Histogram("convene_fanout_seconds", "From a room event's commit to its frame being written to "
                            "every live socket of this process (one observation per event and process)",
                            buckets=LATENCY_BUCKETS)
+keepalive_pings = Counter("convene_keepalive_pings_total", "Websocket keepalive pings due, by outcome: `sent` "
+                          "(the socket was silent for an interval) or `skipped` (it had sent something)", ["outcome"])
+keepalive_pings_by_outcome = {outcome: keepalive_pings.labels(outcome) for outcome in ("sent", "skipped")}
 slow_consumer_closes = Counter("convene_slow_consumer_closes_total",
                                "Sockets closed with 4408 because the client did not read fast enough")
 rate_limit_refusals = Counter("convene_rate_limit_refusals_total", "Requests and frames refused by a rate limit, "
