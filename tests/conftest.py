@@ -38,6 +38,8 @@ FAST = {
     "SECRET_KEY": "test-secret-key",
     # Retention passes (and the completion of interrupted account deletions) often enough to observe.
     "RETENTION_INTERVAL_S": "0.5",
+    # Background jobs that find nothing back off to this (tests/unit/test_job_pacing.py tests the default's rule).
+    "NOTIFY_JOB_IDLE_MAX_S": "2",
     # Breakout timers and the summary's viewer samples, at test speed.
     "WEBINAR_BREAKOUT_TICK_S": "0.25",
     "WEBINAR_VIEWERS_SAMPLE_S": "0.5",

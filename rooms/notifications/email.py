@@ -40,15 +40,16 @@ class EmailBatcher:
         self.outbox = outbox
         self.tokens = tokens
         self.settings = settings
-        self.jobs = Pokeable(settings.job_interval_s)
+        self.jobs = Pokeable(settings.job_interval_s, settings.job_idle_max_s)
         self.poke = self.jobs.poke
 
     async def run(self) -> None:
         await self.jobs.every_pass(self._pass, "notification e-mail")
 
-    async def _pass(self) -> None:
-        await self.drain()
+    async def _pass(self) -> int:
+        queued = await self.drain()
         metrics.emails_pending.set(await self.nstores.emails.pending())
+        return queued
 
     async def drain(self) -> int:
         """Takes the batches due now. Answers how many e-mails were queued."""

@@ -129,7 +129,7 @@ class PushSender:
         self.stores = stores
         self.keys = keys
         self.settings = settings
-        self.jobs = Pokeable(settings.job_interval_s)
+        self.jobs = Pokeable(settings.job_interval_s, settings.job_idle_max_s)
         self.poke = self.jobs.poke
         self._http = requests.Session()
         self._http.trust_env = False   # the push service is reached directly, never through an env proxy
@@ -137,12 +137,14 @@ class PushSender:
     async def run(self) -> None:
         await self.jobs.every_pass(self._pass, "push sender")
 
-    async def _pass(self) -> None:
-        while await self.drain():
-            pass
+    async def _pass(self) -> int:
+        handled = 0
+        while sent := await self.drain():
+            handled += sent
         depth, age = await self.stores.push.queue()
         metrics.push_queue_depth.set(depth)
         metrics.push_queue_age.set(age)
+        return handled
 
     async def drain(self) -> int:
         """Sends the due jobs this process claims. Answers how many it handled."""

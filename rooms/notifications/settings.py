@@ -24,6 +24,7 @@ class NotificationSettings:
     public_url: str = "http://127.0.0.1:8000"   # links in e-mails and pushes start with this
     sweep_s: float = 5.0                   # how often each process looks for rooms the notifier is behind on
     job_interval_s: float = 1.0            # push and e-mail jobs look for work this often (and when poked)
+    job_idle_max_s: float = 5.0            # ...and, after passes that found nothing, at most this seldom
     page: int = 200                        # events the notifier takes from a room at a time
     # After a commit pokes the notifier, it waits this long for more before its pass: one pass then
     # takes every room that changed meanwhile (a busy server's notifier costs per pass, not per message).
@@ -64,6 +65,7 @@ class NotificationSettings:
             public_url=(env.get("PUBLIC_URL") or f"http://127.0.0.1:{env.get('PORT') or 8000}").rstrip("/"),
             sweep_s=env_float(env, "NOTIFY_SWEEP_S", cls.sweep_s),
             job_interval_s=env_float(env, "NOTIFY_JOB_INTERVAL_S", cls.job_interval_s),
+            job_idle_max_s=env_float(env, "NOTIFY_JOB_IDLE_MAX_S", cls.job_idle_max_s),
             gather_s=env_float(env, "NOTIFY_GATHER_S", cls.gather_s),
             email_delays=tuple(delays.items()),
             push_allowed_origins=env_list(env, "PUSH_ALLOWED_ORIGINS") or DEFAULT_PUSH_ORIGINS,

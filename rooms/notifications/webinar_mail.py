@@ -91,7 +91,8 @@ class WebinarMail:
         self.active = active
 
     async def run(self) -> None:
-        await Pokeable(self.settings.job_interval_s).every_pass(self.pass_once, "webinar mail")
+        await Pokeable(self.settings.job_interval_s, self.settings.job_idle_max_s).every_pass(
+            self.pass_once, "webinar mail")
 
     async def pass_once(self) -> int:
         now = utcnow()

@@ -96,7 +96,10 @@ async def test_reminders_reach_only_those_who_have_not_acknowledged(mail_cluster
     assert {m["id"] for m in view["pending"]} == {carol.id, dave.id}
 
     first = await cl.wait_for(lambda f: f["type"] == "alert.reminder", timeout=RENOTIFY_S * 10)
-    assert first["alert"] == posted["seq"] and set(first["to"]) == {carol.id, dave.id} and first["reminder"] == 1
+    # Once in a full suite's run the first frame seen was round 2 (round 1's ephemeral frame never
+    # came): the servers' logs say whether a broker reconnect or a failed pass was behind it.
+    assert first["alert"] == posted["seq"] and set(first["to"]) == {carol.id, dave.id} and first["reminder"] == 1, \
+        (first, one.log_tail(40), two.log_tail(40))
     await d.wait_for(lambda f: f["type"] == "alert.reminder")
     await smtp.inbox.wait_for(addresses[carol.id])
     mail = (await smtp.inbox.wait_for(addresses[dave.id]))[0]
