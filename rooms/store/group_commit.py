@@ -26,9 +26,11 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal, literal_column, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from rooms import metrics
 from rooms.errors import StoreUnavailable
@@ -142,6 +144,42 @@ _mention = insert(mentions).values(room_id=bindparam("room"), seq=bindparam("seq
                                    member_id=bindparam("member_id"))
 
 
+# The insert's columns, each with its bind parameter typed as the column (in a SELECT list Postgres
+# cannot infer a parameter's type from where the row goes).
+_INSERTED = ("room_id", "seq", "kind", "sender_id", "client_id", "body", "created_at", "html", "reply_to",
+             "parent_preview", "mentions", "mentions_room")
+_PARAMETER_OF = {"room_id": "room", "sender_id": "member"}
+
+
+def _bound(statement: ClauseElement, replacements: dict[str, ClauseElement]) -> ClauseElement:
+    """`statement` with the named bind parameters replaced by expressions."""
+    def replace(element: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key in replacements:
+            return replacements[element.key]
+        return None
+    return replacement_traverse(statement, {}, replace)
+
+
+def _one_send(guarded_kinds: tuple[str, ...], follows: Sequence[ClauseElement]) -> ClauseElement:
+    """A lone send without mentions as one statement (Postgres): the bump, the insert and each
+    Follow's statement as data-modifying CTEs, so the send is one round trip committed on its own
+    instead of five (BEGIN, bump, insert, follow, COMMIT). Answers (seq, sender_name, and per follow
+    the rows it changed)."""
+    bump = _bump(guarded_kinds).cte("bump")
+    values = {name: bump.c.last_seq if name == "seq" else
+              literal(EventKind.MESSAGE.value, messages.c.kind.type) if name == "kind" else
+              bindparam(_PARAMETER_OF.get(name, name), type_=messages.c[name].type)
+              for name in _INSERTED}
+    stored = (insert(messages).from_select(list(_INSERTED), select(*values.values()))
+              .returning(messages.c.seq).cte("stored"))
+    seq = select(stored.c.seq).scalar_subquery()
+    counts = []
+    for index, statement in enumerate(follows):
+        followed = _bound(statement, {"seen": seq - 1, "to": seq}).returning(literal_column("1")).cte(f"follow_{index}")
+        counts.append(select(func.count()).select_from(followed).scalar_subquery())
+    return select(stored.c.seq, bump.c.sender_name, *counts)
+
+
 class _Statements:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -216,9 +254,16 @@ class SQLiteWriter(_Writer):
 
 class PostgresWriter(_Writer):
     """The batch in one transaction on the asyncpg connection itself (its statements prepared once
-    per connection by asyncpg's cache)."""
+    per connection by asyncpg's cache). A batch of one send without mentions (what a quiet service
+    sends: most batches) is one statement instead (`_one_send`)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._one_sends: dict[tuple, CompiledStatement] = {}
 
     async def write(self, batch: Sequence[QueuedSend]) -> Written:
+        if len(batch) == 1 and not batch[0].mentions:
+            return await self._write_one(batch[0])
         statements = self.statements
         async with self.db.raw_write() as conn:
             async with conn.transaction():
@@ -241,6 +286,23 @@ class PostgresWriter(_Writer):
                             for follow, room, seen, to, sql, args in self._follow_ups(batch, results)
                             if await conn.execute(sql, *args) == "UPDATE 1"]
                 return Written(results, followed)
+
+    async def _write_one(self, send: QueuedSend) -> Written:
+        applying = tuple(index for index, (follow, _) in enumerate(self.follows) if follow.applies(send))
+        key = (send.guarded_kinds, applying)
+        statement = self._one_sends.get(key)
+        if statement is None:
+            statement = self._one_sends[key] = CompiledStatement(
+                _one_send(send.guarded_kinds, [self.follows[index][0].statement for index in applying]),
+                self.db.engine.dialect)
+        async with self.db.raw_write() as conn:
+            row = await conn.fetchrow(statement.sql, *statement.args(send.values))
+        if row is None:
+            return Written([None], [])
+        seq = row[0]
+        followed = [(self.follows[index][0], send.room_id, seq - 1, seq)
+                    for position, index in enumerate(applying) if row[2 + position] == 1]
+        return Written([Stored(seq, row[1] or "")], followed)
 
 
 class _Lane:

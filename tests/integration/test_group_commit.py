@@ -9,17 +9,20 @@ batch) is decided by the full send path, without disturbing the sends around it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from rooms import metrics
 from rooms.errors import Forbidden, StoreUnavailable
 from rooms.models import Draft, Room, RoomKind, Visibility
 from rooms.store import Stores
 from rooms.store.group_commit import GroupCommit
+from rooms.notifications.quiet import quiet_messages
+from rooms.notifications.store.schema import notifier_cursors
 from rooms.store.schema import room_restrictions, rooms, utcnow
 
 
@@ -174,3 +177,60 @@ async def test_an_outage_answers_every_send_of_the_batch_with_store_unavailable(
     assert all(isinstance(answer, StoreUnavailable) for answer in answers)
     monkeypatch.undo()
     assert await stores.messages.after(room.id, 0, 10) == []
+
+
+class _CountingConnection:
+    """The driver connection a writer gets, naming each call it makes (each is a round trip)."""
+
+    def __init__(self, conn, calls: list[str]) -> None:
+        self._conn, self._calls = conn, calls
+
+    def __getattr__(self, name: str):
+        if name in ("fetchrow", "execute", "executemany", "transaction"):
+            self._calls.append(name)
+        return getattr(self._conn, name)
+
+
+async def test_a_lone_send_keeps_every_promise_and_is_one_statement_on_postgres(domain_stores, monkeypatch):
+    stores = domain_stores
+    members, (room,) = await _world(stores, rooms_count=1, members_count=3)
+    outsider = await stores.accounts.create_member("outsider", "x", "Outsider")
+    async with stores.db.write() as conn:
+        await conn.execute(insert(notifier_cursors).values(room_id=room.id, notified_seq=0))
+    took: list[tuple[int, int, int]] = []
+    stores.messages.group_commit.also(quiet_messages(lambda *run: took.append(run)))
+    calls: list[str] = []
+    raw_write = stores.db.raw_write
+
+    @contextlib.asynccontextmanager
+    async def counting():
+        async with raw_write() as conn:
+            yield _CountingConnection(conn, calls) if stores.db.dialect == "postgresql" else conn
+
+    monkeypatch.setattr(stores.db, "raw_write", counting)
+    postgres = stores.db.dialect == "postgresql"
+
+    first, created = await _send(stores, room.id, members[0].id, "a1", "hello")
+    assert (first.seq, created) == (1, True) and first.sender_name == "Member 0"
+    assert took == [(room.id, 0, 1)]                       # the notifier's cursor moved with it
+    assert calls == (["fetchrow"] if postgres else [])     # bump, insert and cursor: one statement
+
+    again, created = await _send(stores, room.id, members[0].id, "a1", "hello")
+    assert (again.seq, created) == (1, False)
+    assert await _send(stores, room.id, outsider.id, "x1", "not a member") is None
+
+    calls.clear()
+    mentioned, _ = await stores.messages.send(room.id, members[0].id, "m1", Draft(body="@m1 hi", mentions=(members[1].id,)),
+                                              check=_no_guard, checked_kinds=())
+    assert mentioned.seq == 2 and mentioned.mentions == (members[1].id,)
+    if postgres:
+        assert "transaction" in calls                       # mentions: the batch's own transaction
+
+    later, _ = await _send(stores, room.id, members[1].id, "b1", "after the mention")
+    assert later.seq == 3
+    assert took == [(room.id, 0, 1)]    # the cursor is behind the mention: that run is the notifier's
+    async with stores.db.read() as conn:
+        cursor = (await conn.execute(select(notifier_cursors.c.notified_seq)
+                                     .where(notifier_cursors.c.room_id == room.id))).scalar_one()
+    assert cursor == 1
+    assert [e.client_id for e in await stores.messages.after(room.id, 0, 10)] == ["a1", "m1", "b1"]
