@@ -7,6 +7,7 @@ arrival time", so a bucket is one value in memory or one Redis key with an expir
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -42,6 +43,16 @@ class RateLimiter(ABC):
     @abstractmethod
     async def peek(self, key: str, rate: Rate) -> float | None:
         """Like hit, without taking anything: would one more be allowed now?"""
+
+    async def hit_each(self, buckets: Sequence[tuple[str, Rate]]) -> tuple[int, float] | None:
+        """Takes one from each bucket in turn, stopping at the first that refuses: None when all
+        allowed, else (that bucket's index, the seconds until it would allow). The buckets before it
+        stay taken, as separate hits would leave them."""
+        for index, (key, rate) in enumerate(buckets):
+            wait = await self.hit(key, rate)
+            if wait is not None:
+                return index, wait
+        return None
 
     async def close(self) -> None:
         pass

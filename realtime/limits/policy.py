@@ -52,18 +52,25 @@ class AbuseLimits:
 
     async def _hit(self, key: str, limit: str, message: str) -> None:
         """`limit` is the LimitRates field (the rate, and the limit's name on /metrics)."""
-        wait = await self.limiter.hit(key, getattr(self.rates, limit))
-        if wait is not None:
+        await self._hit_each((key, limit, message))
+
+    async def _hit_each(self, *buckets: tuple[str, str, str]) -> None:
+        """(key, limit, message) of each bucket, taken in turn up to the first refusal, which is raised:
+        one decision (one round trip on one Redis)."""
+        refused = await self.limiter.hit_each([(key, getattr(self.rates, limit)) for key, limit, _ in buckets])
+        if refused is not None:
+            index, wait = refused
+            _, limit, message = buckets[index]
             metrics.rate_limit_by_name[limit].inc()
             raise RateLimited(message, retry_after=wait)
 
     async def message(self, member_id: int, ip: str) -> None:
-        await self._hit(f"msg:m:{member_id}", "member_messages", "you are sending too fast")
-        await self._hit(f"msg:ip:{ip}", "ip_messages", "too many messages from your network")
+        await self._hit_each((f"msg:m:{member_id}", "member_messages", "you are sending too fast"),
+                             (f"msg:ip:{ip}", "ip_messages", "too many messages from your network"))
 
     async def connection(self, member_id: int, ip: str) -> None:
-        await self._hit(f"conn:ip:{ip}", "ip_connections", "too many connections from your network")
-        await self._hit(f"conn:m:{member_id}", "member_connections", "too many connections")
+        await self._hit_each((f"conn:ip:{ip}", "ip_connections", "too many connections from your network"),
+                             (f"conn:m:{member_id}", "member_connections", "too many connections"))
 
     async def room_creation(self, member_id: int) -> None:
         await self._hit(f"room:m:{member_id}", "member_room_creations", "too many new rooms; try later")

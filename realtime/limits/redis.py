@@ -7,6 +7,10 @@ spread over all of them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from redis.asyncio.cluster import RedisCluster
+
 from realtime.limits.base import Rate, RateLimiter
 from realtime.redis_client import REDIS_FAILURES, redis_client
 
@@ -32,6 +36,26 @@ return 0
 """
 
 
+# The same decision for several buckets in turn, stopping at the first refusal (RateLimiter.hit_each),
+# in one call. ARGV: interval and burst per key. Answers {0, 0} when all allowed, else {index from 1, wait ms}.
+_GCRA_EACH = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+for i, key in ipairs(KEYS) do
+  local interval, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allowed_at = new_tat - interval * burst
+  if allowed_at > now then
+    return {i, math.ceil((allowed_at - now) * 1000)}
+  end
+  redis.call('SET', key, tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1)
+end
+return {0, 0}
+"""
+
+
 def bucket_key(bucket: str) -> str:
     """The bucket's Redis key: its name is the hash tag, so the key's slot follows the bucket alone."""
     return f"{PREFIX}{{{bucket}}}"
@@ -41,6 +65,19 @@ class RedisRateLimiter(RateLimiter):
     def __init__(self, url: str) -> None:
         self._redis = redis_client(url)
         self._script = self._redis.register_script(_GCRA)
+        # On one Redis a send's member and network buckets are one round trip; a cluster keeps each
+        # bucket on its own slot, so there they stay one call each.
+        self._each = None if isinstance(self._redis, RedisCluster) else self._redis.register_script(_GCRA_EACH)
+
+    async def hit_each(self, buckets: Sequence[tuple[str, Rate]]) -> tuple[int, float] | None:
+        if self._each is None or len(buckets) < 2:
+            return await super().hit_each(buckets)
+        try:
+            index, wait_ms = await self._each(keys=[bucket_key(key) for key, _ in buckets],
+                                              args=[v for _, rate in buckets for v in (rate.interval, rate.burst)])
+        except REDIS_FAILURES:
+            return None   # fail open, as a single hit does
+        return (int(index) - 1, wait_ms / 1000) if index else None
 
     async def _call(self, key: str, rate: Rate, cost: int, take: bool) -> float | None:
         try:
