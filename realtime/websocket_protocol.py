@@ -227,6 +227,9 @@ def upgrade_request(data: bytes) -> Request | None:
         if not colon or not _HEADER_NAME.fullmatch(name) or not _HEADER_VALUE.fullmatch(value):
             return None
         headers[name.decode()] = value.decode("latin-1")
+    # A request with a body is websockets' to refuse (RFC 7230 3.3.3; only "Content-Length: 0" passes).
+    if "Transfer-Encoding" in headers or not set(headers.get_all("Content-Length")) <= {"0"}:
+        return None
     return Request(target.decode(), headers)
 
 
