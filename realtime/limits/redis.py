@@ -16,41 +16,26 @@ from realtime.redis_client import REDIS_FAILURES, redis_client
 
 PREFIX = "convene:limit:"
 
-# GCRA in one atomic call, on Redis's own clock so hosts with skewed clocks agree.
-# ARGV: interval (s), burst, cost, take (1) or only look (0). Answers the wait in ms (0 = allowed).
+# GCRA in one atomic call, on Redis's own clock so hosts with skewed clocks agree. Several buckets
+# are decided in turn, stopping at the first refusal (RateLimiter.hit_each); one is the usual case.
+# ARGV: cost, take (1) or only look (0), then interval (s) and burst per key.
+# Answers {0, 0} when allowed, else {the refusing key's index from 1, the wait in ms}.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local interval, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval * cost
-local allowed_at = new_tat - interval * burst
-if allowed_at > now then
-  return math.ceil((allowed_at - now) * 1000)
-end
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1)
-end
-return 0
-"""
-
-
-# The same decision for several buckets in turn, stopping at the first refusal (RateLimiter.hit_each),
-# in one call. ARGV: interval and burst per key. Answers {0, 0} when all allowed, else {index from 1, wait ms}.
-_GCRA_EACH = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local cost = tonumber(ARGV[1])
 for i, key in ipairs(KEYS) do
-  local interval, burst = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local interval, burst = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
   local tat = tonumber(redis.call('GET', key) or now)
   if tat < now then tat = now end
-  local new_tat = tat + interval
+  local new_tat = tat + interval * cost
   local allowed_at = new_tat - interval * burst
   if allowed_at > now then
     return {i, math.ceil((allowed_at - now) * 1000)}
   end
-  redis.call('SET', key, tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1)
+  if ARGV[2] == '1' then
+    redis.call('SET', key, tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1)
+  end
 end
 return {0, 0}
 """
@@ -65,34 +50,33 @@ class RedisRateLimiter(RateLimiter):
     def __init__(self, url: str) -> None:
         self._redis = redis_client(url)
         self._script = self._redis.register_script(_GCRA)
-        # On one Redis a send's member and network buckets are one round trip; a cluster keeps each
-        # bucket on its own slot, so there they stay one call each.
-        self._each = None if isinstance(self._redis, RedisCluster) else self._redis.register_script(_GCRA_EACH)
+        # On one Redis a send's member and network buckets are one call; a cluster keeps each bucket
+        # on its own slot, so there they stay one call each.
+        self._one_call_for_many = not isinstance(self._redis, RedisCluster)
 
     async def hit_each(self, buckets: Sequence[tuple[str, Rate]]) -> tuple[int, float] | None:
-        if self._each is None or len(buckets) < 2:
+        if not self._one_call_for_many or len(buckets) < 2:
             return await super().hit_each(buckets)
-        try:
-            index, wait_ms = await self._each(keys=[bucket_key(key) for key, _ in buckets],
-                                              args=[v for _, rate in buckets for v in (rate.interval, rate.burst)])
-        except REDIS_FAILURES:
-            return None   # fail open, as a single hit does
-        return (int(index) - 1, wait_ms / 1000) if index else None
+        return await self._call(buckets, 1, take=True)
 
-    async def _call(self, key: str, rate: Rate, cost: int, take: bool) -> float | None:
+    async def _call(self, buckets: Sequence[tuple[str, Rate]], cost: int, take: bool) -> tuple[int, float] | None:
+        """(index of the refusing bucket, seconds to wait), or None when allowed."""
         try:
-            wait_ms = await self._script(keys=[bucket_key(key)],
-                                         args=[rate.interval, rate.burst, cost, "1" if take else "0"])
+            index, wait_ms = await self._script(
+                keys=[bucket_key(key) for key, _ in buckets],
+                args=[cost, "1" if take else "0", *(v for _, rate in buckets for v in (rate.interval, rate.burst))])
         except REDIS_FAILURES:
             # Limits protect the service; with Redis away they fail open rather than refuse everyone.
             return None
-        return wait_ms / 1000 if wait_ms else None
+        return (int(index) - 1, wait_ms / 1000) if index else None
 
     async def hit(self, key: str, rate: Rate, cost: int = 1) -> float | None:
-        return await self._call(key, rate, cost, take=True)
+        refused = await self._call([(key, rate)], cost, take=True)
+        return refused[1] if refused else None
 
     async def peek(self, key: str, rate: Rate) -> float | None:
-        return await self._call(key, rate, 1, take=False)
+        refused = await self._call([(key, rate)], 1, take=False)
+        return refused[1] if refused else None
 
     async def close(self) -> None:
         await self._redis.aclose()
