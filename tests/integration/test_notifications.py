@@ -159,7 +159,11 @@ async def test_a_mention_on_one_process_reaches_the_socket_on_the_other_once(clu
     frame = await far.wait_for(lambda f: f["type"] == "notification")
     assert frame["notification"]["seq"] == mention["seq"] and frame["notification"]["room"] == room
     second = await writer.say(room, f"Thanks again @{tomas.member['username']}")
-    await far.wait_for(lambda f: f["type"] == "notification" and f["notification"]["seq"] == second["seq"])
+    try:
+        await far.wait_for(lambda f: f["type"] == "notification" and f["notification"]["seq"] == second["seq"])
+    except asyncio.TimeoutError:
+        # An intermittent failure once in many full runs: say which hop lost it (created or not, published or not).
+        raise AssertionError(await _where_it_stopped(one, two, tomas, far)) from None
     await asyncio.sleep(1.0)
     assert [f["notification"]["seq"] for f in notifications(far)] == [mention["seq"], second["seq"]]   # once each
     assert notifications(far)[-1]["unread"] == 2
@@ -178,6 +182,18 @@ async def test_a_mention_on_one_process_reaches_the_socket_on_the_other_once(clu
     assert frame["unread"] == 2 == (await tomas.http.get("/api/notifications")).json()["unread"]
     for client in (back, writer):
         await client.close()
+
+
+async def _where_it_stopped(one, two, member: Api, client: ChatClient) -> str:
+    inbox = (await member.http.get("/api/notifications")).json()
+    seen = []
+    for process in (one, two):
+        async with httpx.AsyncClient(base_url=process.url) as http:
+            text = (await http.get("/metrics")).text
+        seen.append([line for line in text.splitlines() if line.startswith(
+            ("convene_notifications_created", "convene_notifier_lag", "convene_broker", "convene_frames_sent"))])
+    return (f"inbox: {inbox}\nframes: {notifications(client)}\nmetrics A: {seen[0]}\nmetrics B: {seen[1]}\n"
+            f"log A:\n{one.log_tail(60)}\nlog B:\n{two.log_tail(60)}")
 
 
 async def test_a_webinar_going_live_notifies_its_registrants(server):
