@@ -134,21 +134,15 @@ def _bump(guarded_kinds: tuple[str, ...]):
                        .scalar_subquery().label("sender_name")))
 
 
-_insert = (insert(messages)
-           .values(room_id=bindparam("room"), seq=bindparam("seq"), kind=EventKind.MESSAGE.value,
-                   sender_id=bindparam("member"), client_id=bindparam("client_id"), body=bindparam("body"),
-                   created_at=bindparam("created_at"), html=bindparam("html"), reply_to=bindparam("reply_to"),
-                   parent_preview=bindparam("parent_preview"), mentions=bindparam("mentions"),
-                   mentions_room=bindparam("mentions_room")))
+# Each column a send inserts and the parameter that fills it (None: the kind, always a message); the
+# batch's insert and the lone send's statement (_one_send) are both made from it.
+_COLUMNS = {"room_id": "room", "seq": "seq", "kind": None, "sender_id": "member", "client_id": "client_id",
+            "body": "body", "created_at": "created_at", "html": "html", "reply_to": "reply_to",
+            "parent_preview": "parent_preview", "mentions": "mentions", "mentions_room": "mentions_room"}
+_insert = insert(messages).values({column: EventKind.MESSAGE.value if parameter is None else bindparam(parameter)
+                                   for column, parameter in _COLUMNS.items()})
 _mention = insert(mentions).values(room_id=bindparam("room"), seq=bindparam("seq"),
                                    member_id=bindparam("member_id"))
-
-
-# The insert's columns, each with its bind parameter typed as the column (in a SELECT list Postgres
-# cannot infer a parameter's type from where the row goes).
-_INSERTED = ("room_id", "seq", "kind", "sender_id", "client_id", "body", "created_at", "html", "reply_to",
-             "parent_preview", "mentions", "mentions_room")
-_PARAMETER_OF = {"room_id": "room", "sender_id": "member"}
 
 
 def _bound(statement: ClauseElement, replacements: dict[str, ClauseElement]) -> ClauseElement:
@@ -166,11 +160,13 @@ def _one_send(guarded_kinds: tuple[str, ...], follows: Sequence[ClauseElement]) 
     instead of five (BEGIN, bump, insert, follow, COMMIT). Answers (seq, sender_name, and per follow
     the rows it changed)."""
     bump = _bump(guarded_kinds).cte("bump")
-    values = {name: bump.c.last_seq if name == "seq" else
-              literal(EventKind.MESSAGE.value, messages.c.kind.type) if name == "kind" else
-              bindparam(_PARAMETER_OF.get(name, name), type_=messages.c[name].type)
-              for name in _INSERTED}
-    stored = (insert(messages).from_select(list(_INSERTED), select(*values.values()))
+    # Each parameter typed as its column: in a SELECT list Postgres cannot infer a parameter's type
+    # from where the row goes.
+    values = {column: bump.c.last_seq if column == "seq" else
+              literal(EventKind.MESSAGE.value, messages.c.kind.type) if parameter is None else
+              bindparam(parameter, type_=messages.c[column].type)
+              for column, parameter in _COLUMNS.items()}
+    stored = (insert(messages).from_select(list(values), select(*values.values()))
               .returning(messages.c.seq).cte("stored"))
     seq = select(stored.c.seq).scalar_subquery()
     counts = []
