@@ -188,3 +188,19 @@ def test_the_reconnect_storm_resumes_every_socket_with_nothing_lost_at_a_tiny_si
     assert d["messages_acked"] == d["messages_sent"] == 3 * 12
     assert d["deliveries_received"] == d["deliveries_expected"] > 0
     assert (d["lost"], d["duplicates"], d["out_of_order"]) == (0, 0, 0) and convene["clean"]
+
+
+def test_the_steady_tool_runs_one_target_and_prints_its_figures(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/steady.py, the A/B tool: one steady phase of the send-path layout on the target named,
+    with the settings given, every delivery checked."""
+    import json
+
+    from bench import steady
+    from bench.scenarios import common
+
+    monkeypatch.setattr(common, "settle", lambda seconds=1.0: None)
+    steady.main(["embedded", "--quick", "--rate", "20", "--seconds", "1", "--quiet-wait", "0", "--env", "SEND_BATCH_MAX=1"])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["target"] == "embedded" and printed["settings"] == ["SEND_BATCH_MAX=1"]
+    assert (printed["lost"], printed["duplicates"], printed["out_of_order"]) == (0, 0, 0)
+    assert printed["cpu_per_message_ms"] is not None and printed["latency_ms"]["p99"] is not None
