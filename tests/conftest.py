@@ -179,3 +179,17 @@ def process_pair(request: pytest.FixtureRequest) -> list[ServerProcess]:
     """Two server processes on Postgres and, in turn, one Redis (`cluster`) and a Redis Cluster:
     for the tests whose subject is what passes between processes."""
     return request.getfixturevalue("cluster" if request.param == "redis" else "cluster_on_redis_cluster")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed test shows the log tails of the server processes it used: a session's shared servers
+    have run many tests by then, and an intermittent failure is otherwise hard to place."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        processes = value if isinstance(value, (list, tuple)) else [value]
+        for number, process in enumerate(p for p in processes if isinstance(p, ServerProcess)):
+            report.sections.append((f"server log: {name}[{number}] (last 80 lines)", process.log_tail(80)))
