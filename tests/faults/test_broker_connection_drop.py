@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 import redis.asyncio as aioredis
 
 from tests.support.client import Api
+from tests.support.metrics import metric
 
 
-async def reconnects(http: httpx.AsyncClient) -> float:
-    text = (await http.get("/metrics")).text
-    return next(float(line.split()[-1]) for line in text.splitlines()
-                if line.startswith("convene_broker_reconnects_total "))
+RECONNECTS = "convene_broker_reconnects_total"
 
 
 @pytest.mark.parametrize("fault_redis", ["redis"], indirect=True)
@@ -34,23 +31,22 @@ async def test_a_dropped_subscriber_connection_is_noticed_and_what_it_missed_is_
     await reader.subscribe(room)
     before = await writer.say(room, "before the cut")
     await reader.wait_for_seq(room, before["seq"])
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        assert await reconnects(http) == 0
+    assert await metric(server.url, RECONNECTS) == 0
 
-        redis = aioredis.Redis.from_url(fault_redis.url)
-        try:
-            assert await redis.client_kill_filter(_type="pubsub") >= 1
-        finally:
-            await redis.aclose()
-        # Published while the subscriber is gone from Redis: pub/sub keeps nothing for it.
-        during = await writer.say(room, "while the subscriber is away")
-        await reader.wait_for_seq(room, during["seq"], timeout=10)
+    redis = aioredis.Redis.from_url(fault_redis.url)
+    try:
+        assert await redis.client_kill_filter(_type="pubsub") >= 1
+    finally:
+        await redis.aclose()
+    # Published while the subscriber is gone from Redis: pub/sub keeps nothing for it.
+    during = await writer.say(room, "while the subscriber is away")
+    await reader.wait_for_seq(room, during["seq"], timeout=10)
 
-        deadline = asyncio.get_running_loop().time() + 10
-        while await reconnects(http) < 1:
-            assert asyncio.get_running_loop().time() < deadline, server.log_tail(40)
-            await asyncio.sleep(0.1)
-        assert "resyncing rooms" in server.log_tail(200)
+    deadline = asyncio.get_running_loop().time() + 10
+    while await metric(server.url, RECONNECTS) < 1:
+        assert asyncio.get_running_loop().time() < deadline, server.log_tail(40)
+        await asyncio.sleep(0.1)
+    assert "resyncing rooms" in server.log_tail(200)
     after = await writer.say(room, "after the cut")
     await reader.wait_for_seq(room, after["seq"])
     seqs = [f["seq"] for f in reader.frames if f.get("room") == room and f["type"] == "message"]

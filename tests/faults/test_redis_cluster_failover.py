@@ -5,15 +5,15 @@ exactly once and in order, and both processes re-subscribe on the new primary an
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Iterator
 
 import httpx
 import pytest
 
 from rooms.fanout import room_channel
+from tests.support.metrics import metric
 from tests.support.resilient import RoomTraffic, wait_until
-from tests.support.services import RedisClusterInstance, ServerProcess
+from tests.support.services import RedisClusterInstance
 
 
 @pytest.fixture
@@ -21,12 +21,6 @@ def fault_redis() -> Iterator[RedisClusterInstance]:
     """This test kills a node: a private cluster."""
     with RedisClusterInstance() as instance:
         yield instance
-
-
-async def metric(http: httpx.AsyncClient, server: ServerProcess, sample: str) -> float:
-    text = (await http.get(server.url + "/metrics")).text
-    match = re.search(rf"^{re.escape(sample)} (\S+)$", text, re.MULTILINE)
-    return float(match.group(1)) if match else 0.0
 
 
 async def test_a_primary_fails_over_mid_stream_and_nothing_acknowledged_is_lost(start_servers, fault_redis):
@@ -43,8 +37,8 @@ async def test_a_primary_fails_over_mid_stream_and_nothing_acknowledged_is_lost(
     async with httpx.AsyncClient() as http:
         for server in (one, two):
             # Each process lost the shard, re-subscribed on the promoted replica and resynced.
-            assert await metric(http, server, "convene_broker_reconnects_total") >= 1
-            assert await metric(http, server, "convene_broker_resyncs_total") >= 1
+            assert await metric(server.url, "convene_broker_reconnects_total") >= 1
+            assert await metric(server.url, "convene_broker_resyncs_total") >= 1
             readiness = (await http.get(server.url + "/readyz")).json()
             assert readiness["ready"] is True and readiness["redis_cluster"]["state"] == "ok", readiness
         # The room's channel now lives on the promoted replica, and both processes subscribe it there.

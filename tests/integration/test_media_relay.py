@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import re
 import time
 import uuid
 
 import asyncpg
-import httpx
 import orjson
 import redis.asyncio as aioredis
 
 from tests.conftest import FAST, shared_env
 from tests.media.peers import live_webinar
 from tests.support.client import Api
+from tests.support.metrics import metric
 from tests.support.services import ServerProcess
 
 OFFER = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"   # refused before it is read, or as bad SDP
@@ -63,20 +62,13 @@ async def _owner_of(postgres_url: str, webinar_id: int) -> str:
         await conn.close()
 
 
-async def _metric(url: str, name: str, labels: str = "") -> float:
-    async with httpx.AsyncClient(base_url=url) as http:
-        text = (await http.get("/metrics")).text
-    found = re.search(rf"^{re.escape(name)}{re.escape(labels)} ([0-9.e+]+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
-
-
 async def test_sockets_on_the_other_process_are_relayed_to_the_owner_and_authorized_there(cluster, postgres):
     owner, other = cluster
     host, wid, people = await _webinar(owner)
     host_here = await host.connect(owner.ws_url)
     listed = await host_here.request({"type": "media.watch", "webinar": wid})   # takes the lease: `owner` owns it
     assert listed["type"] == "media.publishers", listed
-    relayed_before = await _metric(other.url, "convene_media_relay_requests_total", '{op="watch"}')
+    relayed_before = await metric(other.url, 'convene_media_relay_requests_total{op="watch"}')
     sockets = {"host": await host.connect(other.ws_url),
                **{name: await api.connect(other.ws_url) for name, api in people.items()}}
     who = {"registrant": "registrant", "host": "host", "not registered": "stranger", "removed": "removed",
@@ -95,9 +87,9 @@ async def test_sockets_on_the_other_process_are_relayed_to_the_owner_and_authori
         assert got == expected, (frame_type, caller, reply)
     # They really went to the owner: the other process relayed them, and holds no media session of its own.
     assert f":{owner.pid}:" in await _owner_of(postgres.url, wid)
-    assert await _metric(other.url, "convene_media_relay_requests_total", '{op="watch"}') >= relayed_before + 4
-    assert await _metric(other.url, "convene_media_sessions_owned") == 0
-    assert await _metric(owner.url, "convene_media_sessions_owned") >= 1
+    assert await metric(other.url, 'convene_media_relay_requests_total{op="watch"}') >= relayed_before + 4
+    assert await metric(other.url, "convene_media_sessions_owned") == 0
+    assert await metric(owner.url, "convene_media_sessions_owned") >= 1
     for client in (host_here, *sockets.values()):
         await client.close()
     assert (await host.http.post(f"/api/webinars/{wid}/end")).status_code == 200
@@ -118,8 +110,8 @@ async def test_a_message_forged_on_the_broker_cannot_bypass_the_owners_checks(cl
     redis = aioredis.Redis.from_url(redis_server.url)
     listener = redis.pubsub()
     await listener.subscribe("convene:media:forger")
-    forged_before = await _metric(owner.url, "convene_media_relay_failures_total", '{reason="forged"}')
-    replayed_before = await _metric(owner.url, "convene_media_relay_failures_total", '{reason="replayed"}')
+    forged_before = await metric(owner.url, 'convene_media_relay_failures_total{reason="forged"}')
+    replayed_before = await metric(owner.url, 'convene_media_relay_failures_total{reason="replayed"}')
 
     def request(member_id: int, op: str = "publish", **extra) -> dict:
         return {"k": "req", "id": f"forger/{uuid.uuid4().hex}", "op": op, "v": 1, "src": "forger", "ts": time.time(),
@@ -153,8 +145,8 @@ async def test_a_message_forged_on_the_broker_cannot_bypass_the_owners_checks(cl
     await redis.publish(channel, _signed(FAST["SECRET_KEY"], claimed))
     taken = await answer()
     assert taken is not None and taken["error"]["code"] == "forbidden", taken
-    assert await _metric(owner.url, "convene_media_relay_failures_total", '{reason="forged"}') == forged_before + 2
-    assert await _metric(owner.url, "convene_media_relay_failures_total", '{reason="replayed"}') == replayed_before + 1
+    assert await metric(owner.url, 'convene_media_relay_failures_total{reason="forged"}') == forged_before + 2
+    assert await metric(owner.url, 'convene_media_relay_failures_total{reason="replayed"}') == replayed_before + 1
     await listener.aclose()
     await redis.aclose()
     await host_here.close()
